@@ -1,0 +1,244 @@
+/*
+ * cli/options.c — parsing popek's command line (options.h).
+ *
+ * The parser is a table: each option names how many arguments it takes and
+ * the function that stores it, so the usage text and the parser cannot drift.
+ */
+#include "cli/options.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/types.h"
+#include "shadowpt/guest_ram.h"
+
+typedef bool (*option_store_fn)(struct popek_options *opts, const char *arg,
+                                struct popek_error *err);
+
+struct option_spec {
+    const char *name; /* without leading dashes */
+    const char *arg;  /* argument name for the usage text, NULL for flags */
+    option_store_fn store;
+    const char *help;
+    bool popek_only; /* popek's own option: shown with "--" in the usage text */
+};
+
+static bool store_kernel(struct popek_options *o, const char *a, struct popek_error *e)
+{
+    o->kernel = a;
+    return true;
+}
+
+static bool store_append(struct popek_options *o, const char *a, struct popek_error *e)
+{
+    o->append = a;
+    return true;
+}
+
+static bool store_initrd(struct popek_options *o, const char *a, struct popek_error *e)
+{
+    o->initrd = a;
+    return true;
+}
+
+static bool store_memory(struct popek_options *o, const char *a, struct popek_error *e)
+{
+    uint64_t bytes;
+
+    if (!options_parse_size(a, &bytes, e))
+        return false;
+    if (bytes < GUEST_RAM_MIN_SIZE || bytes > GUEST_RAM_MAX_SIZE)
+        return popek_fail(e, "-m: %s is out of range (%llu MiB to %llu MiB)", a,
+                          (unsigned long long)(GUEST_RAM_MIN_SIZE >> 20),
+                          (unsigned long long)(GUEST_RAM_MAX_SIZE >> 20));
+    if (bytes % GUEST_PAGE_SIZE)
+        return popek_fail(e, "-m: %s is not a multiple of 4 KiB", a);
+    o->ram_bytes = bytes;
+    return true;
+}
+
+static bool store_no_reboot(struct popek_options *o, const char *a, struct popek_error *e)
+{
+    o->no_reboot = true;
+    return true;
+}
+
+static bool store_log_items(struct popek_options *o, const char *a, struct popek_error *e)
+{
+    unsigned mask;
+
+    if (strcmp(a, "help") == 0) {
+        o->action = OPTIONS_LOG_HELP;
+        return true;
+    }
+    if (!log_parse_items(a, &mask, e))
+        return false;
+    o->log_mask |= mask;
+    return true;
+}
+
+static bool store_log_file(struct popek_options *o, const char *a, struct popek_error *e)
+{
+    o->log_file = a;
+    return true;
+}
+
+static bool store_nographic(struct popek_options *o, const char *a, struct popek_error *e)
+{
+    return true; /* popek has no display: the console is always the terminal */
+}
+
+static bool store_mode(struct popek_options *o, const char *a, struct popek_error *e)
+{
+    if (strcmp(a, "bt") == 0)
+        o->mode = EXEC_MODE_BT;
+    else if (strcmp(a, "te") == 0)
+        o->mode = EXEC_MODE_TE;
+    else
+        return popek_fail(e, "--mode: unknown mode '%s' (bt or te)", a);
+    return true;
+}
+
+static bool store_stats(struct popek_options *o, const char *a, struct popek_error *e)
+{
+    o->stats_file = a;
+    return true;
+}
+
+static bool store_help(struct popek_options *o, const char *a, struct popek_error *e)
+{
+    o->action = OPTIONS_HELP;
+    return true;
+}
+
+static bool store_version(struct popek_options *o, const char *a, struct popek_error *e)
+{
+    o->action = OPTIONS_VERSION;
+    return true;
+}
+
+static const struct option_spec option_table[] = {
+    {"kernel", "FILE", store_kernel, "guest kernel (multiboot ELF32 or a.out-kludge image)", false},
+    {"append", "STR", store_append, "kernel command line", false},
+    {"initrd", "FILE", store_initrd, "initial ramdisk; multiboot: modules 'file args,file2'",
+     false},
+    {"m", "SIZE", store_memory, "guest RAM, MiB or with suffix k/M/G (default 128M)", false},
+    {"no-reboot", NULL, store_no_reboot, "exit instead of resetting on reboot or triple fault",
+     false},
+    {"d", "ITEMS", store_log_items, "debug log items, comma separated ('-d help' lists them)",
+     false},
+    {"D", "FILE", store_log_file, "write the debug log to FILE instead of stderr", false},
+    {"nographic", NULL, store_nographic, "accepted for QEMU compatibility (always on)", false},
+    {"mode", "bt|te", store_mode, "execution mode: binary translation or trap-and-emulate", true},
+    {"stats", "FILE", store_stats, "write run statistics as JSON to FILE", true},
+    {"help", NULL, store_help, "print this help and exit", true},
+    {"version", NULL, store_version, "print the version and exit", true},
+};
+
+const char *exec_mode_name(enum exec_mode mode)
+{
+    return mode == EXEC_MODE_TE ? "te" : "bt";
+}
+
+bool options_parse_size(const char *text, uint64_t *bytes, struct popek_error *err)
+{
+    char *end;
+    unsigned long long value;
+    unsigned shift = 20;
+
+    if (strncmp(text, "size=", 5) == 0)
+        text += 5;
+    if (!isdigit((unsigned char)text[0]))
+        return popek_fail(err, "-m: '%s' is not a size (e.g. 128, 128M, 1G)", text);
+    errno = 0;
+    value = strtoull(text, &end, 10);
+    if (errno == ERANGE)
+        return popek_fail(err, "-m: '%s' is too large", text);
+    switch (*end) {
+    case '\0':
+        break;
+    case 'k':
+    case 'K':
+        shift = 10;
+        end++;
+        break;
+    case 'm':
+    case 'M':
+        end++;
+        break;
+    case 'g':
+    case 'G':
+        shift = 30;
+        end++;
+        break;
+    default:
+        return popek_fail(err, "-m: '%s' has an unknown unit (use k, M or G)", text);
+    }
+    if (*end == 'B' || *end == 'b')
+        end++;
+    if (*end != '\0')
+        return popek_fail(err, "-m: '%s' is not a size (e.g. 128, 128M, 1G)", text);
+    if (value > (UINT64_MAX >> shift))
+        return popek_fail(err, "-m: '%s' is too large", text);
+    *bytes = (uint64_t)value << shift;
+    return true;
+}
+
+static const struct option_spec *find_option(const char *arg)
+{
+    /* QEMU accepts one or two leading dashes for every option. */
+    if (arg[0] != '-')
+        return NULL;
+    arg += (arg[1] == '-') ? 2 : 1;
+    for (size_t i = 0; i < ARRAY_SIZE(option_table); i++) {
+        if (strcmp(arg, option_table[i].name) == 0)
+            return &option_table[i];
+    }
+    return NULL;
+}
+
+bool options_parse(int argc, char *const argv[], struct popek_options *opts,
+                   struct popek_error *err)
+{
+    memset(opts, 0, sizeof(*opts));
+    opts->ram_bytes = MIB(OPTIONS_DEFAULT_RAM_MIB);
+    opts->mode = EXEC_MODE_BT;
+
+    for (int i = 1; i < argc; i++) {
+        const struct option_spec *spec = find_option(argv[i]);
+        const char *arg = NULL;
+
+        if (!spec) {
+            if (argv[i][0] != '-')
+                return popek_fail(err, "unexpected argument '%s' (see --help)", argv[i]);
+            return popek_fail(err, "unknown option '%s' (see --help)", argv[i]);
+        }
+        if (spec->arg) {
+            if (i + 1 >= argc)
+                return popek_fail(err, "option '%s' needs an argument (%s)", argv[i], spec->arg);
+            arg = argv[++i];
+        }
+        if (!spec->store(opts, arg, err))
+            return false;
+    }
+    if (opts->action == OPTIONS_RUN && !opts->kernel)
+        return popek_fail(err, "no guest kernel given (use -kernel FILE; see --help)");
+    return true;
+}
+
+void options_print_usage(FILE *out)
+{
+    fprintf(out, "usage: popek -kernel FILE [options]\n"
+                 "Runs a 32-bit x86 guest kernel by binary translation.\n\n");
+    for (size_t i = 0; i < ARRAY_SIZE(option_table); i++) {
+        const struct option_spec *s = &option_table[i];
+        char left[40];
+
+        snprintf(left, sizeof(left), "%s%s%s%s", s->popek_only ? "--" : "-", s->name,
+                 s->arg ? " " : "", s->arg ? s->arg : "");
+        fprintf(out, "  %-20s %s\n", left, s->help);
+    }
+}

@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# guest-tests/run-guest-test.sh — runs one guest-test kernel under QEMU or
+# popek and checks it: the guest must exit through the debug-exit port with
+# code 0 (process status (0 << 1) | 1 = 1) and its COM1 output must equal the
+# golden file byte for byte. Prints a diff on mismatch and one verdict line.
+#
+#   run-guest-test.sh qemu  <kernel.elf> <golden.expected>
+#   POPEK=build/cli/popek POPEK_ARGS="--mode te" \
+#       run-guest-test.sh popek <kernel.elf> <golden.expected>
+#   run-guest-test.sh --print qemu|popek <kernel.elf>
+#       (just run: guest output on stdout, exit with the runner's status)
+#
+# Environment: QEMU (default qemu-system-i386), POPEK (required for popek),
+# POPEK_ARGS (extra popek options, word-split).
+#
+# QEMU runs with -display none -serial stdio -monitor none, not -nographic:
+# with -nographic there is no VGA, so SeaBIOS and the iPXE option ROM print
+# their banners (with terminal escape sequences and "\r") on the serial port
+# before the kernel starts, and the monitor is multiplexed onto stdio. This
+# way stdout holds exactly what the guest wrote to COM1. -nic none drops the
+# network card and its option ROM (faster, and nothing a test uses).
+# Exit status 77 means "skipped" (no QEMU).
+set -u
+
+usage() {
+    echo "usage: $0 qemu|popek <kernel.elf> <golden.expected>" >&2
+    echo "       $0 --print qemu|popek <kernel.elf>" >&2
+    exit 2
+}
+
+print_only=0
+if [[ ${1:-} == --print ]]; then
+    print_only=1
+    shift
+    [[ $# -eq 2 ]] || usage
+else
+    [[ $# -eq 3 ]] || usage
+fi
+runner=$1
+kernel=$2
+golden=${3:-}
+name=$(basename "$kernel" .elf)
+
+case $runner in
+qemu)
+    qemu=${QEMU:-qemu-system-i386}
+    if ! command -v "$qemu" >/dev/null 2>&1; then
+        echo "SKIP $name: $qemu not found"
+        exit 77
+    fi
+    cmd=("$qemu" -display none -serial stdio -monitor none -nic none -no-reboot
+        -device "isa-debug-exit,iobase=0xf4,iosize=0x04" -kernel "$kernel")
+    ;;
+popek)
+    if [[ -z ${POPEK:-} ]]; then
+        echo "FAIL $name: POPEK is not set to the popek binary" >&2
+        exit 2
+    fi
+    # shellcheck disable=SC2206 # POPEK_ARGS is a list of options on purpose
+    cmd=("$POPEK" -no-reboot -kernel "$kernel" ${POPEK_ARGS:-})
+    ;;
+*)
+    usage
+    ;;
+esac
+
+if [[ ! -f $kernel ]]; then
+    echo "FAIL $name ($runner): $kernel does not exist"
+    exit 1
+fi
+
+if ((print_only)); then
+    exec timeout 60 "${cmd[@]}" </dev/null
+fi
+
+if [[ ! -f $golden ]]; then
+    echo "FAIL $name ($runner): golden file $golden does not exist (see bless.sh)"
+    exit 1
+fi
+
+out=$(mktemp)
+err=$(mktemp)
+trap 'rm -f "$out" "$err"' EXIT
+
+timeout 60 "${cmd[@]}" </dev/null >"$out" 2>"$err"
+status=$?
+
+problems=()
+case $status in
+1) ;;
+124) problems+=("timed out after 60 s") ;;
+*)
+    if ((status & 1)); then
+        problems+=("exit status $status (guest exit code $((status >> 1)), wanted 0)")
+    else
+        problems+=("exit status $status (not a debug-exit status; wanted 1)")
+    fi
+    ;;
+esac
+same=1
+if ! cmp -s "$golden" "$out"; then
+    same=0
+    problems+=("output differs from $(basename "$golden")")
+fi
+
+if ((${#problems[@]} == 0)); then
+    echo "PASS $name ($runner)"
+    exit 0
+fi
+
+if ((same == 0)); then
+    diff -u --label "expected: $golden" --label "actual: $runner" "$golden" "$out"
+fi
+if [[ -s $err ]]; then
+    echo "--- stderr of $runner:"
+    cat "$err"
+fi
+printf -v joined '%s; ' "${problems[@]}"
+echo "FAIL $name ($runner): ${joined%; }"
+exit 1

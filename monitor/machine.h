@@ -1,0 +1,42 @@
+/*
+ * monitor/machine.h — one virtual PC: RAM, views, buses, devices and the vCPU.
+ *
+ * The machine owns every piece of a guest's state and wires the devices to
+ * the buses. cli/ creates it, boot/ loads a kernel into its RAM and vCPU
+ * state, and machine_run() executes the guest until it exits, resets (with
+ * -no-reboot: stops) or fails.
+ */
+#ifndef POPEK_MONITOR_MACHINE_H
+#define POPEK_MONITOR_MACHINE_H
+
+#include <stdio.h>
+
+#include "common/error.h"
+#include "monitor/vcpu.h"
+#include "shadowpt/guest_ram.h"
+
+enum exec_mode {
+    EXEC_MODE_BT, /* binary translation of all guest code (default) */
+    EXEC_MODE_TE, /* trap-and-emulate, as on deprivileged hardware */
+};
+
+struct machine_config {
+    uint64_t ram_bytes;
+    enum exec_mode mode;
+    bool no_reboot;
+    FILE *console; /* where COM1 and the debug console write */
+};
+
+struct machine;
+
+struct machine *machine_create(const struct machine_config *config, struct popek_error *err);
+void machine_destroy(struct machine *m);
+
+struct guest_ram *machine_ram(struct machine *m);
+struct vcpu_state *machine_vcpu_state(struct machine *m);
+struct ioport_bus *machine_ioport_bus(struct machine *m);
+
+/* True once the guest asked to exit through the debug-exit port. */
+bool machine_exit_requested(const struct machine *m, int *status);
+
+#endif

@@ -1,0 +1,48 @@
+/*
+ * shadowpt/guest_ram.h — guest-physical memory.
+ *
+ * Guest RAM is one memfd; guest-physical frame F is file offset F*4096
+ * (DESIGN.md §2). The monitor keeps one read/write mapping of the whole file
+ * for its own accesses (loading kernels, walking page tables, device DMA);
+ * views map the same file pages at guest-linear addresses.
+ *
+ * The PC layout is fixed: conventional memory below 640 KiB, the legacy hole
+ * 640 KiB–1 MiB (VGA window and option/BIOS ROM on a real PC) and extended
+ * memory from 1 MiB to the RAM size. The hole is backed by the memfd (so the
+ * file offsets stay simple) but is not RAM to the guest: it is never reported
+ * usable and never mapped into a view, leaving it to MMIO/ROM.
+ */
+#ifndef POPEK_SHADOWPT_GUEST_RAM_H
+#define POPEK_SHADOWPT_GUEST_RAM_H
+
+#include "common/error.h"
+#include "common/types.h"
+
+#define GUEST_RAM_LOW_END    0xA0000u  /* end of conventional memory (640 KiB) */
+#define GUEST_RAM_HIGH_START 0x100000u /* start of extended memory (1 MiB) */
+#define GUEST_RAM_MIN_SIZE   MIB(4)
+#define GUEST_RAM_MAX_SIZE   MIB(3072) /* below the 32-bit PCI/APIC hole */
+
+struct guest_ram;
+
+/* Creates `size` bytes of guest RAM (a multiple of 4 KiB within
+ * [GUEST_RAM_MIN_SIZE, GUEST_RAM_MAX_SIZE]). */
+struct guest_ram *guest_ram_create(uint64_t size, struct popek_error *err);
+void guest_ram_destroy(struct guest_ram *ram);
+
+uint64_t guest_ram_size(const struct guest_ram *ram);
+
+/* The memfd, for views that map frames of it. */
+int guest_ram_fd(const struct guest_ram *ram);
+
+/* True when [addr, addr+len) lies inside the backing file. */
+bool guest_ram_contains(const struct guest_ram *ram, guest_phys_t addr, uint64_t len);
+
+/* True when the frame is RAM the guest may use (not the legacy hole). */
+bool guest_ram_is_usable_frame(const struct guest_ram *ram, uint32_t frame);
+
+/* The monitor's pointer to [addr, addr+len), or NULL when it is not inside the
+ * backing file. */
+void *guest_ram_host_ptr(const struct guest_ram *ram, guest_phys_t addr, uint64_t len);
+
+#endif

@@ -1,0 +1,123 @@
+/*
+ * shadowpt/view.c — reserving views and mapping guest frames into them.
+ */
+#include "shadowpt/view.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+struct view {
+    struct guest_ram *ram;
+    uint8_t *reservation; /* start of the lower guard */
+    size_t reservation_size;
+    uint64_t map_calls;
+};
+
+/* Reserves the view with its window 4 GiB aligned: over-reserve by 4 GiB and
+ * give back the slack on both sides. */
+static uint8_t *view_reserve_aligned(size_t size)
+{
+    size_t slack = VIEW_WINDOW_SIZE;
+    uint8_t *raw =
+        mmap(NULL, size + slack, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+    if (raw == MAP_FAILED)
+        return NULL;
+    uintptr_t base = ((uintptr_t)raw + VIEW_GUARD_BELOW + slack - 1) & ~(uintptr_t)(slack - 1);
+    uint8_t *start = (uint8_t *)(base - VIEW_GUARD_BELOW);
+    if (start > raw)
+        munmap(raw, (size_t)(start - raw));
+    if (raw + size + slack > start + size)
+        munmap(start + size, (size_t)(raw + size + slack - (start + size)));
+    return start;
+}
+
+struct view *view_create(struct guest_ram *ram, struct popek_error *err)
+{
+    struct view *view = calloc(1, sizeof(*view));
+
+    if (!view) {
+        popek_fail(err, "out of memory");
+        return NULL;
+    }
+    view->ram = ram;
+    view->reservation_size = VIEW_GUARD_BELOW + VIEW_WINDOW_SIZE + VIEW_GUARD_ABOVE;
+    view->reservation = view_reserve_aligned(view->reservation_size);
+    if (!view->reservation) {
+        popek_fail(err, "cannot reserve %zu GiB of address space for a guest view: %s",
+                   view->reservation_size >> 30, strerror(errno));
+        free(view);
+        return NULL;
+    }
+    return view;
+}
+
+void view_destroy(struct view *view)
+{
+    if (!view)
+        return;
+    munmap(view->reservation, view->reservation_size);
+    free(view);
+}
+
+uint8_t *view_base(const struct view *view)
+{
+    return view->reservation + VIEW_GUARD_BELOW;
+}
+
+bool view_contains_host(const struct view *view, const void *p, int64_t *linear)
+{
+    const uint8_t *host = p;
+
+    if (host < view->reservation || host >= view->reservation + view->reservation_size)
+        return false;
+    if (linear)
+        *linear = host - view_base(view);
+    return true;
+}
+
+static bool window_range_ok(guest_linear_t linear, uint32_t npages)
+{
+    return (linear & ~GUEST_PAGE_MASK) == 0 &&
+           (uint64_t)linear + ((uint64_t)npages << GUEST_PAGE_SHIFT) <= VIEW_WINDOW_SIZE;
+}
+
+bool view_map_frames(struct view *view, guest_linear_t linear, uint32_t frame, uint32_t npages,
+                     enum view_prot prot, struct popek_error *err)
+{
+    uint64_t len = (uint64_t)npages << GUEST_PAGE_SHIFT;
+    guest_phys_t phys = frame << GUEST_PAGE_SHIFT;
+
+    if (!window_range_ok(linear, npages) || !guest_ram_contains(view->ram, phys, len))
+        return popek_fail(err, "view: bad mapping of %u frames at frame 0x%x to linear 0x%08x",
+                          npages, frame, linear);
+    int host_prot = (prot & 2) ? PROT_READ | PROT_WRITE : PROT_READ;
+    void *want = view_base(view) + linear;
+    void *got = mmap(want, len, host_prot, MAP_SHARED | MAP_FIXED, guest_ram_fd(view->ram), phys);
+    if (got == MAP_FAILED)
+        return popek_fail(err, "view: cannot map linear 0x%08x: %s", linear, strerror(errno));
+    view->map_calls++;
+    return true;
+}
+
+bool view_unmap(struct view *view, guest_linear_t linear, uint32_t npages, struct popek_error *err)
+{
+    uint64_t len = (uint64_t)npages << GUEST_PAGE_SHIFT;
+
+    if (!window_range_ok(linear, npages))
+        return popek_fail(err, "view: bad unmap of %u pages at linear 0x%08x", npages, linear);
+    /* Replace, not munmap: the range must stay reserved so nothing else of the
+     * host process can ever be placed inside a view. */
+    void *got = mmap(view_base(view) + linear, len, PROT_NONE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+    if (got == MAP_FAILED)
+        return popek_fail(err, "view: cannot unmap linear 0x%08x: %s", linear, strerror(errno));
+    return true;
+}
+
+uint64_t view_mapping_calls(const struct view *view)
+{
+    return view->map_calls;
+}

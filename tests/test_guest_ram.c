@@ -1,0 +1,203 @@
+/*
+ * tests/test_guest_ram.c — guest RAM, views and the paging-off identity map
+ * (shadowpt/guest_ram.c, view.c, identity.c).
+ *
+ * Host accessibility is probed without taking signals: write(2) from an
+ * address fails with EFAULT when it is not readable, read(2) into an address
+ * fails with EFAULT when it is not writable.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "shadowpt/guest_ram.h"
+#include "shadowpt/identity.h"
+#include "shadowpt/view.h"
+
+static int probe_pipe[2];
+
+static bool host_readable(const void *p)
+{
+    ssize_t n = write(probe_pipe[1], p, 1);
+    char sink;
+
+    if (n == 1) {
+        assert_int_equal(read(probe_pipe[0], &sink, 1), 1);
+        return true;
+    }
+    assert_int_equal(errno, EFAULT);
+    return false;
+}
+
+static bool host_writable(void *p)
+{
+    char byte = 0;
+
+    /* Refill with the byte already there so the probe changes nothing. */
+    if (!host_readable(p))
+        return false;
+    memcpy(&byte, p, 1);
+    assert_int_equal(write(probe_pipe[1], &byte, 1), 1);
+    ssize_t n = read(probe_pipe[0], p, 1);
+    if (n == 1)
+        return true;
+    assert_int_equal(errno, EFAULT);
+    assert_int_equal(read(probe_pipe[0], &byte, 1), 1); /* drain */
+    return false;
+}
+
+static int setup(void **state)
+{
+    return pipe(probe_pipe);
+}
+
+static int teardown(void **state)
+{
+    close(probe_pipe[0]);
+    close(probe_pipe[1]);
+    return 0;
+}
+
+static void test_ram_sizes(void **state)
+{
+    struct popek_error e;
+    struct guest_ram *ram;
+
+    assert_null(guest_ram_create(MIB(1), &e));
+    assert_non_null(strstr(e.message, "out of range"));
+    assert_null(guest_ram_create(MIB(4096), &e));
+    assert_null(guest_ram_create(MIB(64) + 100, &e));
+    ram = guest_ram_create(MIB(64), &e);
+    assert_non_null(ram);
+    assert_int_equal(guest_ram_size(ram), MIB(64));
+    assert_true(guest_ram_fd(ram) >= 0);
+    guest_ram_destroy(ram);
+}
+
+static void test_ram_bounds(void **state)
+{
+    struct popek_error e;
+    struct guest_ram *ram = guest_ram_create(MIB(16), &e);
+
+    assert_non_null(guest_ram_host_ptr(ram, 0, 1));
+    assert_non_null(guest_ram_host_ptr(ram, MIB(16) - 4, 4));
+    assert_null(guest_ram_host_ptr(ram, MIB(16) - 3, 4));
+    assert_null(guest_ram_host_ptr(ram, MIB(16), 1));
+    assert_null(guest_ram_host_ptr(ram, 0xFFFFFFFFu, 2));
+    assert_null(guest_ram_host_ptr(ram, 0x1000, UINT64_MAX));
+
+    assert_true(guest_ram_is_usable_frame(ram, 0));
+    assert_true(guest_ram_is_usable_frame(ram, 0x9F));
+    assert_false(guest_ram_is_usable_frame(ram, 0xA0));
+    assert_false(guest_ram_is_usable_frame(ram, 0xFF));
+    assert_true(guest_ram_is_usable_frame(ram, 0x100));
+    assert_true(guest_ram_is_usable_frame(ram, (MIB(16) >> 12) - 1));
+    assert_false(guest_ram_is_usable_frame(ram, MIB(16) >> 12));
+    guest_ram_destroy(ram);
+}
+
+static void test_view_reservation(void **state)
+{
+    struct popek_error e;
+    struct guest_ram *ram = guest_ram_create(MIB(8), &e);
+    struct view *view = view_create(ram, &e);
+    uint8_t *base = view_base(view);
+    int64_t linear;
+
+    assert_non_null(view);
+    assert_int_equal((uintptr_t)base % GIB(4), 0); /* low 32 bits of base + L are L */
+    /* Nothing is mapped yet: window and both guards are inaccessible. */
+    assert_false(host_readable(base));
+    assert_false(host_readable(base - 1));
+    assert_false(host_readable(base - VIEW_GUARD_BELOW));
+    assert_false(host_readable(base + 0xFFFFFFFFull));
+    assert_false(host_readable(base + GIB(4) + GIB(36) - 1));
+
+    assert_true(view_contains_host(view, base - VIEW_GUARD_BELOW, &linear));
+    assert_int_equal(linear, -(int64_t)VIEW_GUARD_BELOW);
+    assert_true(view_contains_host(view, base + GIB(5), &linear));
+    assert_int_equal(linear, (int64_t)GIB(5));
+    assert_false(view_contains_host(view, base - VIEW_GUARD_BELOW - 1, NULL));
+    assert_false(view_contains_host(view, base + GIB(40), NULL));
+
+    /* Bad requests are refused, not passed to the host. */
+    assert_false(view_map_frames(view, 0x123, 0, 1, VIEW_PROT_READ, &e));
+    assert_false(view_map_frames(view, 0xFFFFF000u, 0, 2, VIEW_PROT_READ, &e));
+    assert_false(view_map_frames(view, 0, (MIB(8) >> 12) - 1, 2, VIEW_PROT_READ, &e));
+    view_destroy(view);
+    guest_ram_destroy(ram);
+}
+
+static void test_view_map_alias_and_protection(void **state)
+{
+    struct popek_error e;
+    struct guest_ram *ram = guest_ram_create(MIB(8), &e);
+    struct view *view = view_create(ram, &e);
+    uint8_t *base = view_base(view);
+    uint32_t *phys = guest_ram_host_ptr(ram, 0x5000, 4);
+
+    /* Frame 5 at two linear addresses, one of them read-only. */
+    assert_true(view_map_frames(view, 0xC0000000u, 5, 1, VIEW_PROT_READ_WRITE, &e));
+    assert_true(view_map_frames(view, 0x00400000u, 5, 1, VIEW_PROT_READ, &e));
+    *(volatile uint32_t *)(base + 0xC0000010u) = 0xCAFEBABE;
+    assert_int_equal(phys[4], 0xCAFEBABE);
+    assert_int_equal(*(volatile uint32_t *)(base + 0x00400010u), 0xCAFEBABE);
+    assert_true(host_writable(base + 0xC0000000u));
+    assert_true(host_readable(base + 0x00400000u));
+    assert_false(host_writable(base + 0x00400000u));
+    assert_false(host_readable(base + 0x00401000u));
+    assert_true(view_map_frames(view, 0xFFFFF000u, 7, 1, VIEW_PROT_READ_WRITE, &e));
+    assert_true(host_writable(base + 0xFFFFFFFFull));
+    assert_false(host_readable(base + 0x100000000ull)); /* the upper guard */
+
+    assert_true(view_unmap(view, 0xC0000000u, 1, &e));
+    assert_false(host_readable(base + 0xC0000000u));
+    assert_true(view_contains_host(view, base + 0xC0000000u, NULL));
+    assert_int_equal(view_mapping_calls(view), 3);
+    view_destroy(view);
+    guest_ram_destroy(ram);
+}
+
+static void test_identity_map(void **state)
+{
+    struct popek_error e;
+    struct guest_ram *ram = guest_ram_create(MIB(32), &e);
+    struct view *view = view_create(ram, &e);
+    uint8_t *base = view_base(view);
+
+    assert_true(shadow_map_identity(view, ram, &e));
+    /* Two runs: conventional and extended memory. */
+    assert_int_equal(view_mapping_calls(view), 2);
+    assert_true(host_writable(base + 0));
+    assert_true(host_writable(base + 0x9FFFF));
+    assert_false(host_readable(base + 0xA0000)); /* VGA window */
+    assert_false(host_readable(base + 0xF0000)); /* BIOS ROM */
+    assert_false(host_readable(base + 0xFFFFF));
+    assert_true(host_writable(base + 0x100000));
+    assert_true(host_writable(base + MIB(32) - 1));
+    assert_false(host_readable(base + MIB(32)));
+    assert_false(host_readable(base + 0xFEE00000u)); /* local APIC: MMIO later */
+
+    /* A write through the view is a write to guest-physical memory. */
+    memcpy(base + 0x200000, "popek", 6);
+    assert_string_equal((char *)guest_ram_host_ptr(ram, 0x200000, 6), "popek");
+    view_destroy(view);
+    guest_ram_destroy(ram);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ram_sizes),
+        cmocka_unit_test(test_ram_bounds),
+        cmocka_unit_test(test_view_reservation),
+        cmocka_unit_test(test_view_map_alias_and_protection),
+        cmocka_unit_test(test_identity_map),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
