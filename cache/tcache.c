@@ -1,0 +1,248 @@
+/*
+ * cache/tcache.c — block map, chaining and flushing (tcache.h).
+ *
+ * The block map is a chained hash table keyed by XXH3 of (eip, mode key).
+ * Blocks are appended to the arena in address order, so `by_address` is
+ * sorted by construction and a host address is resolved by binary search.
+ */
+#include "cache/tcache.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+#include "cache/code_arena.h"
+
+#define TCACHE_BUCKETS (1u << 16)
+
+struct tcache {
+    struct code_arena *arena;
+    struct tc_block *buckets[TCACHE_BUCKETS];
+    struct tc_block **by_address;
+    size_t nblocks, capacity;
+    struct tcache_stats stats;
+};
+
+static uint32_t block_hash(guest_linear_t eip, uint32_t mode_key)
+{
+    uint64_t key = ((uint64_t)mode_key << 32) | eip;
+
+    return (uint32_t)XXH3_64bits(&key, sizeof(key)) & (TCACHE_BUCKETS - 1);
+}
+
+struct tcache *tcache_create(size_t arena_bytes, struct popek_error *err)
+{
+    struct tcache *tc = calloc(1, sizeof(*tc));
+
+    if (!tc) {
+        popek_fail(err, "out of memory");
+        return NULL;
+    }
+    tc->arena = code_arena_create(arena_bytes, err);
+    if (!tc->arena) {
+        free(tc);
+        return NULL;
+    }
+    return tc;
+}
+
+static void free_block(struct tc_block *b)
+{
+    while (b->incoming) {
+        struct tc_link *next = b->incoming->next;
+        free(b->incoming);
+        b->incoming = next;
+    }
+    free(b->insns);
+    free(b);
+}
+
+void tcache_flush(struct tcache *tc)
+{
+    for (size_t i = 0; i < tc->nblocks; i++)
+        free_block(tc->by_address[i]);
+    tc->nblocks = 0;
+    memset(tc->buckets, 0, sizeof(tc->buckets));
+    code_arena_reset(tc->arena);
+    tc->stats.flushes++;
+}
+
+void tcache_destroy(struct tcache *tc)
+{
+    if (!tc)
+        return;
+    tcache_flush(tc);
+    free(tc->by_address);
+    code_arena_destroy(tc->arena);
+    free(tc);
+}
+
+struct tc_block *tcache_lookup(struct tcache *tc, guest_linear_t eip, uint32_t mode_key)
+{
+    tc->stats.lookups++;
+    for (struct tc_block *b = tc->buckets[block_hash(eip, mode_key)]; b; b = b->hash_next) {
+        if (b->eip == eip && b->mode_key == mode_key) {
+            tc->stats.hits++;
+            return b;
+        }
+    }
+    tc->stats.misses++;
+    return NULL;
+}
+
+struct tc_block *tcache_insert(struct tcache *tc, const struct translated_block *tb,
+                               const uint8_t *code, uint32_t mode_key)
+{
+    if (tc->nblocks == tc->capacity) {
+        size_t capacity = tc->capacity ? tc->capacity * 2 : 4096;
+        struct tc_block **grown = realloc(tc->by_address, capacity * sizeof(*grown));
+        if (!grown)
+            return NULL;
+        tc->by_address = grown;
+        tc->capacity = capacity;
+    }
+    uint8_t *dest = code_arena_alloc(tc->arena, tb->code_size);
+    if (!dest)
+        return NULL;
+    struct tc_block *b = calloc(1, sizeof(*b));
+    struct translated_insn *insns = malloc(tb->ninsns * sizeof(*insns) + 1);
+    if (!b || !insns) {
+        free(b);
+        free(insns);
+        return NULL;
+    }
+    memcpy(dest, code, tb->code_size);
+    memcpy(insns, tb->insns, tb->ninsns * sizeof(*insns));
+    b->eip = tb->eip;
+    b->mode_key = mode_key;
+    b->guest_size = tb->guest_size;
+    b->code = code_arena_exec_ptr(tc->arena, dest);
+    b->code_size = tb->code_size;
+    b->ninsns = tb->ninsns;
+    b->insns = insns;
+    b->nexits = tb->nexits;
+    for (unsigned i = 0; i < tb->nexits; i++) {
+        b->exits[i].target = tb->exits[i].target;
+        b->exits[i].jump_rel32 = tb->exits[i].jump_rel32;
+        b->exits[i].stub = tb->exits[i].stub;
+    }
+    b->valid = true;
+    uint32_t h = block_hash(b->eip, mode_key);
+    b->hash_next = tc->buckets[h];
+    tc->buckets[h] = b;
+    tc->by_address[tc->nblocks++] = b;
+    tc->stats.blocks_translated++;
+    tc->stats.guest_insns_translated += tb->ninsns;
+    return b;
+}
+
+struct tc_block *tcache_block_at(struct tcache *tc, const void *p)
+{
+    const uint8_t *addr = p;
+    size_t lo = 0, hi = tc->nblocks;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        struct tc_block *b = tc->by_address[mid];
+        if (addr < b->code)
+            hi = mid;
+        else if (addr >= b->code + b->code_size)
+            lo = mid + 1;
+        else
+            return b;
+    }
+    return NULL;
+}
+
+const struct translated_insn *tcache_insn_at(const struct tc_block *b, const void *p)
+{
+    uint32_t offset = (uint32_t)((const uint8_t *)p - b->code);
+    const struct translated_insn *found = NULL;
+
+    for (unsigned i = 0; i < b->ninsns; i++) {
+        if (b->insns[i].host_offset <= offset)
+            found = &b->insns[i];
+    }
+    return found;
+}
+
+static void patch_exit(struct tcache *tc, struct tc_block *from, unsigned i, const void *target)
+{
+    uint8_t *site = from->code + from->exits[i].jump_rel32;
+
+    emit_write_rel32_at(code_arena_write_ptr(tc->arena, site), site, target);
+}
+
+bool tcache_chain_site(struct tcache *tc, const void *site, struct tc_block *to)
+{
+    struct tc_block *from = tcache_block_at(tc, site);
+
+    if (!from || !from->valid || !to->valid)
+        return false;
+    for (unsigned i = 0; i < from->nexits; i++) {
+        if (from->code + from->exits[i].jump_rel32 != site || from->exits[i].chained)
+            continue;
+        if (from->exits[i].target != to->eip || from->mode_key != to->mode_key)
+            return false;
+        struct tc_link *link = malloc(sizeof(*link));
+        if (!link)
+            return false;
+        link->from = from;
+        link->exit_index = i;
+        link->next = to->incoming;
+        to->incoming = link;
+        from->exits[i].chained = to;
+        patch_exit(tc, from, i, to->code);
+        tc->stats.chains++;
+        return true;
+    }
+    return false;
+}
+
+/* Unlinks a block from the map and points every chained jump into it back
+ * at its stub. Its code stays in the arena (it may be running) until the
+ * next flush. */
+static void drop_block(struct tcache *tc, struct tc_block *b)
+{
+    struct tc_block **pp = &tc->buckets[block_hash(b->eip, b->mode_key)];
+
+    while (*pp && *pp != b)
+        pp = &(*pp)->hash_next;
+    if (*pp)
+        *pp = b->hash_next;
+    for (struct tc_link *l = b->incoming; l; l = l->next) {
+        if (!l->from->valid || l->from->exits[l->exit_index].chained != b)
+            continue;
+        patch_exit(tc, l->from, l->exit_index, l->from->code + l->from->exits[l->exit_index].stub);
+        l->from->exits[l->exit_index].chained = NULL;
+        tc->stats.unchains++;
+    }
+    for (unsigned i = 0; i < b->nexits; i++)
+        b->exits[i].chained = NULL;
+    b->valid = false;
+    tc->stats.invalidations++;
+}
+
+void tcache_invalidate_range(struct tcache *tc, guest_linear_t start, uint32_t len)
+{
+    for (size_t i = 0; i < tc->nblocks; i++) {
+        struct tc_block *b = tc->by_address[i];
+        if (!b->valid)
+            continue;
+        /* Overlap of [b->eip, +guest_size + 15) and [start, +len): the last
+         * instruction may reach up to 15 bytes past the block's size. */
+        uint64_t b_end = (uint64_t)b->eip + b->guest_size + 15;
+        if ((uint64_t)start < b_end && (uint64_t)start + len > b->eip)
+            drop_block(tc, b);
+    }
+}
+
+const struct tcache_stats *tcache_stats(const struct tcache *tc)
+{
+    return &tc->stats;
+}
+
+struct tcache_stats *tcache_stats_mut(struct tcache *tc)
+{
+    return &tc->stats;
+}

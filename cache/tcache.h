@@ -1,0 +1,92 @@
+/*
+ * cache/tcache.h — the translation cache: translated blocks, their lookup,
+ * chaining and flushing.
+ *
+ * A block is keyed by (guest EIP, mode key); the mode key holds everything a
+ * translation assumed (CPL, which segment bases are non-zero, ...), so a
+ * block is only ever entered in the mode it was made for. Blocks live in the
+ * code arena; their metadata (instruction map, exits) in ordinary memory.
+ *
+ * Chaining: a block's direct exits first jump to stubs that return to the
+ * monitor; once the target block exists the monitor patches the exit's rel32
+ * to jump straight to it (tcache_chain). Every chained link is recorded at
+ * its target too, so dropping a block unchains everything that reached it.
+ *
+ * Eviction is flush-all when the arena is full (the policy is a parameter of
+ * the monitor's loop, so hit-rate comparisons can swap it).
+ */
+#ifndef POPEK_CACHE_TCACHE_H
+#define POPEK_CACHE_TCACHE_H
+
+#include "common/error.h"
+#include "translator/translate.h"
+
+struct tc_block;
+
+struct tc_exit {
+    guest_linear_t target;
+    uint32_t jump_rel32;
+    uint32_t stub;
+    struct tc_block *chained; /* the block this exit jumps to, or NULL */
+};
+
+struct tc_link {
+    struct tc_block *from;
+    unsigned exit_index;
+    struct tc_link *next;
+};
+
+struct tc_block {
+    guest_linear_t eip;
+    uint32_t mode_key;
+    uint32_t guest_size;
+    uint8_t *code; /* executable address of the entry */
+    uint32_t code_size;
+    unsigned ninsns;
+    unsigned nexits;
+    bool valid;
+    struct translated_insn *insns;
+    struct tc_exit exits[TRANSLATE_MAX_EXITS];
+    struct tc_link *incoming;
+    struct tc_block *hash_next;
+};
+
+struct tcache_stats {
+    uint64_t lookups, hits, misses;
+    uint64_t blocks_translated, guest_insns_translated;
+    uint64_t chains, unchains;
+    uint64_t flushes, invalidations;
+};
+
+struct tcache;
+
+struct tcache *tcache_create(size_t arena_bytes, struct popek_error *err);
+void tcache_destroy(struct tcache *tc);
+
+struct tc_block *tcache_lookup(struct tcache *tc, guest_linear_t eip, uint32_t mode_key);
+
+/* Copies a translated block into the arena and indexes it. Returns NULL when
+ * the arena is full (flush and retry). */
+struct tc_block *tcache_insert(struct tcache *tc, const struct translated_block *tb,
+                               const uint8_t *code, uint32_t mode_key);
+
+/* Drops every block (flush-all). */
+void tcache_flush(struct tcache *tc);
+
+/* Drops every block whose guest code overlaps [start, start+len). */
+void tcache_invalidate_range(struct tcache *tc, guest_linear_t start, uint32_t len);
+
+/* The block containing executable address p, or NULL. */
+struct tc_block *tcache_block_at(struct tcache *tc, const void *p);
+
+/* Patches the exit whose rel32 sits at executable address `site` to jump to
+ * `to`. Returns false when site is not an exit of a live block. */
+bool tcache_chain_site(struct tcache *tc, const void *site, struct tc_block *to);
+
+/* The guest instruction executing at host address p inside block b. */
+const struct translated_insn *tcache_insn_at(const struct tc_block *b, const void *p);
+
+const struct tcache_stats *tcache_stats(const struct tcache *tc);
+struct tcache_stats *tcache_stats_mut(struct tcache *tc);
+
+#endif

@@ -1,0 +1,65 @@
+/*
+ * monitor/vcpu_runtime.h — the structure translated code sees through r15.
+ *
+ * struct vcpu wraps the architectural state with what the translation cache
+ * needs at run time: the view bases it keeps in r13/r12, where to go on an
+ * exit, why it exited, the event flag polled at block entry, and the guest's
+ * FPU/SSE image while C code runs. The translator addresses these fields as
+ * [r15 + offsetof(struct vcpu, field)], so the struct is an ABI between
+ * translator/, the trampoline (monitor/trampoline.c) and the monitor.
+ */
+#ifndef POPEK_MONITOR_VCPU_RUNTIME_H
+#define POPEK_MONITOR_VCPU_RUNTIME_H
+
+#include <stddef.h>
+
+#include "monitor/vcpu.h"
+
+/* Why translated code returned to the monitor. */
+enum vcpu_exit_reason {
+    EXIT_BRANCH = 1, /* a block ended at a branch whose target is not chained: next_eip */
+    EXIT_CALLOUT,    /* next_eip is an instruction for emul/ (system/sensitive) */
+    EXIT_EVENT,      /* an event is pending; next_eip is the block that polled */
+    EXIT_FAULT,      /* a host signal inside translated code: fault fields */
+};
+
+/* Host signal details of an EXIT_FAULT, taken from the siginfo. */
+struct vcpu_host_fault {
+    int signo;
+    int code;
+    uint64_t host_address; /* si_addr */
+    uint64_t host_rip;
+};
+
+struct vcpu {
+    struct vcpu_state arch;
+
+    /* Read by translated code and the trampoline. */
+    uint64_t view_base;      /* r13 */
+    uint64_t view_base_high; /* r12 = r13 + 2^31 */
+    uint64_t host_rsp;       /* the monitor's stack while guest code runs */
+    uint64_t exit_routine;   /* address of the exit path every stub jumps to */
+
+    /* Written by exit stubs. */
+    uint64_t exit_link; /* r14 at exit: host address of the jump to patch, or 0 */
+    uint32_t next_eip;
+    uint32_t exit_reason;
+
+    /* Set from any thread to make translated code stop at the next block
+     * entry; cleared by the monitor. */
+    volatile uint32_t event_pending;
+
+    struct vcpu_host_fault host_fault;
+
+    /* The guest's x87/MMX/SSE state while the monitor runs C code (fxsave). */
+    uint8_t fpu_state[512] __attribute__((aligned(16)));
+};
+
+#define VCPU_OFFSET(field) ((int32_t)offsetof(struct vcpu, field))
+
+/* The guest arithmetic flags and DF, which live in host RFLAGS while
+ * translated code runs (SDM vol. 1, §3.4.3). */
+#define VCPU_HOST_FLAGS_MASK \
+    (EFLAGS_CF | EFLAGS_PF | EFLAGS_AF | EFLAGS_ZF | EFLAGS_SF | EFLAGS_DF | EFLAGS_OF)
+
+#endif

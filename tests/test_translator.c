@@ -1,0 +1,275 @@
+/*
+ * tests/test_translator.c — operand rewriting and block translation
+ * (translator/rewrite.c, translate.c, classify.c).
+ *
+ * Each case translates guest bytes and disassembles the host code of the
+ * first guest instruction with Zydis in 64-bit mode, so expectations read
+ * as the instructions a reader would write by hand.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "monitor/vcpu_runtime.h"
+#include "translator/translate.h"
+
+struct guest_code {
+    const uint8_t *bytes;
+    size_t len;
+};
+
+static size_t fetch(void *opaque, guest_linear_t eip, uint8_t *buf, size_t len)
+{
+    const struct guest_code *code = opaque;
+    size_t offset = eip - 0x1000;
+
+    if (offset >= code->len)
+        return 0;
+    if (len > code->len - offset)
+        len = code->len - offset;
+    memcpy(buf, code->bytes + offset, len);
+    return len;
+}
+
+static uint8_t host[4096];
+static struct translated_block tb;
+static char text[2048];
+
+static void disassemble(size_t start, size_t end)
+{
+    ZydisDecoder dec;
+    ZydisFormatter fmt;
+    size_t at = start;
+
+    ZydisDecoderInit(&dec, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
+    ZydisFormatterInit(&fmt, ZYDIS_FORMATTER_STYLE_INTEL);
+    ZydisFormatterSetProperty(&fmt, ZYDIS_FORMATTER_PROP_FORCE_SIZE, ZYAN_TRUE);
+    text[0] = 0;
+    while (at < end) {
+        ZydisDecodedInstruction insn;
+        ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
+        char line[128];
+
+        assert_true(ZYAN_SUCCESS(ZydisDecoderDecodeFull(&dec, host + at, end - at, &insn, ops)));
+        ZydisFormatterFormatInstruction(&fmt, &insn, ops, insn.operand_count_visible, line,
+                                        sizeof(line), at, NULL);
+        if (text[0])
+            strcat(text, "; ");
+        strcat(text, line);
+        at += insn.length;
+    }
+}
+
+/* Translates one guest instruction; returns the text of its host sequence. */
+static const char *translate_one(const uint8_t *bytes, size_t len, segment_base_mask bases)
+{
+    struct guest_code code = {bytes, len};
+    struct translate_config cfg = {
+        .fetch = fetch, .opaque = &code, .nonzero_bases = bases, .max_insns = 1};
+    struct emit_buf buf;
+
+    emit_init(&buf, host, sizeof(host));
+    assert_true(translate_block(&cfg, 0x1000, &buf, &tb));
+    size_t end = tb.ends_in_callout || tb.nexits == 0 ? tb.code_size : tb.exits[0].jump_rel32 - 1;
+    if (tb.insns[0].cls == INSN_BRANCH || tb.ends_in_callout)
+        end = tb.nexits ? tb.exits[0].stub : tb.code_size;
+    disassemble(tb.insns[0].host_offset, end);
+    return text;
+}
+
+#define EXPECT(bytes_init, expected)                                   \
+    do {                                                               \
+        static const uint8_t b[] = bytes_init;                         \
+        assert_string_equal(translate_one(b, sizeof(b), 0), expected); \
+    } while (0)
+#define BYTES(...)  \
+    {               \
+        __VA_ARGS__ \
+    }
+
+static void test_base_displacement_forms(void **state)
+{
+    EXPECT(BYTES(0x8B, 0x43, 0x08), "mov eax, dword ptr [rbx+r13*1+0x08]");
+    EXPECT(BYTES(0x8B, 0x43, 0xFC), "mov eax, dword ptr [rbx+r13*1-0x04]");
+    EXPECT(BYTES(0x89, 0x0E), "mov dword ptr [rsi+r13*1], ecx");
+    /* Large displacements (kernel addresses) go through r12 = r13 + 2^31. */
+    EXPECT(BYTES(0x8B, 0x83, 0x00, 0x10, 0x00, 0xC0), "mov eax, dword ptr [rbx+r12*1+0x40001000]");
+    /* -0x100000 is below the 64 KiB guard: also the r12 form. */
+    EXPECT(BYTES(0x8B, 0x83, 0x00, 0x00, 0xF0, 0xFF), "mov eax, dword ptr [rbx+r12*1+0x7FF00000]");
+}
+
+static void test_absolute_forms(void **state)
+{
+    EXPECT(BYTES(0xA1, 0x00, 0x20, 0x10, 0x00), "mov eax, dword ptr [r13+0x102000]");
+    EXPECT(BYTES(0xC7, 0x05, 0x00, 0x00, 0x00, 0xC0, 0x01, 0x00, 0x00, 0x00),
+           "mov dword ptr [r12+0x40000000], 0x01");
+    EXPECT(BYTES(0x8A, 0x0D, 0xFF, 0xFF, 0xFF, 0xFF), "mov cl, byte ptr [r12+0x7FFFFFFF]");
+}
+
+static void test_esp_forms(void **state)
+{
+    EXPECT(BYTES(0x8B, 0x44, 0x24, 0x04), "mov eax, dword ptr [rsp+r13*1+0x04]");
+    EXPECT(BYTES(0x01, 0x04, 0x24), "add dword ptr [rsp+r13*1], eax");
+}
+
+static void test_index_forms(void **state)
+{
+    EXPECT(BYTES(0x8B, 0x44, 0x8B, 0x08),
+           "lea r14d, [rbx+rcx*4+0x08]; mov eax, dword ptr [r14+r13*1]");
+    EXPECT(BYTES(0x8B, 0x04, 0x85, 0x00, 0x10, 0x00, 0xC0),
+           "lea r14d, [rax*4-0x3FFFF000]; mov eax, dword ptr [r14+r13*1]");
+}
+
+static void test_segment_base_added(void **state)
+{
+    static const uint8_t b[] = {0x64, 0x8B, 0x03}; /* mov eax, fs:[ebx] */
+    char expected[256];
+
+    snprintf(expected, sizeof(expected),
+             "lea r14d, [rbx]; mov r11d, dword ptr [r15+0x%02X]; lea r14d, [r14+r11*1]; "
+             "mov eax, dword ptr [r14+r13*1]",
+             (unsigned)offsetof(struct vcpu, arch.seg[SEG_FS].base));
+    assert_string_equal(translate_one(b, sizeof(b), 1u << SEG_FS), expected);
+    /* With a zero FS base the prefix is simply dropped. */
+    assert_string_equal(translate_one(b, sizeof(b), 0), "mov eax, dword ptr [rbx+r13*1]");
+}
+
+static void test_high_byte_registers(void **state)
+{
+    /* mov ah, [ebx+8]: AH cannot be encoded with REX, so the address goes
+     * into a free legacy register (esi) saved in r11. */
+    EXPECT(BYTES(0x8A, 0x63, 0x08),
+           "mov r11, rsi; lea rsi, [rbx+r13*1+0x08]; mov ah, byte ptr [rsi]; mov rsi, r11");
+    assert_int_equal(tb.insns[0].fixup, FIXUP_TEMP_IN_R11);
+    assert_int_equal(tb.insns[0].fixup_reg, 6);
+    /* Without memory, AH is fine as it is. */
+    EXPECT(BYTES(0x88, 0xE0), "mov al, ah");
+}
+
+static void test_stack_forms(void **state)
+{
+    EXPECT(BYTES(0x50), "mov dword ptr [rsp+r13*1-0x04], eax; lea esp, [rsp-0x04]");
+    EXPECT(BYTES(0x5B), "mov ebx, dword ptr [rsp+r13*1]; lea esp, [rsp+0x04]");
+    EXPECT(BYTES(0x5C), "mov esp, dword ptr [rsp+r13*1]");
+    EXPECT(BYTES(0x6A, 0xFF), "mov dword ptr [rsp+r13*1-0x04], 0xFFFFFFFF; lea esp, [rsp-0x04]");
+    EXPECT(BYTES(0xFF, 0x73, 0x04),
+           "mov r14d, dword ptr [rbx+r13*1+0x04]; mov dword ptr [rsp+r13*1-0x04], r14d; "
+           "lea esp, [rsp-0x04]");
+    /* pop [esp+4] addresses with the incremented ESP. */
+    EXPECT(BYTES(0x8F, 0x44, 0x24, 0x04),
+           "mov r11d, dword ptr [rsp+r13*1]; mov dword ptr [rsp+r13*1+0x08], r11d; "
+           "lea esp, [rsp+0x04]");
+    EXPECT(BYTES(0xC9), "mov r14d, dword ptr [rbp+r13*1]; lea esp, [rbp+0x04]; mov ebp, r14d");
+}
+
+static void test_string_forms(void **state)
+{
+    EXPECT(BYTES(0xF3, 0xA5),
+           "lea rsi, [rsi+r13*1]; lea rdi, [rdi+r13*1]; rep movsd; mov esi, esi; mov edi, edi");
+    assert_int_equal(tb.insns[0].fixup, FIXUP_STRING_BIASED);
+    EXPECT(BYTES(0xAA), "lea rdi, [rdi+r13*1]; stosb; mov edi, edi");
+}
+
+static void test_branches(void **state)
+{
+    static const uint8_t jcc[] = {0x74, 0x10}; /* jz +0x10 */
+    static const uint8_t call[] = {0xE8, 0x00, 0x01, 0x00, 0x00};
+    static const uint8_t ret[] = {0xC3};
+
+    translate_one(jcc, sizeof(jcc), 0);
+    assert_int_equal(tb.nexits, 2);
+    assert_int_equal(tb.exits[0].target, 0x1012);
+    assert_int_equal(tb.exits[1].target, 0x1002);
+    translate_one(call, sizeof(call), 0);
+    assert_int_equal(tb.nexits, 1);
+    assert_int_equal(tb.exits[0].target, 0x1105);
+    assert_non_null(strstr(text, "mov dword ptr [rsp+r13*1-0x04], 0x1005; lea esp, [rsp-0x04]"));
+    translate_one(ret, sizeof(ret), 0);
+    assert_int_equal(tb.nexits, 0);
+    assert_non_null(strstr(text, "mov r14d, dword ptr [rsp+r13*1]; lea esp, [rsp+0x04]"));
+}
+
+static void test_callouts(void **state)
+{
+    static const uint8_t cases[][3] = {
+        {0xFA},             /* cli */
+        {0xE6, 0xF4},       /* out 0xF4, al */
+        {0x0F, 0x22, 0xD8}, /* mov cr3, eax */
+        {0x8E, 0xD8},       /* mov ds, ax */
+        {0x9C},             /* pushfd */
+        {0x27},             /* daa: gone in 64-bit mode */
+        {0x0F, 0x0B},       /* ud2 */
+        {0x1E},             /* push ds */
+        {0xCD, 0x80},       /* int 0x80 */
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        translate_one(cases[i], 3, 0);
+        assert_true(tb.ends_in_callout);
+        assert_int_equal(tb.insns[0].cls, INSN_CALLOUT);
+        assert_int_equal(tb.ninsns, 1);
+    }
+}
+
+static void test_block_metadata(void **state)
+{
+    /* mov eax,[ebx]; add eax,1; inc ecx; jmp $ */
+    static const uint8_t b[] = {0x8B, 0x03, 0x83, 0xC0, 0x01, 0x41, 0xEB, 0xFE};
+    struct guest_code code = {b, sizeof(b)};
+    struct translate_config cfg = {.fetch = fetch, .opaque = &code};
+    struct emit_buf buf;
+
+    emit_init(&buf, host, sizeof(host));
+    assert_true(translate_block(&cfg, 0x1000, &buf, &tb));
+    assert_int_equal(tb.ninsns, 4);
+    assert_int_equal(tb.guest_size, 8);
+    assert_int_equal(tb.insns[0].eip, 0x1000);
+    assert_int_equal(tb.insns[1].eip, 0x1002);
+    assert_int_equal(tb.insns[2].eip, 0x1005);
+    assert_int_equal(tb.insns[3].eip, 0x1006);
+    for (unsigned i = 1; i < tb.ninsns; i++)
+        assert_true(tb.insns[i].host_offset > tb.insns[i - 1].host_offset);
+    assert_int_equal(tb.nexits, 1);
+    assert_int_equal(tb.exits[0].target, 0x1006);
+    assert_true(tb.exits[0].stub > tb.exits[0].jump_rel32);
+}
+
+static void test_block_ends_at_page_boundary(void **state)
+{
+    static uint8_t nops[0x1100];
+    struct guest_code code = {nops, sizeof(nops)};
+    struct translate_config cfg = {.fetch = fetch, .opaque = &code};
+    struct emit_buf buf;
+
+    memset(nops, 0x90, sizeof(nops));
+    emit_init(&buf, host, sizeof(host));
+    assert_true(translate_block(&cfg, 0x1FFC, &buf, &tb));
+    assert_int_equal(tb.ninsns, 4);
+    assert_int_equal(tb.exits[0].target, 0x2000);
+    emit_init(&buf, host, sizeof(host));
+    assert_true(translate_block(&cfg, 0x1000, &buf, &tb));
+    assert_int_equal(tb.ninsns, TRANSLATE_MAX_INSNS);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_base_displacement_forms),
+        cmocka_unit_test(test_absolute_forms),
+        cmocka_unit_test(test_esp_forms),
+        cmocka_unit_test(test_index_forms),
+        cmocka_unit_test(test_segment_base_added),
+        cmocka_unit_test(test_high_byte_registers),
+        cmocka_unit_test(test_stack_forms),
+        cmocka_unit_test(test_string_forms),
+        cmocka_unit_test(test_branches),
+        cmocka_unit_test(test_callouts),
+        cmocka_unit_test(test_block_metadata),
+        cmocka_unit_test(test_block_ends_at_page_boundary),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

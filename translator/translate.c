@@ -1,0 +1,781 @@
+/*
+ * translator/translate.c — the block translator (see translate.h for the
+ * block layout and the precise-state rule every sequence here keeps).
+ *
+ * One function per class turns a decoded guest instruction into host code:
+ * translate_ident, translate_stack, translate_string, translate_xlat,
+ * translate_branch, and emit_callout_exit for everything the monitor runs.
+ * Host sequences use only flag-neutral helpers (mov, lea, movzx, jrcxz), so
+ * the guest's arithmetic flags stay in host RFLAGS throughout.
+ */
+#include "translator/translate.h"
+
+#include <string.h>
+
+#include "monitor/vcpu_runtime.h"
+
+struct block_state {
+    const struct translate_config *cfg;
+    struct emit_buf *buf;
+    struct translated_block *out;
+    int32_t segment_offset[SEG_COUNT];
+    bool ended;
+};
+
+/* ---- decoding --------------------------------------------------------- */
+
+bool translate_decode(const uint8_t *bytes, size_t len, ZydisDecodedInstruction *insn,
+                      ZydisDecodedOperand operands[ZYDIS_MAX_OPERAND_COUNT])
+{
+    static ZydisDecoder decoder;
+    static bool ready;
+
+    if (!ready) {
+        ZydisDecoderInit(&decoder, ZYDIS_MACHINE_MODE_LEGACY_32, ZYDIS_STACK_WIDTH_32);
+        ready = true;
+    }
+    return ZYAN_SUCCESS(ZydisDecoderDecodeFull(&decoder, bytes, len, insn, operands));
+}
+
+/* ---- request builders --------------------------------------------------- */
+
+static void req_init(ZydisEncoderRequest *req, ZydisMnemonic mnemonic, unsigned noperands)
+{
+    memset(req, 0, sizeof(*req));
+    req->machine_mode = ZYDIS_MACHINE_MODE_LONG_64;
+    req->mnemonic = mnemonic;
+    req->operand_count = (ZyanU8)noperands;
+}
+
+static void op_reg(ZydisEncoderOperand *op, ZydisRegister reg)
+{
+    op->type = ZYDIS_OPERAND_TYPE_REGISTER;
+    op->reg.value = reg;
+}
+
+static void op_mem(ZydisEncoderOperand *op, ZydisRegister base, ZydisRegister index, int64_t disp,
+                   unsigned size)
+{
+    op->type = ZYDIS_OPERAND_TYPE_MEMORY;
+    op->mem.base = base;
+    op->mem.index = index;
+    op->mem.scale = index == ZYDIS_REGISTER_NONE ? 0 : 1;
+    op->mem.displacement = disp;
+    op->mem.size = (ZyanU16)size;
+}
+
+static void op_imm(ZydisEncoderOperand *op, uint64_t value)
+{
+    op->type = ZYDIS_OPERAND_TYPE_IMMEDIATE;
+    op->imm.u = value;
+}
+
+/* The 32-bit (or 16-bit) name of host register number n (0 = rax .. 7 = rdi). */
+static ZydisRegister gpr(unsigned n, unsigned width)
+{
+    if (width == 16)
+        return (ZydisRegister)(ZYDIS_REGISTER_AX + n);
+    if (width == 64)
+        return (ZydisRegister)(ZYDIS_REGISTER_RAX + n);
+    return (ZydisRegister)(ZYDIS_REGISTER_EAX + n);
+}
+
+static void emit_mov_reg_mem(struct emit_buf *b, ZydisRegister reg, ZydisRegister base,
+                             ZydisRegister index, int64_t disp, unsigned size)
+{
+    ZydisEncoderRequest req;
+
+    req_init(&req, ZYDIS_MNEMONIC_MOV, 2);
+    op_reg(&req.operands[0], reg);
+    op_mem(&req.operands[1], base, index, disp, size);
+    emit_request(b, &req);
+}
+
+static void emit_mov_mem_reg(struct emit_buf *b, ZydisRegister base, ZydisRegister index,
+                             int64_t disp, unsigned size, ZydisRegister reg)
+{
+    ZydisEncoderRequest req;
+
+    req_init(&req, ZYDIS_MNEMONIC_MOV, 2);
+    op_mem(&req.operands[0], base, index, disp, size);
+    op_reg(&req.operands[1], reg);
+    emit_request(b, &req);
+}
+
+static void emit_mov_mem_imm(struct emit_buf *b, ZydisRegister base, ZydisRegister index,
+                             int64_t disp, unsigned size, uint32_t imm)
+{
+    ZydisEncoderRequest req;
+
+    req_init(&req, ZYDIS_MNEMONIC_MOV, 2);
+    op_mem(&req.operands[0], base, index, disp, size);
+    /* Zydis wants the immediate as the sign-extended value it will encode. */
+    op_imm(&req.operands[1],
+           size == 2 ? (uint64_t)(int64_t)(int16_t)imm : (uint64_t)(int64_t)(int32_t)imm);
+    emit_request(b, &req);
+}
+
+static void emit_mov_reg_reg(struct emit_buf *b, ZydisRegister dst, ZydisRegister src)
+{
+    ZydisEncoderRequest req;
+
+    req_init(&req, ZYDIS_MNEMONIC_MOV, 2);
+    op_reg(&req.operands[0], dst);
+    op_reg(&req.operands[1], src);
+    emit_request(b, &req);
+}
+
+/* lea dst, [base + disp] — the flag-neutral add. */
+static void emit_lea(struct emit_buf *b, ZydisRegister dst, ZydisRegister base, ZydisRegister index,
+                     int64_t disp)
+{
+    ZydisEncoderRequest req;
+
+    req_init(&req, ZYDIS_MNEMONIC_LEA, 2);
+    op_reg(&req.operands[0], dst);
+    op_mem(&req.operands[1], base, index, disp, 8); /* Zydis: lea takes the address size */
+    emit_request(b, &req);
+}
+
+/* lea esp, [rsp + delta]: moves the guest stack pointer with 32-bit wrap. */
+static void emit_adjust_esp(struct emit_buf *b, int32_t delta)
+{
+    emit_lea(b, ZYDIS_REGISTER_ESP, ZYDIS_REGISTER_RSP, ZYDIS_REGISTER_NONE, delta);
+}
+
+static void emit_rewrite_prefix(struct emit_buf *b, const struct mem_rewrite *rw)
+{
+    for (unsigned i = 0; i < rw->prefix_count; i++)
+        emit_request(b, &rw->prefix[i]);
+}
+
+/* ---- exits -------------------------------------------------------------- */
+
+static void emit_exit(struct emit_buf *b, enum vcpu_exit_reason reason)
+{
+    emit_store_vcpu_u32(b, VCPU_OFFSET(exit_reason), reason);
+    emit_jmp_vcpu_indirect(b, VCPU_OFFSET(exit_routine));
+}
+
+/* The monitor executes the instruction at eip (emul/). */
+static void emit_callout_exit(struct block_state *st, guest_linear_t eip)
+{
+    emit_store_vcpu_u32(st->buf, VCPU_OFFSET(next_eip), eip);
+    emit_mov_r14d_imm(st->buf, 0);
+    emit_exit(st->buf, EXIT_CALLOUT);
+    st->out->ends_in_callout = true;
+    st->ended = true;
+}
+
+/* Indirect branch: the guest target is in r14d. */
+static void emit_indirect_exit(struct block_state *st)
+{
+    emit_store_vcpu_r14d(st->buf, VCPU_OFFSET(next_eip));
+    emit_mov_r14d_imm(st->buf, 0);
+    emit_exit(st->buf, EXIT_BRANCH);
+    st->ended = true;
+}
+
+/* Records a direct exit whose rel32 is at `site`; its stub is emitted after
+ * the body. */
+static void add_direct_exit(struct block_state *st, size_t site, guest_linear_t target)
+{
+    struct translated_block *out = st->out;
+
+    if (out->nexits == TRANSLATE_MAX_EXITS) {
+        st->buf->encode_failed = true; /* a translator bug, caught by tests */
+        return;
+    }
+    out->exits[out->nexits].target = target;
+    out->exits[out->nexits].jump_rel32 = (uint32_t)site;
+    out->nexits++;
+}
+
+static void emit_exit_stubs(struct block_state *st)
+{
+    for (unsigned i = 0; i < st->out->nexits; i++) {
+        struct translated_exit *exit = &st->out->exits[i];
+
+        exit->stub = (uint32_t)emit_offset(st->buf);
+        emit_patch_rel32(st->buf, exit->jump_rel32, exit->stub);
+        emit_store_vcpu_u32(st->buf, VCPU_OFFSET(next_eip), exit->target);
+        emit_lea_r14_rip(st->buf, exit->jump_rel32);
+        emit_exit(st->buf, EXIT_BRANCH);
+    }
+}
+
+/* Entry: mov r11, rcx; mov ecx, [r15 + event_pending]; jrcxz go; mov rcx, r11;
+ * exit EXIT_EVENT; go: mov rcx, r11. jrcxz tests without touching flags. */
+static void emit_event_poll(struct block_state *st, guest_linear_t eip)
+{
+    struct emit_buf *b = st->buf;
+
+    emit_mov_reg_reg(b, ZYDIS_REGISTER_R11, ZYDIS_REGISTER_RCX);
+    emit_mov_reg_mem(b, ZYDIS_REGISTER_ECX, HOST_REG_VCPU, ZYDIS_REGISTER_NONE,
+                     VCPU_OFFSET(event_pending), 4);
+    size_t skip = emit_jrcxz_rel8(b);
+    emit_mov_reg_reg(b, ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_R11);
+    emit_store_vcpu_u32(b, VCPU_OFFSET(next_eip), eip);
+    emit_mov_r14d_imm(b, 0);
+    emit_exit(b, EXIT_EVENT);
+    emit_patch_rel8(b, skip, emit_offset(b));
+    emit_mov_reg_reg(b, ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_R11);
+}
+
+/* ---- ident -------------------------------------------------------------- */
+
+static bool is_high_byte_reg(ZydisRegister r)
+{
+    return r == ZYDIS_REGISTER_AH || r == ZYDIS_REGISTER_BH || r == ZYDIS_REGISTER_CH ||
+           r == ZYDIS_REGISTER_DH;
+}
+
+/* A legacy register (0-7) that none of the instruction's operands uses, to
+ * hold a host address without a REX prefix. */
+static int pick_free_legacy_reg(const ZydisDecodedInstruction *insn, const ZydisDecodedOperand *ops)
+{
+    static const unsigned candidates[] = {6, 7, 5, 3, 1, 2}; /* esi edi ebp ebx ecx edx */
+    bool used[8] = {false};
+
+    for (unsigned i = 0; i < insn->operand_count; i++) {
+        ZydisRegister regs[3] = {ZYDIS_REGISTER_NONE, ZYDIS_REGISTER_NONE, ZYDIS_REGISTER_NONE};
+        if (ops[i].type == ZYDIS_OPERAND_TYPE_REGISTER)
+            regs[0] = ops[i].reg.value;
+        if (ops[i].type == ZYDIS_OPERAND_TYPE_MEMORY) {
+            regs[1] = ops[i].mem.base;
+            regs[2] = ops[i].mem.index;
+        }
+        for (unsigned j = 0; j < 3; j++) {
+            if (regs[j] == ZYDIS_REGISTER_NONE)
+                continue;
+            ZydisRegister largest =
+                ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LEGACY_32, regs[j]);
+            if (largest >= ZYDIS_REGISTER_EAX && largest <= ZYDIS_REGISTER_EDI)
+                used[largest - ZYDIS_REGISTER_EAX] = true;
+        }
+    }
+    for (unsigned i = 0; i < sizeof(candidates) / sizeof(candidates[0]); i++) {
+        if (!used[candidates[i]])
+            return (int)candidates[i];
+    }
+    return -1;
+}
+
+static bool translate_ident(struct block_state *st, const ZydisDecodedInstruction *insn,
+                            const ZydisDecodedOperand *ops, struct translated_insn *rec)
+{
+    ZydisEncoderRequest req;
+    struct mem_rewrite rw;
+    int mem_index = -1;
+    bool high_byte = false;
+
+    if (!ZYAN_SUCCESS(ZydisEncoderDecodedInstructionToEncoderRequest(
+            insn, ops, insn->operand_count_visible, &req)))
+        return false;
+    req.machine_mode = ZYDIS_MACHINE_MODE_LONG_64;
+    req.prefixes &= ~(ZydisInstructionAttributes)ZYDIS_ATTRIB_HAS_SEGMENT;
+    req.address_size_hint = ZYDIS_ADDRESS_SIZE_HINT_NONE;
+
+    for (unsigned i = 0; i < req.operand_count; i++) {
+        if (ops[i].type == ZYDIS_OPERAND_TYPE_REGISTER && is_high_byte_reg(ops[i].reg.value))
+            high_byte = true;
+        if (ops[i].type != ZYDIS_OPERAND_TYPE_MEMORY)
+            continue;
+        if (ops[i].mem.type == ZYDIS_MEMOP_TYPE_AGEN) {
+            /* lea: pure arithmetic on guest registers, no access. 16-bit
+             * address arithmetic has no 64-bit-mode encoding. */
+            if (insn->address_width == 16)
+                return false;
+            continue;
+        }
+        if (mem_index >= 0)
+            return false; /* two explicit memory operands: none in IA-32 */
+        if (!rewrite_memory_operand(insn, &ops[i], st->cfg->nonzero_bases, st->segment_offset, &rw))
+            return false;
+        mem_index = (int)i;
+    }
+
+    if (mem_index >= 0 && high_byte) {
+        /* AH/BH/CH/DH cannot be encoded with the REX prefix r13 needs: put
+         * the host address in a free legacy register for this instruction. */
+        int temp = pick_free_legacy_reg(insn, ops);
+        if (temp < 0)
+            return false;
+        emit_rewrite_prefix(st->buf, &rw);
+        emit_mov_reg_reg(st->buf, ZYDIS_REGISTER_R11, gpr((unsigned)temp, 64));
+        emit_lea(st->buf, gpr((unsigned)temp, 64), rw.base, rw.index, rw.displacement);
+        ZydisEncoderOperand *m = &req.operands[mem_index];
+        m->mem.base = gpr((unsigned)temp, 64);
+        m->mem.index = ZYDIS_REGISTER_NONE;
+        m->mem.scale = 0;
+        m->mem.displacement = 0;
+        rec->fixup = FIXUP_TEMP_IN_R11;
+        rec->fixup_reg = (uint8_t)temp;
+        bool ok = emit_request(st->buf, &req);
+        emit_mov_reg_reg(st->buf, gpr((unsigned)temp, 64), ZYDIS_REGISTER_R11);
+        return ok;
+    }
+    if (mem_index >= 0) {
+        ZydisEncoderOperand *m = &req.operands[mem_index];
+        emit_rewrite_prefix(st->buf, &rw);
+        m->mem.base = rw.base;
+        m->mem.index = rw.index;
+        m->mem.scale = rw.scale;
+        m->mem.displacement = rw.displacement;
+    }
+    return emit_request(st->buf, &req);
+}
+
+/* ---- implicit stack ------------------------------------------------------ */
+
+#define STACK_BASE ZYDIS_REGISTER_RSP
+#define VIEW       HOST_REG_VIEW
+
+/* Loads the value of a push's source operand into r14 (sized) if it is not
+ * a register or immediate. Returns false for forms handled elsewhere. */
+static bool load_memory_operand_r14(struct block_state *st, const ZydisDecodedInstruction *insn,
+                                    const ZydisDecodedOperand *op, unsigned size)
+{
+    struct mem_rewrite rw;
+
+    if (!rewrite_memory_operand(insn, op, st->cfg->nonzero_bases, st->segment_offset, &rw))
+        return false;
+    emit_rewrite_prefix(st->buf, &rw);
+    emit_mov_reg_mem(st->buf, size == 2 ? ZYDIS_REGISTER_R14W : ZYDIS_REGISTER_R14D, rw.base,
+                     rw.index, rw.displacement, size);
+    return true;
+}
+
+static bool translate_push(struct block_state *st, const ZydisDecodedInstruction *insn,
+                           const ZydisDecodedOperand *ops)
+{
+    const ZydisDecodedOperand *src = &ops[0];
+    unsigned size = insn->operand_width / 8;
+    struct emit_buf *b = st->buf;
+
+    if (size != 2 && size != 4)
+        return false;
+    switch (src->type) {
+    case ZYDIS_OPERAND_TYPE_REGISTER: {
+        ZydisRegister host = rewrite_host_gpr64(src->reg.value);
+        if (host == ZYDIS_REGISTER_NONE)
+            return false; /* segment registers: callout */
+        emit_mov_mem_reg(b, STACK_BASE, VIEW, -(int64_t)size, size, src->reg.value);
+        break;
+    }
+    case ZYDIS_OPERAND_TYPE_IMMEDIATE:
+        emit_mov_mem_imm(b, STACK_BASE, VIEW, -(int64_t)size, size, (uint32_t)src->imm.value.u);
+        break;
+    case ZYDIS_OPERAND_TYPE_MEMORY:
+        if (!load_memory_operand_r14(st, insn, src, size))
+            return false;
+        emit_mov_mem_reg(b, STACK_BASE, VIEW, -(int64_t)size, size,
+                         size == 2 ? ZYDIS_REGISTER_R14W : ZYDIS_REGISTER_R14D);
+        break;
+    default:
+        return false;
+    }
+    emit_adjust_esp(b, -(int32_t)size);
+    return true;
+}
+
+static bool translate_pop(struct block_state *st, const ZydisDecodedInstruction *insn,
+                          const ZydisDecodedOperand *ops)
+{
+    const ZydisDecodedOperand *dst = &ops[0];
+    unsigned size = insn->operand_width / 8;
+    struct emit_buf *b = st->buf;
+
+    if (size != 2 && size != 4)
+        return false;
+    if (dst->type == ZYDIS_OPERAND_TYPE_REGISTER) {
+        if (rewrite_host_gpr64(dst->reg.value) == ZYDIS_REGISTER_NONE)
+            return false; /* segment registers: callout */
+        emit_mov_reg_mem(b, dst->reg.value, STACK_BASE, VIEW, 0, size);
+        /* pop esp loads ESP from the stack: no increment afterwards. */
+        if (dst->reg.value != ZYDIS_REGISTER_ESP && dst->reg.value != ZYDIS_REGISTER_SP)
+            emit_adjust_esp(b, (int32_t)size);
+        return true;
+    }
+    if (dst->type != ZYDIS_OPERAND_TYPE_MEMORY)
+        return false;
+    /* pop m: the address is computed with ESP already incremented (SDM vol. 2,
+     * POP); store before moving ESP so a faulting store leaves ESP intact. */
+    ZydisDecodedOperand adjusted = *dst;
+    if (adjusted.mem.base == ZYDIS_REGISTER_ESP) {
+        adjusted.mem.disp.has_displacement = true;
+        adjusted.mem.disp.value += size;
+    }
+    struct mem_rewrite rw;
+    if (!rewrite_memory_operand(insn, &adjusted, st->cfg->nonzero_bases, st->segment_offset, &rw))
+        return false;
+    ZydisRegister temp = size == 2 ? ZYDIS_REGISTER_R11W : ZYDIS_REGISTER_R11D;
+    emit_mov_reg_mem(b, temp, STACK_BASE, VIEW, 0, size);
+    emit_rewrite_prefix(b, &rw);
+    emit_mov_mem_reg(b, rw.base, rw.index, rw.displacement, size, temp);
+    emit_adjust_esp(b, (int32_t)size);
+    return true;
+}
+
+static void translate_pushad(struct block_state *st)
+{
+    /* Order pushed: EAX ECX EDX EBX (original) ESP EBP ESI EDI (SDM vol. 2, PUSHA). */
+    for (unsigned n = 0; n < 8; n++)
+        emit_mov_mem_reg(st->buf, STACK_BASE, VIEW, -4 * (int64_t)(n + 1), 4, gpr(n, 32));
+    emit_adjust_esp(st->buf, -32);
+}
+
+static void translate_popad(struct block_state *st)
+{
+    struct emit_buf *b = st->buf;
+
+    /* Touch both ends first: a fault can then only happen before any
+     * register changed. */
+    emit_mov_reg_mem(b, ZYDIS_REGISTER_R11D, STACK_BASE, VIEW, 0, 4);
+    emit_mov_reg_mem(b, ZYDIS_REGISTER_R11D, STACK_BASE, VIEW, 28, 4);
+    for (unsigned n = 0; n < 8; n++) {
+        if (n == 4)
+            continue; /* the saved ESP is skipped */
+        emit_mov_reg_mem(b, gpr(n, 32), STACK_BASE, VIEW, 28 - 4 * (int64_t)n, 4);
+    }
+    emit_adjust_esp(b, 32);
+}
+
+static bool translate_stack(struct block_state *st, const ZydisDecodedInstruction *insn,
+                            const ZydisDecodedOperand *ops)
+{
+    struct emit_buf *b = st->buf;
+
+    switch (insn->mnemonic) {
+    case ZYDIS_MNEMONIC_PUSH:
+        return translate_push(st, insn, ops);
+    case ZYDIS_MNEMONIC_POP:
+        return translate_pop(st, insn, ops);
+    case ZYDIS_MNEMONIC_PUSHAD:
+        translate_pushad(st);
+        return true;
+    case ZYDIS_MNEMONIC_POPAD:
+        translate_popad(st);
+        return true;
+    case ZYDIS_MNEMONIC_ENTER:
+        /* Nesting level 0, 32-bit: push ebp; mov ebp, esp; sub esp, size. */
+        if (insn->operand_width != 32 || ops[1].imm.value.u != 0)
+            return false;
+        emit_mov_mem_reg(b, STACK_BASE, VIEW, -4, 4, ZYDIS_REGISTER_EBP);
+        emit_adjust_esp(b, -4);
+        emit_mov_reg_reg(b, ZYDIS_REGISTER_EBP, ZYDIS_REGISTER_ESP);
+        emit_adjust_esp(b, -(int32_t)(ops[0].imm.value.u & 0xFFFF));
+        return true;
+    case ZYDIS_MNEMONIC_LEAVE:
+        /* mov esp, ebp; pop ebp — loading first keeps a fault precise. */
+        if (insn->operand_width != 32)
+            return false;
+        emit_mov_reg_mem(b, ZYDIS_REGISTER_R14D, ZYDIS_REGISTER_RBP, VIEW, 0, 4);
+        emit_lea(b, ZYDIS_REGISTER_ESP, ZYDIS_REGISTER_RBP, ZYDIS_REGISTER_NONE, 4);
+        emit_mov_reg_reg(b, ZYDIS_REGISTER_EBP, ZYDIS_REGISTER_R14D);
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* ---- string instructions ------------------------------------------------- */
+
+static bool translate_string(struct block_state *st, const ZydisDecodedInstruction *insn,
+                             const ZydisDecodedOperand *ops, struct translated_insn *rec)
+{
+    struct emit_buf *b = st->buf;
+    bool uses_esi = false, uses_edi = false;
+    uint8_t opcode = insn->opcode;
+
+    if (insn->address_width != 32)
+        return false;
+    /* ES (destination) must be zero-based; a source override must name a
+     * zero-based segment too: string forms add no segment base. */
+    if (st->cfg->nonzero_bases & (1u << SEG_ES))
+        return false;
+    for (unsigned i = 0; i < insn->operand_count; i++) {
+        if (ops[i].type != ZYDIS_OPERAND_TYPE_MEMORY)
+            continue;
+        if (ops[i].mem.base == ZYDIS_REGISTER_ESI)
+            uses_esi = true;
+        if (ops[i].mem.base == ZYDIS_REGISTER_EDI)
+            uses_edi = true;
+        if ((st->cfg->nonzero_bases >> rewrite_operand_segment(&ops[i])) & 1)
+            return false;
+    }
+    if (uses_esi)
+        emit_lea(b, ZYDIS_REGISTER_RSI, ZYDIS_REGISTER_RSI, VIEW, 0);
+    if (uses_edi)
+        emit_lea(b, ZYDIS_REGISTER_RDI, ZYDIS_REGISTER_RDI, VIEW, 0);
+    rec->fixup = FIXUP_STRING_BIASED;
+    if (insn->attributes & ZYDIS_ATTRIB_HAS_REPNE)
+        emit_u8(b, 0xF2);
+    else if (insn->attributes & (ZYDIS_ATTRIB_HAS_REP | ZYDIS_ATTRIB_HAS_REPE))
+        emit_u8(b, 0xF3);
+    if (insn->operand_width == 16)
+        emit_u8(b, 0x66);
+    emit_u8(b, opcode); /* A4-AF: the same one-byte opcode in 64-bit mode */
+    /* The view base is 4 GiB aligned, so the low 32 bits are the guest value. */
+    if (uses_esi)
+        emit_mov_reg_reg(b, ZYDIS_REGISTER_ESI, ZYDIS_REGISTER_ESI);
+    if (uses_edi)
+        emit_mov_reg_reg(b, ZYDIS_REGISTER_EDI, ZYDIS_REGISTER_EDI);
+    return true;
+}
+
+static bool translate_xlat(struct block_state *st, const ZydisDecodedInstruction *insn,
+                           const ZydisDecodedOperand *ops)
+{
+    struct emit_buf *b = st->buf;
+    ZydisEncoderRequest req;
+    int segment = 3;
+
+    if (insn->address_width != 32)
+        return false;
+    for (unsigned i = 0; i < insn->operand_count; i++) {
+        if (ops[i].type == ZYDIS_OPERAND_TYPE_MEMORY)
+            segment = rewrite_operand_segment(&ops[i]);
+    }
+    /* r14d = ebx + zero-extended al, plus the segment base if needed. */
+    req_init(&req, ZYDIS_MNEMONIC_MOVZX, 2);
+    op_reg(&req.operands[0], ZYDIS_REGISTER_R14D);
+    op_reg(&req.operands[1], ZYDIS_REGISTER_AL);
+    emit_request(b, &req);
+    emit_lea(b, ZYDIS_REGISTER_R14D, ZYDIS_REGISTER_RBX, ZYDIS_REGISTER_R14, 0);
+    if ((st->cfg->nonzero_bases >> segment) & 1) {
+        emit_mov_reg_mem(b, ZYDIS_REGISTER_R11D, HOST_REG_VCPU, ZYDIS_REGISTER_NONE,
+                         st->segment_offset[segment], 4);
+        emit_lea(b, ZYDIS_REGISTER_R14D, ZYDIS_REGISTER_R14, ZYDIS_REGISTER_R11, 0);
+    }
+    emit_mov_reg_mem(b, ZYDIS_REGISTER_AL, ZYDIS_REGISTER_R14, VIEW, 0, 1);
+    return true;
+}
+
+/* ---- control transfers --------------------------------------------------- */
+
+/* The condition nibble of a Jcc (same order as the 0F 8x opcodes). */
+static int jcc_condition(ZydisMnemonic m)
+{
+    switch (m) {
+    case ZYDIS_MNEMONIC_JO:
+        return 0x0;
+    case ZYDIS_MNEMONIC_JNO:
+        return 0x1;
+    case ZYDIS_MNEMONIC_JB:
+        return 0x2;
+    case ZYDIS_MNEMONIC_JNB:
+        return 0x3;
+    case ZYDIS_MNEMONIC_JZ:
+        return 0x4;
+    case ZYDIS_MNEMONIC_JNZ:
+        return 0x5;
+    case ZYDIS_MNEMONIC_JBE:
+        return 0x6;
+    case ZYDIS_MNEMONIC_JNBE:
+        return 0x7;
+    case ZYDIS_MNEMONIC_JS:
+        return 0x8;
+    case ZYDIS_MNEMONIC_JNS:
+        return 0x9;
+    case ZYDIS_MNEMONIC_JP:
+        return 0xA;
+    case ZYDIS_MNEMONIC_JNP:
+        return 0xB;
+    case ZYDIS_MNEMONIC_JL:
+        return 0xC;
+    case ZYDIS_MNEMONIC_JNL:
+        return 0xD;
+    case ZYDIS_MNEMONIC_JLE:
+        return 0xE;
+    case ZYDIS_MNEMONIC_JNLE:
+        return 0xF;
+    default:
+        return -1;
+    }
+}
+
+/* Loads the target of an indirect near branch (register or memory) into r14d. */
+static bool load_branch_target(struct block_state *st, const ZydisDecodedInstruction *insn,
+                               const ZydisDecodedOperand *op)
+{
+    if (op->type == ZYDIS_OPERAND_TYPE_REGISTER) {
+        emit_mov_reg_reg(st->buf, ZYDIS_REGISTER_R14D, op->reg.value);
+        return true;
+    }
+    if (op->type == ZYDIS_OPERAND_TYPE_MEMORY)
+        return load_memory_operand_r14(st, insn, op, 4);
+    return false;
+}
+
+static bool translate_branch(struct block_state *st, const ZydisDecodedInstruction *insn,
+                             const ZydisDecodedOperand *ops, guest_linear_t eip)
+{
+    struct emit_buf *b = st->buf;
+    guest_linear_t next = eip + insn->length;
+    guest_linear_t target = 0;
+    bool relative = ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE && ops[0].imm.is_relative;
+
+    /* Far branches and 16-bit near branches (EIP truncated to 16 bits) are
+     * the monitor's. */
+    if (insn->meta.branch_type == ZYDIS_BRANCH_TYPE_FAR || insn->operand_width != 32)
+        return false;
+    if (relative)
+        target = next + (uint32_t)ops[0].imm.value.s;
+
+    switch (insn->mnemonic) {
+    case ZYDIS_MNEMONIC_JMP:
+        if (relative) {
+            add_direct_exit(st, emit_jmp_rel32(b), target);
+            break;
+        }
+        if (!load_branch_target(st, insn, &ops[0]))
+            return false;
+        emit_indirect_exit(st);
+        return true;
+    case ZYDIS_MNEMONIC_CALL:
+        if (!relative && !load_branch_target(st, insn, &ops[0]))
+            return false;
+        emit_mov_mem_imm(b, STACK_BASE, VIEW, -4, 4, next);
+        emit_adjust_esp(b, -4);
+        if (relative) {
+            add_direct_exit(st, emit_jmp_rel32(b), target);
+            break;
+        }
+        emit_indirect_exit(st);
+        return true;
+    case ZYDIS_MNEMONIC_RET: {
+        uint32_t extra =
+            ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE ? (uint16_t)ops[0].imm.value.u : 0;
+        emit_mov_reg_mem(b, ZYDIS_REGISTER_R14D, STACK_BASE, VIEW, 0, 4);
+        emit_adjust_esp(b, (int32_t)(4 + extra));
+        emit_indirect_exit(st);
+        return true;
+    }
+    case ZYDIS_MNEMONIC_JECXZ: {
+        size_t taken = emit_jecxz_rel8(b);
+        add_direct_exit(st, emit_jmp_rel32(b), next);
+        emit_patch_rel8(b, taken, emit_offset(b));
+        add_direct_exit(st, emit_jmp_rel32(b), target);
+        break;
+    }
+    case ZYDIS_MNEMONIC_LOOP:
+    case ZYDIS_MNEMONIC_LOOPE:
+    case ZYDIS_MNEMONIC_LOOPNE: {
+        /* ECX is decremented without touching flags (SDM vol. 2, LOOPcc). */
+        emit_lea(b, ZYDIS_REGISTER_ECX, ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_NONE, -1);
+        size_t done = emit_jecxz_rel8(b);
+        if (insn->mnemonic == ZYDIS_MNEMONIC_LOOPE)
+            add_direct_exit(st, emit_jcc_rel32(b, 0x5), next); /* ZF=0: fall through */
+        else if (insn->mnemonic == ZYDIS_MNEMONIC_LOOPNE)
+            add_direct_exit(st, emit_jcc_rel32(b, 0x4), next); /* ZF=1: fall through */
+        add_direct_exit(st, emit_jmp_rel32(b), target);
+        emit_patch_rel8(b, done, emit_offset(b));
+        add_direct_exit(st, emit_jmp_rel32(b), next);
+        break;
+    }
+    default: {
+        int cc = jcc_condition(insn->mnemonic);
+        if (cc < 0 || !relative)
+            return false;
+        add_direct_exit(st, emit_jcc_rel32(b, (unsigned)cc), target);
+        add_direct_exit(st, emit_jmp_rel32(b), next);
+        break;
+    }
+    }
+    st->ended = true;
+    return true;
+}
+
+/* ---- the block loop ------------------------------------------------------ */
+
+static bool translate_one(struct block_state *st, const ZydisDecodedInstruction *insn,
+                          const ZydisDecodedOperand *ops, guest_linear_t eip,
+                          struct translated_insn *rec)
+{
+    switch ((enum insn_class)rec->cls) {
+    case INSN_IDENT:
+        return translate_ident(st, insn, ops, rec);
+    case INSN_STACK:
+        return translate_stack(st, insn, ops);
+    case INSN_STRING:
+        return translate_string(st, insn, ops, rec);
+    case INSN_XLAT:
+        return translate_xlat(st, insn, ops);
+    case INSN_BRANCH:
+        return translate_branch(st, insn, ops, eip);
+    case INSN_CALLOUT:
+        return false;
+    }
+    return false;
+}
+
+bool translate_block(const struct translate_config *cfg, guest_linear_t eip, struct emit_buf *buf,
+                     struct translated_block *out)
+{
+    struct block_state st = {.cfg = cfg, .buf = buf, .out = out};
+    guest_linear_t pc = eip;
+    unsigned max = cfg->max_insns ? cfg->max_insns : TRANSLATE_MAX_INSNS;
+
+    if (max > TRANSLATE_MAX_INSNS)
+        max = TRANSLATE_MAX_INSNS;
+    memset(out, 0, offsetof(struct translated_block, insns));
+    out->nexits = 0;
+    out->ends_in_callout = false;
+    out->eip = eip;
+    for (int i = 0; i < SEG_COUNT; i++)
+        st.segment_offset[i] = VCPU_OFFSET(arch.seg[i].base);
+
+    emit_event_poll(&st, eip);
+    while (!st.ended) {
+        uint8_t bytes[ZYDIS_MAX_INSTRUCTION_LENGTH];
+        ZydisDecodedInstruction insn;
+        ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
+        size_t avail = cfg->fetch(cfg->opaque, pc, bytes, sizeof(bytes));
+        size_t mark = emit_offset(buf);
+        unsigned exits_mark = out->nexits;
+
+        if (out->ninsns == max ||
+            (pc != eip && (pc & GUEST_PAGE_MASK) != (eip & GUEST_PAGE_MASK))) {
+            /* Bounded length; blocks never span a page (invalidation works per page). */
+            add_direct_exit(&st, emit_jmp_rel32(buf), pc);
+            st.ended = true;
+            break;
+        }
+        struct translated_insn *rec = &out->insns[out->ninsns];
+        memset(rec, 0, sizeof(*rec));
+        rec->eip = pc;
+        rec->host_offset = (uint32_t)mark;
+        if (avail == 0 || !translate_decode(bytes, avail, &insn, ops)) {
+            /* Unreadable or undecodable: the monitor raises the right
+             * exception (#PF, #UD) when execution gets here. */
+            rec->cls = INSN_CALLOUT;
+            rec->length = 0;
+            out->ninsns++;
+            emit_callout_exit(&st, pc);
+            break;
+        }
+        rec->length = insn.length;
+        rec->cls = (uint8_t)classify_instruction(&insn, ops);
+        if (!translate_one(&st, &insn, ops, pc, rec)) {
+            /* Anything without a host sequence is executed by the monitor. */
+            buf->cursor = buf->start + mark;
+            buf->encode_failed = false;
+            out->nexits = exits_mark;
+            st.ended = false;
+            rec->cls = INSN_CALLOUT;
+            rec->fixup = FIXUP_NONE;
+            out->ninsns++;
+            emit_callout_exit(&st, pc);
+            break;
+        }
+        out->ninsns++;
+        pc += insn.length;
+        if (!emit_ok(buf))
+            break;
+    }
+    emit_exit_stubs(&st);
+    out->guest_size = pc - eip;
+    out->code_size = (uint32_t)emit_offset(buf);
+    return emit_ok(buf);
+}

@@ -1,0 +1,85 @@
+/*
+ * translator/translate.h — one guest basic block to host code.
+ *
+ * translate_block() decodes guest instructions from `eip` (decode), sorts
+ * each into a class (classify), rewrites its memory operands into the view
+ * (rewrite) and encodes the host sequence (emit), until a control transfer,
+ * a callout, a page boundary or `max_insns`. The host code it writes is
+ * position independent; the cache copies it into the arena.
+ *
+ * Block layout:
+ *     entry:  event poll (exit with EXIT_EVENT when vcpu->event_pending)
+ *     body:   one host sequence per guest instruction
+ *     end:    the control transfer: rel32 jumps to exit stubs (patched to
+ *             chain), an indirect exit with the target in r14d, or a callout
+ *     stubs:  one per direct exit: store next_eip, point r14 at the jump to
+ *             patch, jump to the monitor's exit routine
+ *
+ * Precise state: each guest instruction's host sequence commits its register
+ * effects only after its last access that can fault, so a host fault inside
+ * it leaves the guest registers as they were before the instruction, except
+ * for the recorded fixups (string instructions hold view-biased ESI/EDI).
+ */
+#ifndef POPEK_TRANSLATOR_TRANSLATE_H
+#define POPEK_TRANSLATOR_TRANSLATE_H
+
+#include "translator/classify.h"
+#include "translator/emit.h"
+#include "translator/rewrite.h"
+
+#define TRANSLATE_MAX_INSNS 64
+#define TRANSLATE_MAX_EXITS 4
+
+/* What a fault handler must undo to recover the guest state of an
+ * instruction that faulted part-way. */
+enum insn_fixup {
+    FIXUP_NONE,
+    FIXUP_STRING_BIASED, /* RSI/RDI hold view_base + guest value: keep the low 32 bits */
+    FIXUP_TEMP_IN_R11,   /* register fixup_reg (0-7) was saved in r11 and now holds an address */
+};
+
+struct translated_insn {
+    guest_linear_t eip;
+    uint32_t host_offset; /* start of its host sequence in the block */
+    uint8_t length;
+    uint8_t cls;   /* enum insn_class */
+    uint8_t fixup; /* enum insn_fixup */
+    uint8_t fixup_reg;
+};
+
+struct translated_exit {
+    guest_linear_t target;
+    uint32_t jump_rel32; /* offset of the rel32 to patch when chaining */
+    uint32_t stub;       /* offset of the exit stub (the unchained target) */
+};
+
+struct translated_block {
+    guest_linear_t eip;
+    uint32_t guest_size;
+    uint32_t code_size;
+    unsigned ninsns;
+    struct translated_insn insns[TRANSLATE_MAX_INSNS];
+    unsigned nexits;
+    struct translated_exit exits[TRANSLATE_MAX_EXITS];
+    bool ends_in_callout;
+};
+
+struct translate_config {
+    /* Copies up to len code bytes at linear eip into buf; returns how many
+     * were readable (stops at the first byte that is not). */
+    size_t (*fetch)(void *opaque, guest_linear_t eip, uint8_t *buf, size_t len);
+    void *opaque;
+    segment_base_mask nonzero_bases; /* segments whose base is added at run time */
+    unsigned max_insns;              /* 1 .. TRANSLATE_MAX_INSNS */
+};
+
+/* Translates the block at eip into buf. Returns false only when buf is too
+ * small for even one instruction (the caller flushes the cache and retries). */
+bool translate_block(const struct translate_config *cfg, guest_linear_t eip, struct emit_buf *buf,
+                     struct translated_block *out);
+
+/* Decodes one 32-bit guest instruction (exposed for tracing and tests). */
+bool translate_decode(const uint8_t *bytes, size_t len, ZydisDecodedInstruction *insn,
+                      ZydisDecodedOperand operands[ZYDIS_MAX_OPERAND_COUNT]);
+
+#endif
