@@ -21,7 +21,15 @@ struct tcache {
     struct tc_block **by_address;
     size_t nblocks, capacity;
     struct tcache_stats stats;
+    tcache_drop_hook drop_hook;
+    void *drop_ctx;
 };
+
+void tcache_set_drop_hook(struct tcache *tc, tcache_drop_hook hook, void *ctx)
+{
+    tc->drop_hook = hook;
+    tc->drop_ctx = ctx;
+}
 
 static uint32_t block_hash(guest_linear_t eip, uint32_t mode_key)
 {
@@ -59,6 +67,8 @@ static void free_block(struct tc_block *b)
 
 void tcache_flush(struct tcache *tc)
 {
+    if (tc->drop_hook)
+        tc->drop_hook(tc->drop_ctx, NULL);
     for (size_t i = 0; i < tc->nblocks; i++)
         free_block(tc->by_address[i]);
     tc->nblocks = 0;
@@ -221,6 +231,8 @@ static void drop_block(struct tcache *tc, struct tc_block *b)
         b->exits[i].chained = NULL;
     b->valid = false;
     tc->stats.invalidations++;
+    if (tc->drop_hook)
+        tc->drop_hook(tc->drop_ctx, b);
 }
 
 void tcache_invalidate_range(struct tcache *tc, guest_linear_t start, uint32_t len)

@@ -86,6 +86,11 @@ bool tcache_chain_site(struct tcache *tc, const void *site, struct tc_block *to)
 /* The guest instruction executing at host address p inside block b. */
 const struct translated_insn *tcache_insn_at(const struct tc_block *b, const void *p);
 
+/* Called when a block is dropped (b) or on a flush (b == NULL), so that
+ * other references to translated code (the indirect-branch table) go too. */
+typedef void (*tcache_drop_hook)(void *ctx, const struct tc_block *b);
+void tcache_set_drop_hook(struct tcache *tc, tcache_drop_hook hook, void *ctx);
+
 const struct tcache_stats *tcache_stats(const struct tcache *tc);
 struct tcache_stats *tcache_stats_mut(struct tcache *tc);
 

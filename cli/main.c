@@ -4,7 +4,9 @@
  *
  * This is the one place that turns a popek_error into a message and an exit
  * status: 2 for anything the user asked for that cannot be done (bad option,
- * missing or malformed file).
+ * missing or malformed file), 1 when the guest stops without exiting (an
+ * unsupported instruction, a triple fault), otherwise the status the guest
+ * asked for through the debug-exit port ((v << 1) | 1, as QEMU).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +15,7 @@
 #include "cli/options.h"
 #include "common/log.h"
 #include "monitor/machine.h"
+#include "monitor/stats.h"
 
 #define EXIT_USAGE 2
 
@@ -43,6 +46,10 @@ int main(int argc, char **argv)
         break;
     }
 
+    if (opts.mode == EXEC_MODE_TE) {
+        fprintf(stderr, "popek: --mode te (trap-and-emulate) is not built yet; use --mode bt\n");
+        return EXIT_USAGE;
+    }
     log_mask = opts.log_mask;
     if (opts.log_file && !log_open_file(opts.log_file, &err))
         return fail_usage(&err);
@@ -67,12 +74,20 @@ int main(int argc, char **argv)
         return fail_usage(&err);
     }
 
-    /* Guest execution arrives with the binary translator (translator/, cache/). */
-    fprintf(stderr,
-            "popek: '%s' loaded, entry 0x%08x; guest execution arrives with the binary "
-            "translator, which is not built yet\n",
-            opts.kernel, machine_vcpu_state(m)->eip);
-    fflush(stdout);
+    int status = machine_run(m, &err);
+    if (status == 1 && err.message[0])
+        fprintf(stderr, "popek: %s\n", err.message);
+    if (opts.stats_file || log_enabled(LOG_STATS)) {
+        static struct stats_report report;
+        struct popek_error stats_err;
+        machine_collect_stats(m, &report);
+        if (log_enabled(LOG_STATS))
+            stats_print_summary(&report, log_stream ? log_stream : stderr);
+        if (opts.stats_file && !stats_write_json(&report, opts.stats_file, &stats_err)) {
+            fprintf(stderr, "popek: %s\n", stats_err.message);
+            status = status ? status : 2;
+        }
+    }
     machine_destroy(m);
-    return 0;
+    return status;
 }

@@ -4,13 +4,23 @@
 #include "monitor/machine.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "common/log.h"
 #include "devices/debug_ports.h"
 #include "devices/ioport.h"
+#include "devices/pic8259.h"
+#include "devices/pit8254.h"
+#include "monitor/host_timer.h"
 #include "devices/uart16550.h"
+#include "monitor/run_loop.h"
+#include "monitor/stats.h"
+#include "monitor/trampoline.h"
+#include "monitor/vcpu_runtime.h"
 #include "shadowpt/identity.h"
 #include "shadowpt/view.h"
+
+#define TCACHE_ARENA_BYTES (64u << 20)
 
 struct machine {
     struct machine_config config;
@@ -19,7 +29,13 @@ struct machine {
     struct ioport_bus *ioport;
     struct uart16550 *com1;
     struct debug_ports *debug_ports;
-    struct vcpu_state cpu;
+    struct pic8259 *pic;
+    struct pit8254 *pit;
+    struct host_timer *timer;
+    struct code_pages *code_pages;
+    struct vcpu *cpu; /* runtime vCPU (translated code's r15) around the arch state */
+    struct tcache *tc;
+    struct run_stats run_stats;
     bool exit_requested;
     int exit_status;
 };
@@ -32,6 +48,13 @@ static void machine_on_debug_exit(void *ctx, int status)
     m->exit_status = status;
 }
 
+/* The devices' clock: the host's monotonic clock (DESIGN.md: timekeeping
+ * follows the host). */
+static uint64_t machine_clock_ns(void *ctx)
+{
+    return host_monotonic_ns();
+}
+
 struct machine *machine_create(const struct machine_config *config, struct popek_error *err)
 {
     struct machine *m = calloc(1, sizeof(*m));
@@ -41,7 +64,13 @@ struct machine *machine_create(const struct machine_config *config, struct popek
         return NULL;
     }
     m->config = *config;
-    vcpu_state_reset(&m->cpu);
+    m->cpu = aligned_alloc(64, (sizeof(struct vcpu) + 63) & ~(size_t)63);
+    if (!m->cpu) {
+        popek_fail(err, "out of memory");
+        goto fail;
+    }
+    memset(m->cpu, 0, sizeof(*m->cpu));
+    vcpu_state_reset(&m->cpu->arch);
     m->ram = guest_ram_create(config->ram_bytes, err);
     if (!m->ram)
         goto fail;
@@ -59,6 +88,26 @@ struct machine *machine_create(const struct machine_config *config, struct popek
     m->debug_ports = debug_ports_create(m->ioport, config->console, machine_on_debug_exit, m, err);
     if (!m->debug_ports)
         goto fail;
+    m->pic = pic8259_create(m->ioport, err);
+    if (!m->pic)
+        goto fail;
+    m->pit = pit8254_create(m->ioport, m->pic, machine_clock_ns, m, err);
+    if (!m->pit)
+        goto fail;
+    m->timer = host_timer_create(&m->cpu->event_pending, err);
+    if (!m->timer)
+        goto fail;
+    m->code_pages = code_pages_create(m->ram, m->supervisor_view, err);
+    if (!m->code_pages)
+        goto fail;
+    m->tc = tcache_create(TCACHE_ARENA_BYTES, err);
+    if (!m->tc)
+        goto fail;
+    m->cpu->view_base = (uint64_t)(uintptr_t)view_base(m->supervisor_view);
+    m->cpu->view_base_high = m->cpu->view_base + 0x80000000ull;
+    m->cpu->exit_routine = (uint64_t)(uintptr_t)tc_exit_routine;
+    /* The FPU/SSE reset state (FCW 0x37F, MXCSR 0x1F80; SDM vol. 3, §9.1.2). */
+    __asm__ volatile("fninit\n\tfxsave64 %0" : "=m"(m->cpu->fpu_state));
     return m;
 fail:
     machine_destroy(m);
@@ -69,11 +118,17 @@ void machine_destroy(struct machine *m)
 {
     if (!m)
         return;
+    host_timer_destroy(m->timer);
+    tcache_destroy(m->tc);
+    code_pages_destroy(m->code_pages);
+    pit8254_destroy(m->pit);
+    pic8259_destroy(m->pic);
     debug_ports_destroy(m->debug_ports);
     uart16550_destroy(m->com1);
     ioport_bus_destroy(m->ioport);
     view_destroy(m->supervisor_view);
     guest_ram_destroy(m->ram);
+    free(m->cpu);
     free(m);
 }
 
@@ -84,7 +139,7 @@ struct guest_ram *machine_ram(struct machine *m)
 
 struct vcpu_state *machine_vcpu_state(struct machine *m)
 {
-    return &m->cpu;
+    return &m->cpu->arch;
 }
 
 struct ioport_bus *machine_ioport_bus(struct machine *m)
@@ -97,4 +152,68 @@ bool machine_exit_requested(const struct machine *m, int *status)
     if (m->exit_requested && status)
         *status = m->exit_status;
     return m->exit_requested;
+}
+
+static bool machine_exit_check(void *ctx, int *status)
+{
+    return machine_exit_requested(ctx, status);
+}
+
+int machine_run(struct machine *m, struct popek_error *err)
+{
+    struct run_env env = {
+        .cpu = m->cpu,
+        .tc = m->tc,
+        .ram = m->ram,
+        .io = m->ioport,
+        .pic = m->pic,
+        .pit = m->pit,
+        .timer = m->timer,
+        .code_pages = m->code_pages,
+        .exit_requested = machine_exit_check,
+        .ctx = m,
+        .no_reboot = m->config.no_reboot,
+    };
+    int status = run_loop(&env, &m->run_stats, err);
+
+    fflush(m->config.console);
+    return status;
+}
+
+void machine_collect_stats(const struct machine *m, struct stats_report *r)
+{
+    const struct tcache_stats *tc = tcache_stats(m->tc);
+    const struct run_stats *rs = &m->run_stats;
+    uint64_t ibl_lookups = m->cpu->ibl_lookups;
+
+    stats_add(r, "translation", "blocks_translated", tc->blocks_translated);
+    stats_add(r, "translation", "guest_insns_translated", tc->guest_insns_translated);
+    stats_add(r, "cache", "lookups", tc->lookups);
+    stats_add(r, "cache", "hits", tc->hits);
+    stats_add(r, "cache", "misses", tc->misses);
+    stats_add_ratio(r, "cache", "hit_rate", tc->hits, tc->lookups);
+    stats_add(r, "cache", "chained_jumps", tc->chains);
+    stats_add(r, "cache", "unchained_jumps", tc->unchains);
+    stats_add(r, "cache", "invalidations", tc->invalidations);
+    stats_add(r, "cache", "flushes", tc->flushes);
+    stats_add(r, "indirect_branches", "lookups", ibl_lookups);
+    stats_add(r, "indirect_branches", "misses", rs->ibl_misses);
+    stats_add_ratio(r, "indirect_branches", "hit_rate",
+                    ibl_lookups > rs->ibl_misses ? ibl_lookups - rs->ibl_misses : 0, ibl_lookups);
+    stats_add(r, "exits", "branch", rs->exits_branch);
+    stats_add(r, "exits", "callout", rs->exits_callout);
+    stats_add(r, "exits", "event", rs->exits_event);
+    stats_add(r, "exits", "fault", rs->exits_fault);
+    stats_add(r, "events", "exceptions_delivered", rs->exceptions_delivered);
+    stats_add(r, "events", "interrupts_delivered", rs->interrupts_delivered);
+    stats_add(r, "host_signals", "sigsegv", rs->signals_segv);
+    stats_add(r, "host_signals", "sigfpe", rs->signals_fpe);
+    stats_add(r, "host_signals", "other", rs->signals_other);
+    stats_add(r, "host_signals", "smc_write_faults", rs->smc_write_faults);
+    for (unsigned i = 0; i < RUN_STATS_MNEMONICS; i++) {
+        if (rs->callouts[i])
+            stats_add(r, "callouts",
+                      i == 0 ? "undecodable" : ZydisMnemonicGetString((ZydisMnemonic)i),
+                      rs->callouts[i]);
+    }
 }

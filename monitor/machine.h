@@ -36,6 +36,14 @@ struct guest_ram *machine_ram(struct machine *m);
 struct vcpu_state *machine_vcpu_state(struct machine *m);
 struct ioport_bus *machine_ioport_bus(struct machine *m);
 
+/* Runs the guest until it exits through the debug-exit port (the return
+ * value is that status) or stops (returns 1 and err says why). */
+int machine_run(struct machine *m, struct popek_error *err);
+
+/* Gathers every module's counters into one report (monitor/stats.h). */
+struct stats_report;
+void machine_collect_stats(const struct machine *m, struct stats_report *r);
+
 /* True once the guest asked to exit through the debug-exit port. */
 bool machine_exit_requested(const struct machine *m, int *status);
 

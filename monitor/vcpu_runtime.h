@@ -31,6 +31,8 @@ struct vcpu_host_fault {
     uint64_t host_rip;
 };
 
+#define VCPU_IBL_ENTRIES 65536
+
 struct vcpu {
     struct vcpu_state arch;
 
@@ -50,6 +52,22 @@ struct vcpu {
     volatile uint32_t event_pending;
 
     struct vcpu_host_fault host_fault;
+
+    /* The callout's guest mnemonic (ZydisMnemonic), stored by its exit. */
+    uint32_t callout_mnemonic;
+
+    /* Indirect-branch lookup (translator/translate.c emits the probe): the
+     * mode key of the running code in the upper half, and a count of probes. */
+    uint64_t ibl_mode_tag;
+    uint64_t ibl_lookups;
+
+    /* Indexed by the low 16 bits of the guest target. Each entry holds the
+     * one's complement of (eip | mode key << 32), so translated code can
+     * compare with lea and jrcxz instead of flag-changing instructions. */
+    struct vcpu_ibl_entry {
+        uint64_t not_tag;
+        uint64_t host_code;
+    } ibl[VCPU_IBL_ENTRIES];
 
     /* The guest's x87/MMX/SSE state while the monitor runs C code (fxsave). */
     uint8_t fpu_state[512] __attribute__((aligned(16)));

@@ -117,6 +117,14 @@ bool view_unmap(struct view *view, guest_linear_t linear, uint32_t npages, struc
     return true;
 }
 
+bool view_protect(struct view *view, guest_linear_t linear, uint32_t npages, enum view_prot prot)
+{
+    if (!window_range_ok(linear, npages))
+        return false;
+    return mprotect(view_base(view) + linear, (size_t)npages << GUEST_PAGE_SHIFT,
+                    (prot & 2) ? PROT_READ | PROT_WRITE : PROT_READ) == 0;
+}
+
 uint64_t view_mapping_calls(const struct view *view)
 {
     return view->map_calls;

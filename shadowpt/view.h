@@ -59,6 +59,9 @@ bool view_map_frames(struct view *view, guest_linear_t linear, uint32_t frame, u
 /* Returns the window range to PROT_NONE (still reserved). */
 bool view_unmap(struct view *view, guest_linear_t linear, uint32_t npages, struct popek_error *err);
 
+/* Changes the host protection of mapped window pages (mprotect). */
+bool view_protect(struct view *view, guest_linear_t linear, uint32_t npages, enum view_prot prot);
+
 /* Number of mmap calls that currently back the window (for the map budget). */
 uint64_t view_mapping_calls(const struct view *view);
 

@@ -158,21 +158,76 @@ static void emit_exit(struct emit_buf *b, enum vcpu_exit_reason reason)
 }
 
 /* The monitor executes the instruction at eip (emul/). */
-static void emit_callout_exit(struct block_state *st, guest_linear_t eip)
+static void emit_callout_exit(struct block_state *st, guest_linear_t eip, ZydisMnemonic mnemonic)
 {
     emit_store_vcpu_u32(st->buf, VCPU_OFFSET(next_eip), eip);
+    emit_store_vcpu_u32(st->buf, VCPU_OFFSET(callout_mnemonic), (uint32_t)mnemonic);
     emit_mov_r14d_imm(st->buf, 0);
     emit_exit(st->buf, EXIT_CALLOUT);
     st->out->ends_in_callout = true;
     st->ended = true;
 }
 
-/* Indirect branch: the guest target is in r14d. */
+/* Indirect branch with the guest target in r14d: probe the vCPU's lookup
+ * table (vcpu_runtime.h) and jump straight to the block on a hit; on a miss
+ * exit to the monitor, which translates the target and fills the entry.
+ * Flag-free throughout: the guest's flags live in RFLAGS. */
 static void emit_indirect_exit(struct block_state *st)
 {
-    emit_store_vcpu_r14d(st->buf, VCPU_OFFSET(next_eip));
-    emit_mov_r14d_imm(st->buf, 0);
-    emit_exit(st->buf, EXIT_BRANCH);
+    struct emit_buf *b = st->buf;
+    ZydisEncoderRequest req;
+    const int32_t ibl = VCPU_OFFSET(ibl);
+
+    emit_mov_reg_reg(b, ZYDIS_REGISTER_R10, ZYDIS_REGISTER_RCX);
+    /* ibl_lookups += 1 */
+    emit_mov_reg_mem(b, ZYDIS_REGISTER_RCX, HOST_REG_VCPU, ZYDIS_REGISTER_NONE,
+                     VCPU_OFFSET(ibl_lookups), 8);
+    emit_lea(b, ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_NONE, 1);
+    emit_mov_mem_reg(b, HOST_REG_VCPU, ZYDIS_REGISTER_NONE, VCPU_OFFSET(ibl_lookups), 8,
+                     ZYDIS_REGISTER_RCX);
+    /* rcx = (mode tag + target + 1) + ~tag = expected - tag */
+    emit_mov_reg_mem(b, ZYDIS_REGISTER_RCX, HOST_REG_VCPU, ZYDIS_REGISTER_NONE,
+                     VCPU_OFFSET(ibl_mode_tag), 8);
+    emit_lea(b, ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_R14, 1);
+    req_init(&req, ZYDIS_MNEMONIC_MOVZX, 2);
+    op_reg(&req.operands[0], ZYDIS_REGISTER_R11D);
+    op_reg(&req.operands[1], ZYDIS_REGISTER_R14W);
+    emit_request(b, &req);
+    emit_lea(b, ZYDIS_REGISTER_R11, ZYDIS_REGISTER_R11, ZYDIS_REGISTER_R11,
+             0); /* 16-byte entries */
+    req_init(&req, ZYDIS_MNEMONIC_MOV, 2);
+    op_reg(&req.operands[0], ZYDIS_REGISTER_R11);
+    req.operands[1].type = ZYDIS_OPERAND_TYPE_MEMORY;
+    req.operands[1].mem = (struct ZydisEncoderOperandMem_){.base = HOST_REG_VCPU,
+                                                           .index = ZYDIS_REGISTER_R11,
+                                                           .scale = 8,
+                                                           .displacement = ibl,
+                                                           .size = 8};
+    emit_request(b, &req);
+    emit_lea(b, ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_R11, 0);
+    size_t hit = emit_jrcxz_rel8(b);
+    /* miss */
+    emit_mov_reg_reg(b, ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_R10);
+    emit_store_vcpu_r14d(b, VCPU_OFFSET(next_eip));
+    emit_mov_r14d_imm(b, 0);
+    emit_exit(b, EXIT_BRANCH);
+    /* hit: jmp [r15 + index*16 + ibl + 8] */
+    emit_patch_rel8(b, hit, emit_offset(b));
+    emit_mov_reg_reg(b, ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_R10);
+    req_init(&req, ZYDIS_MNEMONIC_MOVZX, 2);
+    op_reg(&req.operands[0], ZYDIS_REGISTER_R11D);
+    op_reg(&req.operands[1], ZYDIS_REGISTER_R14W);
+    emit_request(b, &req);
+    emit_lea(b, ZYDIS_REGISTER_R11, ZYDIS_REGISTER_R11, ZYDIS_REGISTER_R11, 0);
+    req_init(&req, ZYDIS_MNEMONIC_JMP, 1);
+    req.branch_type = ZYDIS_BRANCH_TYPE_NEAR;
+    req.operands[0].type = ZYDIS_OPERAND_TYPE_MEMORY;
+    req.operands[0].mem = (struct ZydisEncoderOperandMem_){.base = HOST_REG_VCPU,
+                                                           .index = ZYDIS_REGISTER_R11,
+                                                           .scale = 8,
+                                                           .displacement = ibl + 8,
+                                                           .size = 8};
+    emit_request(b, &req);
     st->ended = true;
 }
 
@@ -441,6 +496,26 @@ static void translate_popad(struct block_state *st)
     emit_adjust_esp(b, 32);
 }
 
+/* ENTER size, level (SDM vol. 2, ENTER): push ebp, copy level-1 frame
+ * pointers from the old frame, push the new frame pointer, reserve size
+ * bytes. All stores happen before EBP/ESP change, so a fault is precise. */
+static void translate_enter(struct block_state *st, uint32_t size, unsigned level)
+{
+    struct emit_buf *b = st->buf;
+
+    emit_mov_mem_reg(b, STACK_BASE, VIEW, -4, 4, ZYDIS_REGISTER_EBP);
+    if (level > 0) {
+        for (unsigned i = 1; i < level; i++) {
+            emit_mov_reg_mem(b, ZYDIS_REGISTER_R11D, ZYDIS_REGISTER_RBP, VIEW, -4 * (int64_t)i, 4);
+            emit_mov_mem_reg(b, STACK_BASE, VIEW, -4 - 4 * (int64_t)i, 4, ZYDIS_REGISTER_R11D);
+        }
+        emit_lea(b, ZYDIS_REGISTER_R11D, ZYDIS_REGISTER_RSP, ZYDIS_REGISTER_NONE, -4);
+        emit_mov_mem_reg(b, STACK_BASE, VIEW, -4 - 4 * (int64_t)level, 4, ZYDIS_REGISTER_R11D);
+    }
+    emit_lea(b, ZYDIS_REGISTER_EBP, ZYDIS_REGISTER_RSP, ZYDIS_REGISTER_NONE, -4);
+    emit_adjust_esp(b, -4 - 4 * (int32_t)level - (int32_t)size);
+}
+
 static bool translate_stack(struct block_state *st, const ZydisDecodedInstruction *insn,
                             const ZydisDecodedOperand *ops)
 {
@@ -458,13 +533,10 @@ static bool translate_stack(struct block_state *st, const ZydisDecodedInstructio
         translate_popad(st);
         return true;
     case ZYDIS_MNEMONIC_ENTER:
-        /* Nesting level 0, 32-bit: push ebp; mov ebp, esp; sub esp, size. */
-        if (insn->operand_width != 32 || ops[1].imm.value.u != 0)
+        if (insn->operand_width != 32)
             return false;
-        emit_mov_mem_reg(b, STACK_BASE, VIEW, -4, 4, ZYDIS_REGISTER_EBP);
-        emit_adjust_esp(b, -4);
-        emit_mov_reg_reg(b, ZYDIS_REGISTER_EBP, ZYDIS_REGISTER_ESP);
-        emit_adjust_esp(b, -(int32_t)(ops[0].imm.value.u & 0xFFFF));
+        translate_enter(st, (uint32_t)(ops[0].imm.value.u & 0xFFFF),
+                        (unsigned)(ops[1].imm.value.u & 31));
         return true;
     case ZYDIS_MNEMONIC_LEAVE:
         /* mov esp, ebp; pop ebp — loading first keeps a fault precise. */
@@ -481,46 +553,76 @@ static bool translate_stack(struct block_state *st, const ZydisDecodedInstructio
 
 /* ---- string instructions ------------------------------------------------- */
 
+/* rsi/rdi = view + guest value (+ segment base when it is not zero). */
+static void emit_string_bias(struct block_state *st, ZydisRegister reg64, int segment)
+{
+    if (segment >= 0) {
+        emit_mov_reg_mem(st->buf, ZYDIS_REGISTER_R11D, HOST_REG_VCPU, ZYDIS_REGISTER_NONE,
+                         st->segment_offset[segment], 4);
+        emit_lea(st->buf, reg64, reg64, ZYDIS_REGISTER_R11, 0);
+    }
+    emit_lea(st->buf, reg64, reg64, VIEW, 0);
+}
+
+/* Back to the guest value: the view base is 4 GiB aligned, so the low 32 bits
+ * are guest value + base; the base comes off as + ~base + 1 (not and lea keep
+ * the flags). */
+static void emit_string_unbias(struct block_state *st, ZydisRegister reg32, ZydisRegister reg64,
+                               int segment)
+{
+    if (segment < 0) {
+        emit_mov_reg_reg(st->buf, reg32, reg32);
+        return;
+    }
+    ZydisEncoderRequest req;
+    emit_mov_reg_mem(st->buf, ZYDIS_REGISTER_R11D, HOST_REG_VCPU, ZYDIS_REGISTER_NONE,
+                     st->segment_offset[segment], 4);
+    req_init(&req, ZYDIS_MNEMONIC_NOT, 1);
+    op_reg(&req.operands[0], ZYDIS_REGISTER_R11D);
+    emit_request(st->buf, &req);
+    emit_lea(st->buf, reg32, reg64, ZYDIS_REGISTER_R11, 1);
+}
+
 static bool translate_string(struct block_state *st, const ZydisDecodedInstruction *insn,
                              const ZydisDecodedOperand *ops, struct translated_insn *rec)
 {
     struct emit_buf *b = st->buf;
     bool uses_esi = false, uses_edi = false;
-    uint8_t opcode = insn->opcode;
+    int source_segment = -1, dest_segment = -1; /* segments with a non-zero base */
 
     if (insn->address_width != 32)
-        return false;
-    /* ES (destination) must be zero-based; a source override must name a
-     * zero-based segment too: string forms add no segment base. */
-    if (st->cfg->nonzero_bases & (1u << SEG_ES))
         return false;
     for (unsigned i = 0; i < insn->operand_count; i++) {
         if (ops[i].type != ZYDIS_OPERAND_TYPE_MEMORY)
             continue;
-        if (ops[i].mem.base == ZYDIS_REGISTER_ESI)
+        int segment = rewrite_operand_segment(&ops[i]);
+        int based = ((st->cfg->nonzero_bases >> segment) & 1) ? segment : -1;
+        if (ops[i].mem.base == ZYDIS_REGISTER_ESI) {
             uses_esi = true;
-        if (ops[i].mem.base == ZYDIS_REGISTER_EDI)
+            source_segment = based;
+        }
+        if (ops[i].mem.base == ZYDIS_REGISTER_EDI) {
             uses_edi = true;
-        if ((st->cfg->nonzero_bases >> rewrite_operand_segment(&ops[i])) & 1)
-            return false;
+            dest_segment = based;
+        }
     }
     if (uses_esi)
-        emit_lea(b, ZYDIS_REGISTER_RSI, ZYDIS_REGISTER_RSI, VIEW, 0);
+        emit_string_bias(st, ZYDIS_REGISTER_RSI, source_segment);
     if (uses_edi)
-        emit_lea(b, ZYDIS_REGISTER_RDI, ZYDIS_REGISTER_RDI, VIEW, 0);
+        emit_string_bias(st, ZYDIS_REGISTER_RDI, dest_segment);
     rec->fixup = FIXUP_STRING_BIASED;
+    rec->fixup_reg = (uint8_t)((source_segment + 1) | ((dest_segment + 1) << 4));
     if (insn->attributes & ZYDIS_ATTRIB_HAS_REPNE)
         emit_u8(b, 0xF2);
     else if (insn->attributes & (ZYDIS_ATTRIB_HAS_REP | ZYDIS_ATTRIB_HAS_REPE))
         emit_u8(b, 0xF3);
     if (insn->operand_width == 16)
         emit_u8(b, 0x66);
-    emit_u8(b, opcode); /* A4-AF: the same one-byte opcode in 64-bit mode */
-    /* The view base is 4 GiB aligned, so the low 32 bits are the guest value. */
+    emit_u8(b, insn->opcode); /* A4-AF: the same one-byte opcode in 64-bit mode */
     if (uses_esi)
-        emit_mov_reg_reg(b, ZYDIS_REGISTER_ESI, ZYDIS_REGISTER_ESI);
+        emit_string_unbias(st, ZYDIS_REGISTER_ESI, ZYDIS_REGISTER_RSI, source_segment);
     if (uses_edi)
-        emit_mov_reg_reg(b, ZYDIS_REGISTER_EDI, ZYDIS_REGISTER_EDI);
+        emit_string_unbias(st, ZYDIS_REGISTER_EDI, ZYDIS_REGISTER_RDI, dest_segment);
     return true;
 }
 
@@ -752,7 +854,7 @@ bool translate_block(const struct translate_config *cfg, guest_linear_t eip, str
             rec->cls = INSN_CALLOUT;
             rec->length = 0;
             out->ninsns++;
-            emit_callout_exit(&st, pc);
+            emit_callout_exit(&st, pc, ZYDIS_MNEMONIC_INVALID);
             break;
         }
         rec->length = insn.length;
@@ -766,7 +868,7 @@ bool translate_block(const struct translate_config *cfg, guest_linear_t eip, str
             rec->cls = INSN_CALLOUT;
             rec->fixup = FIXUP_NONE;
             out->ninsns++;
-            emit_callout_exit(&st, pc);
+            emit_callout_exit(&st, pc, insn.mnemonic);
             break;
         }
         out->ninsns++;

@@ -34,8 +34,11 @@
  * instruction that faulted part-way. */
 enum insn_fixup {
     FIXUP_NONE,
-    FIXUP_STRING_BIASED, /* RSI/RDI hold view_base + guest value: keep the low 32 bits */
-    FIXUP_TEMP_IN_R11,   /* register fixup_reg (0-7) was saved in r11 and now holds an address */
+    /* RSI/RDI hold view_base + guest value (+ segment base): keep the low 32
+     * bits, minus the base of segment (fixup_reg & 15) - 1 for ESI and
+     * (fixup_reg >> 4) - 1 for EDI when those are not zero. */
+    FIXUP_STRING_BIASED,
+    FIXUP_TEMP_IN_R11, /* register fixup_reg (0-7) was saved in r11 and now holds an address */
 };
 
 struct translated_insn {

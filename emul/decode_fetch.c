@@ -1,0 +1,66 @@
+/*
+ * emul/decode_fetch.c — fetching the instruction at CS:EIP and decoding it
+ * with Zydis (32-bit legacy mode, 32-bit stack).
+ *
+ * The fetch reads as the processor does: at the current CPL with
+ * EMUL_ACCESS_FETCH, never beyond the CS limit (#GP(0)), and first only up
+ * to the end of the page, so that an instruction ending before a page
+ * boundary never touches (and faults on) the next page. Only when Zydis says
+ * it needs more bytes is the rest fetched.
+ *
+ * An undecodable byte sequence is #UD; more than 15 bytes is #GP(0)
+ * (SDM vol. 2, §2.3.11).
+ */
+#include <string.h>
+
+#include "emul/emul_internal.h"
+
+enum emul_status emul_fetch_decode(struct emul_ctx *ctx)
+{
+    const struct vcpu_state *cpu = ctx->cpu;
+    const struct segment_cache *cs = &cpu->seg[SEG_CS];
+    ZydisDecoder decoder;
+    ZyanStatus status;
+    uint32_t eip = cpu->eip;
+    uint32_t avail = ZYDIS_MAX_INSTRUCTION_LENGTH;
+    guest_linear_t lin = cs->base + eip;
+    uint32_t first;
+
+    ctx->insn_eip = eip;
+    ctx->nbytes = 0;
+    memset(&ctx->insn, 0, sizeof(ctx->insn));
+    if (eip > cs->limit) {
+        return emul_fail(ctx, VEC_GP, 0);
+    }
+    if ((uint64_t)cs->limit - eip + 1 < avail)
+        avail = cs->limit - eip + 1;
+    first = GUEST_PAGE_SIZE - (lin & (GUEST_PAGE_SIZE - 1));
+    if (first > avail)
+        first = avail;
+    if (!emul_linear_read(ctx, lin, ctx->bytes, first, EMUL_ACCESS_FETCH, emul_cpl(cpu)))
+        return EMUL_FAULT;
+    ctx->nbytes = first;
+
+    ZydisDecoderInit(&decoder, ZYDIS_MACHINE_MODE_LEGACY_32, ZYDIS_STACK_WIDTH_32);
+    for (;;) {
+        status = ZydisDecoderDecodeFull(&decoder, ctx->bytes, ctx->nbytes, &ctx->insn, ctx->ops);
+        if (status != ZYDIS_STATUS_NO_MORE_DATA || ctx->nbytes == avail)
+            break;
+        if (!emul_linear_read(ctx, lin + ctx->nbytes, ctx->bytes + ctx->nbytes,
+                              avail - ctx->nbytes, EMUL_ACCESS_FETCH, emul_cpl(cpu)))
+            return EMUL_FAULT;
+        ctx->nbytes = avail;
+    }
+    if (status == ZYDIS_STATUS_NO_MORE_DATA || status == ZYDIS_STATUS_INSTRUCTION_TOO_LONG) {
+        /* Past the CS limit, or longer than 15 bytes. */
+        return emul_fail(ctx, VEC_GP, 0);
+    }
+    if (!ZYAN_SUCCESS(status)) {
+        ctx->insn.mnemonic = ZYDIS_MNEMONIC_INVALID;
+        return emul_fail(ctx, VEC_UD, 0);
+    }
+    ctx->has_insn = true;
+    ctx->nbytes = ctx->insn.length;
+    ctx->next_eip = eip + ctx->insn.length;
+    return EMUL_OK;
+}

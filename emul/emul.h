@@ -1,0 +1,120 @@
+/*
+ * emul/emul.h — executing, in C, the guest instructions translated code hands
+ * to the monitor, and delivering exceptions and interrupts.
+ *
+ * The translator turns every sensitive or system instruction into a callout;
+ * the monitor then calls emul_execute(), which decodes the instruction at
+ * CS:EIP, checks it as the processor would (CPL, IOPL, descriptor rules) and
+ * either completes it (EIP advanced) or reports a guest fault as a value. It
+ * never delivers the fault itself: the monitor decides (STYLE.md, "exceptions
+ * are data") and calls emul_deliver_event() to push the frame through the
+ * guest IDT.
+ *
+ * emul/ touches guest memory and devices only through the callbacks of
+ * struct emul_env, so it is unit-tested against a flat array and a fake bus.
+ */
+#ifndef POPEK_EMUL_EMUL_H
+#define POPEK_EMUL_EMUL_H
+
+#include <stddef.h>
+
+#include "common/types.h"
+#include "monitor/vcpu.h"
+
+/* Exception vectors (SDM vol. 3, §6.3.1, table 6-1). */
+enum x86_vector {
+    VEC_DE = 0, VEC_DB = 1, VEC_NMI = 2, VEC_BP = 3, VEC_OF = 4, VEC_BR = 5, VEC_UD = 6,
+    VEC_NM = 7, VEC_DF = 8, VEC_TS = 10, VEC_NP = 11, VEC_SS = 12, VEC_GP = 13, VEC_PF = 14,
+    VEC_MF = 16, VEC_AC = 17, VEC_MC = 18, VEC_XM = 19,
+};
+
+/* A guest fault as a value: the vector, its error code if it has one, and
+ * for #PF the linear address for CR2. */
+struct emul_fault {
+    uint8_t vector;
+    bool has_error_code;
+    uint32_t error_code;
+    guest_linear_t fault_address; /* #PF only */
+};
+
+/* Memory access kinds, for the page-fault error code and checks. */
+enum emul_access {
+    EMUL_ACCESS_READ,
+    EMUL_ACCESS_WRITE,
+    EMUL_ACCESS_FETCH,
+    EMUL_ACCESS_SYSTEM_READ,  /* descriptor tables, TSS: supervisor access at any CPL */
+    EMUL_ACCESS_SYSTEM_WRITE, /* accessed bits, stack pushes during delivery at CPL 0 */
+};
+
+struct emul_env {
+    void *opaque;
+    /* Linear-address memory access; on failure fill *fault (#PF or #GP) and
+     * return false. `cpl` is the privilege the access is made with. */
+    bool (*read)(void *opaque, guest_linear_t addr, void *buf, unsigned len,
+                 enum emul_access access, unsigned cpl, struct emul_fault *fault);
+    bool (*write)(void *opaque, guest_linear_t addr, const void *buf, unsigned len,
+                  enum emul_access access, unsigned cpl, struct emul_fault *fault);
+    uint32_t (*port_in)(void *opaque, io_port_t port, unsigned size);
+    void (*port_out)(void *opaque, io_port_t port, unsigned size, uint32_t value);
+    /* The guest's time-stamp counter. */
+    uint64_t (*read_tsc)(void *opaque);
+    /* Called after CR0, CR3 or CR4 changed (shadow paging, translation modes). */
+    void (*control_register_written)(void *opaque, unsigned crn, uint32_t old_value);
+    /* Called after INVLPG. */
+    void (*invlpg)(void *opaque, guest_linear_t addr);
+};
+
+enum emul_status {
+    EMUL_OK,          /* completed; EIP and state updated */
+    EMUL_FAULT,       /* the instruction faults: *fault says how; state unchanged */
+    EMUL_HALT,        /* HLT completed: sleep until an interrupt */
+    EMUL_UNSUPPORTED, /* a feature popek does not model yet: stop with the message */
+    EMUL_TRIPLE_FAULT,
+};
+
+/* Executes one instruction at CS:EIP. On EMUL_UNSUPPORTED, `why` (if not
+ * NULL) receives a message naming the instruction and address. */
+enum emul_status emul_execute(struct vcpu_state *cpu, const struct emul_env *env,
+                              struct emul_fault *fault, char *why, size_t why_len);
+
+/* How an event reaches the CPU, which decides the privilege checks and the
+ * EIP pushed (SDM vol. 3, §6.4–6.5, §6.12). */
+enum emul_event_kind {
+    EMUL_EVENT_EXCEPTION, /* fault/trap raised by an instruction: EIP is already right */
+    EMUL_EVENT_EXTERNAL,  /* hardware interrupt from the PIC/APIC */
+    EMUL_EVENT_SOFTWARE,  /* INT n / INT3 / INTO: gate DPL checked against CPL */
+};
+
+/* Delivers an event through the guest IDT: gate checks, stack switch through
+ * the TSS on a privilege change, frame push, CS:EIP load, IF/TF/NT/RF/VM
+ * clearing. A fault during delivery becomes #DF; a fault while delivering #DF
+ * returns EMUL_TRIPLE_FAULT. Task gates return EMUL_UNSUPPORTED. */
+enum emul_status emul_deliver_event(struct vcpu_state *cpu, const struct emul_env *env,
+                                    enum emul_event_kind kind, uint8_t vector,
+                                    bool has_error_code, uint32_t error_code, char *why,
+                                    size_t why_len);
+
+/* CPUID for the virtual CPU of DESIGN.md §5; exposed for unit tests and for
+ * the translator's mode decisions. */
+void emul_cpuid(uint32_t leaf, uint32_t subleaf, uint32_t out[4]);
+
+/* --- Added by emul/ (declarations above are the lead's contract) --- */
+
+/* vcpu_state.interrupt_shadow (SDM vol. 3, §6.8.3 and STI): an instruction
+ * that sets it blocks external interrupts (and, for MOV SS/POP SS, debug
+ * traps) until the next instruction has completed. emul_execute() clears it
+ * when it starts an instruction and emul_deliver_event() when it delivers;
+ * code that runs guest instructions elsewhere must clear it after one. */
+#define EMUL_SHADOW_STI    1u /* STI with IF previously 0 */
+#define EMUL_SHADOW_MOV_SS 2u /* MOV SS or POP SS (not LSS) */
+
+/* CPUID.1:EAX, the processor signature (family 6, model 15, stepping 1): also
+ * the EDX value after RESET (vcpu_state_reset). */
+#define EMUL_CPUID_SIGNATURE 0x000006F1u
+
+/* Power-on values of the model-specific part of vcpu_state (DR6, DR7,
+ * IA32_PAT, IA32_APIC_BASE, IA32_MISC_ENABLE, SYSENTER MSRs, TSC offset);
+ * call after vcpu_state_reset() (SDM vol. 3, §9.1.1, table 9-1). */
+void emul_reset_model_state(struct vcpu_state *cpu);
+
+#endif

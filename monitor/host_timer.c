@@ -1,0 +1,113 @@
+/*
+ * monitor/host_timer.c — the deadline thread (host_timer.h).
+ */
+#include "monitor/host_timer.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+struct host_timer {
+    int timer_fd;
+    int stop_fd;
+    pthread_t thread;
+    volatile uint32_t *flag;
+    uint64_t armed; /* the deadline the timerfd holds (vCPU thread only) */
+};
+
+uint64_t host_monotonic_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static struct timespec to_timespec(uint64_t ns)
+{
+    return (struct timespec){.tv_sec = (time_t)(ns / 1000000000u),
+                             .tv_nsec = (long)(ns % 1000000000u)};
+}
+
+static void *timer_thread(void *arg)
+{
+    struct host_timer *t = arg;
+    struct pollfd fds[2] = {{.fd = t->timer_fd, .events = POLLIN},
+                            {.fd = t->stop_fd, .events = POLLIN}};
+
+    for (;;) {
+        if (poll(fds, 2, -1) < 0 && errno != EINTR)
+            return NULL;
+        if (fds[1].revents)
+            return NULL;
+        if (fds[0].revents) {
+            uint64_t expirations;
+            if (read(t->timer_fd, &expirations, sizeof(expirations)) > 0)
+                __atomic_store_n(t->flag, 1, __ATOMIC_RELEASE);
+        }
+    }
+}
+
+struct host_timer *host_timer_create(volatile uint32_t *flag, struct popek_error *err)
+{
+    struct host_timer *t = calloc(1, sizeof(*t));
+
+    if (!t) {
+        popek_fail(err, "out of memory");
+        return NULL;
+    }
+    t->flag = flag;
+    t->armed = HOST_TIMER_NEVER;
+    t->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+    t->stop_fd = eventfd(0, EFD_CLOEXEC);
+    if (t->timer_fd < 0 || t->stop_fd < 0 || pthread_create(&t->thread, NULL, timer_thread, t)) {
+        popek_fail(err, "cannot start the device timer thread: %s", strerror(errno));
+        if (t->timer_fd >= 0)
+            close(t->timer_fd);
+        if (t->stop_fd >= 0)
+            close(t->stop_fd);
+        free(t);
+        return NULL;
+    }
+    return t;
+}
+
+void host_timer_destroy(struct host_timer *t)
+{
+    uint64_t one = 1;
+
+    if (!t)
+        return;
+    if (write(t->stop_fd, &one, sizeof(one)) == sizeof(one))
+        pthread_join(t->thread, NULL);
+    close(t->timer_fd);
+    close(t->stop_fd);
+    free(t);
+}
+
+void host_timer_arm(struct host_timer *t, uint64_t deadline_ns)
+{
+    struct itimerspec spec = {{0, 0}, {0, 0}};
+
+    if (deadline_ns == t->armed)
+        return;
+    t->armed = deadline_ns;
+    if (deadline_ns != HOST_TIMER_NEVER) {
+        spec.it_value = to_timespec(deadline_ns ? deadline_ns : 1);
+    }
+    timerfd_settime(t->timer_fd, TFD_TIMER_ABSTIME, &spec, NULL);
+}
+
+void host_sleep_until(uint64_t deadline_ns)
+{
+    struct timespec ts = to_timespec(deadline_ns);
+
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+        ;
+}

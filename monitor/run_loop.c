@@ -1,0 +1,433 @@
+/*
+ * monitor/run_loop.c — the monitor's dispatch loop (run_loop.h).
+ *
+ * Paging is off in this version: guest linear addresses are physical, code is
+ * fetched straight from guest RAM, and emul/ reaches memory through the
+ * monitor's own mapping of RAM (reads outside RAM float high, writes vanish,
+ * as on a PC bus with nothing behind the address).
+ */
+#include "monitor/run_loop.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <x86intrin.h>
+
+#include "common/log.h"
+#include "emul/emul.h"
+#include "monitor/signals.h"
+#include "monitor/trampoline.h"
+#include "translator/trace.h"
+
+#define CODE_BUFFER_BYTES (64 * 1024)
+
+struct loop {
+    const struct run_env *env;
+    struct run_stats *stats;
+    struct emul_env emul;
+    uint8_t code[CODE_BUFFER_BYTES];
+};
+
+/* ---- guest memory for the translator and emul/ (paging off) --------------- */
+
+static size_t fetch_code(void *opaque, guest_linear_t eip, uint8_t *buf, size_t len)
+{
+    const struct run_env *env = opaque;
+    size_t n = 0;
+
+    while (n < len) {
+        guest_phys_t addr = eip + (uint32_t)n;
+        if (!guest_ram_is_usable_frame(env->ram, addr >> GUEST_PAGE_SHIFT))
+            break;
+        buf[n] = *(uint8_t *)guest_ram_host_ptr(env->ram, addr, 1);
+        n++;
+    }
+    return n;
+}
+
+static bool memory_read(void *opaque, guest_linear_t addr, void *buf, unsigned len,
+                        enum emul_access access, unsigned cpl, struct emul_fault *fault)
+{
+    const struct run_env *env = opaque;
+    uint8_t *out = buf;
+
+    for (unsigned i = 0; i < len; i++) {
+        guest_phys_t a = addr + i; /* wraps at 4 GiB like the hardware */
+        out[i] = guest_ram_is_usable_frame(env->ram, a >> GUEST_PAGE_SHIFT)
+                     ? *(uint8_t *)guest_ram_host_ptr(env->ram, a, 1)
+                     : 0xFF;
+    }
+    return true;
+}
+
+static bool memory_write(void *opaque, guest_linear_t addr, const void *buf, unsigned len,
+                         enum emul_access access, unsigned cpl, struct emul_fault *fault)
+{
+    const struct run_env *env = opaque;
+    const uint8_t *in = buf;
+
+    for (unsigned i = 0; i < len; i++) {
+        guest_phys_t a = addr + i;
+        if (guest_ram_is_usable_frame(env->ram, a >> GUEST_PAGE_SHIFT))
+            *(uint8_t *)guest_ram_host_ptr(env->ram, a, 1) = in[i];
+    }
+    /* Code may have changed: drop translations of what was written. */
+    tcache_invalidate_range(env->tc, addr, len);
+    return true;
+}
+
+static uint32_t port_in(void *opaque, io_port_t port, unsigned size)
+{
+    const struct run_env *env = opaque;
+
+    return ioport_read(env->io, port, size);
+}
+
+static void port_out(void *opaque, io_port_t port, unsigned size, uint32_t value)
+{
+    const struct run_env *env = opaque;
+
+    ioport_write(env->io, port, size, value);
+}
+
+static uint64_t read_tsc(void *opaque)
+{
+    return __rdtsc();
+}
+
+/* ---- translation -------------------------------------------------------- */
+
+/* Everything a translation assumes about the vCPU: CPL and which segment
+ * bases are non-zero (those are added at run time). */
+static uint32_t mode_key(const struct vcpu_state *s)
+{
+    uint32_t bases = 0;
+
+    for (int i = 0; i < SEG_COUNT; i++) {
+        if (s->seg[i].base != 0)
+            bases |= 1u << i;
+    }
+    return (s->seg[SEG_CS].selector & 3u) | (bases << 2);
+}
+
+static struct tc_block *find_or_translate(struct loop *lp, guest_linear_t eip, uint32_t key)
+{
+    const struct run_env *env = lp->env;
+    struct tc_block *b = tcache_lookup(env->tc, eip, key);
+    struct translated_block tb;
+    struct emit_buf buf;
+
+    if (b)
+        return b;
+    struct translate_config cfg = {
+        .fetch = fetch_code,
+        .opaque = (void *)env,
+        .nonzero_bases = (segment_base_mask)(key >> 2),
+        .max_insns = TRANSLATE_MAX_INSNS,
+    };
+    emit_init(&buf, lp->code, sizeof(lp->code));
+    if (!translate_block(&cfg, eip, &buf, &tb))
+        return NULL;
+    b = tcache_insert(env->tc, &tb, lp->code, key);
+    if (!b) {
+        tcache_flush(env->tc); /* flush-all: the arena is full */
+        env->cpu->exit_link = 0;
+        b = tcache_insert(env->tc, &tb, lp->code, key);
+    }
+    if (b) {
+        /* Self-modifying code: the pages this block was read from are
+         * write-protected until the block is dropped. */
+        code_pages_protect(env->code_pages, eip);
+        if (tb.guest_size)
+            code_pages_protect(env->code_pages, eip + tb.guest_size - 1);
+    }
+    if (b && (log_enabled(LOG_IN_ASM) || log_enabled(LOG_OUT_ASM)))
+        trace_block(log_stream ? log_stream : stderr, log_enabled(LOG_IN_ASM),
+                    log_enabled(LOG_OUT_ASM), &tb, &cfg, b->code);
+    return b;
+}
+
+/* ---- the indirect-branch table ------------------------------------------- */
+
+static void ibl_fill(struct vcpu *cpu, guest_linear_t eip, uint32_t key, const struct tc_block *b)
+{
+    struct vcpu_ibl_entry *e = &cpu->ibl[eip & (VCPU_IBL_ENTRIES - 1)];
+
+    e->host_code = (uint64_t)(uintptr_t)b->code;
+    e->not_tag = ~((uint64_t)key << 32 | eip);
+}
+
+static void cache_drop_hook(void *ctx, const struct tc_block *b)
+{
+    const struct run_env *env = ctx;
+    struct vcpu *cpu = env->cpu;
+
+    if (!b) {
+        memset(cpu->ibl, 0, sizeof(cpu->ibl)); /* not_tag 0 matches no (eip, key) */
+        code_pages_unprotect_all(env->code_pages);
+        return;
+    }
+    struct vcpu_ibl_entry *e = &cpu->ibl[b->eip & (VCPU_IBL_ENTRIES - 1)];
+    if (e->host_code == (uint64_t)(uintptr_t)b->code)
+        memset(e, 0, sizeof(*e));
+}
+
+/* ---- events and faults --------------------------------------------------- */
+
+static void dump_state(const struct vcpu *cpu)
+{
+    vcpu_state_dump(&cpu->arch, stderr);
+}
+
+/* Delivers a guest exception; false when the guest cannot go on. */
+static bool deliver_exception(struct loop *lp, uint8_t vector, bool has_error, uint32_t error,
+                              struct popek_error *err)
+{
+    struct vcpu *cpu = lp->env->cpu;
+    char why[256] = "";
+
+    if (log_enabled(LOG_INT))
+        log_printf("int: exception %u err=%#x at eip=%08x\n", vector, error, cpu->arch.eip);
+    lp->stats->exceptions_delivered++;
+    switch (emul_deliver_event(&cpu->arch, &lp->emul, EMUL_EVENT_EXCEPTION, vector, has_error,
+                               error, why, sizeof(why))) {
+    case EMUL_OK:
+        return true;
+    case EMUL_TRIPLE_FAULT:
+        dump_state(cpu);
+        popek_fail(err, "guest triple fault (exception %u at eip 0x%08x)", vector, cpu->arch.eip);
+        return false;
+    default:
+        dump_state(cpu);
+        popek_fail(err, "%s", why[0] ? why : "cannot deliver a guest exception");
+        return false;
+    }
+}
+
+static bool handle_callout(struct loop *lp, struct popek_error *err, bool *halted)
+{
+    struct vcpu *cpu = lp->env->cpu;
+    struct emul_fault fault;
+    char why[256] = "";
+
+    cpu->arch.eip = cpu->next_eip;
+    switch (emul_execute(&cpu->arch, &lp->emul, &fault, why, sizeof(why))) {
+    case EMUL_OK:
+        return true;
+    case EMUL_HALT:
+        *halted = true;
+        return true;
+    case EMUL_FAULT:
+        if (fault.vector == VEC_PF)
+            cpu->arch.cr2 = fault.fault_address;
+        return deliver_exception(lp, fault.vector, fault.has_error_code, fault.error_code, err);
+    case EMUL_TRIPLE_FAULT:
+        dump_state(cpu);
+        popek_fail(err, "guest triple fault at eip 0x%08x", cpu->arch.eip);
+        return false;
+    case EMUL_UNSUPPORTED:
+        break;
+    }
+    dump_state(cpu);
+    popek_fail(err, "%s", why[0] ? why : "unsupported guest instruction");
+    return false;
+}
+
+static bool handle_host_fault(struct loop *lp, struct popek_error *err)
+{
+    struct vcpu *cpu = lp->env->cpu;
+    const struct vcpu_host_fault *f = &cpu->host_fault;
+
+    if (f->signo == SIGFPE && (f->code == FPE_INTDIV || f->code == FPE_INTOVF))
+        return deliver_exception(lp, VEC_DE, false, 0, err); /* divide error, SDM vol. 3 §6.15 */
+    int64_t linear = (int64_t)(f->host_address - cpu->view_base);
+    if (f->signo == SIGSEGV && linear >= 0 && linear < (int64_t)GIB(4) &&
+        code_pages_is_protected(lp->env->code_pages, (guest_linear_t)linear)) {
+        /* A store into translated code: drop the page's blocks, let the
+         * store through and restart it (the block that ran it is left). */
+        guest_linear_t page = (guest_linear_t)linear & GUEST_PAGE_MASK;
+        lp->stats->smc_write_faults++;
+        tcache_invalidate_range(lp->env->tc, page, GUEST_PAGE_SIZE);
+        code_pages_unprotect(lp->env->code_pages, page);
+        return true;
+    }
+    dump_state(cpu);
+    popek_fail(err,
+               "guest access at eip 0x%08x faulted on the host (signal %d, host address %#lx): "
+               "MMIO and wrap-around emulation are not built yet",
+               cpu->arch.eip, f->signo, (unsigned long)f->host_address);
+    return false;
+}
+
+/* Brings the timer devices up to the host clock (raising their IRQs on the
+ * PIC) and re-arms the host timer for the next deadline. */
+static void service_devices(const struct run_env *env)
+{
+    pit8254_update(env->pit);
+    host_timer_arm(env->timer, pit8254_next_deadline(env->pit));
+}
+
+/* Delivers a pending external interrupt when the guest accepts one: IF set
+ * and no interrupt shadow (SDM vol. 3, §6.8.3). Returns false when the
+ * guest cannot go on; *delivered says whether one was taken. */
+static bool inject_interrupt(struct loop *lp, bool *delivered, struct popek_error *err)
+{
+    struct vcpu *cpu = lp->env->cpu;
+    char why[256] = "";
+
+    *delivered = false;
+    if (!(cpu->arch.eflags & EFLAGS_IF) || cpu->arch.interrupt_shadow ||
+        !pic8259_has_interrupt(lp->env->pic))
+        return true;
+    int vector = pic8259_acknowledge(lp->env->pic);
+    if (log_enabled(LOG_INT))
+        log_printf("int: external interrupt vector 0x%02x at eip=%08x\n", vector, cpu->arch.eip);
+    lp->stats->interrupts_delivered++;
+    *delivered = true;
+    switch (emul_deliver_event(&cpu->arch, &lp->emul, EMUL_EVENT_EXTERNAL, (uint8_t)vector, false,
+                               0, why, sizeof(why))) {
+    case EMUL_OK:
+        return true;
+    case EMUL_TRIPLE_FAULT:
+        dump_state(cpu);
+        popek_fail(err, "guest triple fault delivering interrupt 0x%02x", vector);
+        return false;
+    default:
+        dump_state(cpu);
+        popek_fail(err, "%s", why[0] ? why : "cannot deliver a guest interrupt");
+        return false;
+    }
+}
+
+/* HLT: sleep until the next device deadline. False when nothing can ever
+ * wake the guest (interrupts disabled, or no timer running). */
+static bool wait_for_interrupt(struct loop *lp, struct popek_error *err)
+{
+    struct vcpu *cpu = lp->env->cpu;
+    uint64_t deadline = pit8254_next_deadline(lp->env->pit);
+
+    if (!(cpu->arch.eflags & EFLAGS_IF) || deadline == HOST_TIMER_NEVER) {
+        dump_state(cpu);
+        popek_fail(err, "guest halted at eip 0x%08x with %s", cpu->arch.eip,
+                   (cpu->arch.eflags & EFLAGS_IF) ? "no interrupt source armed"
+                                                  : "interrupts disabled");
+        return false;
+    }
+    host_sleep_until(deadline);
+    return true;
+}
+
+static int run_loop_body(const struct run_env *env, struct run_stats *stats,
+                         struct popek_error *err);
+
+int run_loop(const struct run_env *env, struct run_stats *stats, struct popek_error *err)
+{
+    tcache_set_drop_hook(env->tc, cache_drop_hook, (void *)env);
+    int status = run_loop_body(env, stats, err);
+    /* env does not outlive this call; neither may the hook. */
+    tcache_set_drop_hook(env->tc, NULL, NULL);
+    signals_set_current(NULL, NULL);
+    return status;
+}
+
+static int run_loop_body(const struct run_env *env, struct run_stats *stats,
+                         struct popek_error *err)
+{
+    static struct loop lp;
+    struct vcpu *cpu = env->cpu;
+    bool halted = false;
+    int status;
+
+    memset(&lp, 0, sizeof(lp));
+    lp.env = env;
+    lp.stats = stats;
+    lp.emul = (struct emul_env){
+        .opaque = (void *)env,
+        .read = memory_read,
+        .write = memory_write,
+        .port_in = port_in,
+        .port_out = port_out,
+        .read_tsc = read_tsc,
+    };
+    if (!signals_install(err))
+        return 1;
+    signals_set_current(cpu, env->tc);
+    cpu->exit_reason = 0;
+    cpu->exit_link = 0;
+
+    bool devices_due = true;
+    for (;;) {
+        bool delivered;
+
+        if (env->exit_requested(env->ctx, &status))
+            return status;
+        if (devices_due || halted) {
+            service_devices(env);
+            devices_due = false;
+        }
+        if (!inject_interrupt(&lp, &delivered, err))
+            return 1;
+        if (delivered)
+            halted = false;
+        if (halted) {
+            if (!wait_for_interrupt(&lp, err))
+                return 1;
+            continue;
+        }
+        guest_linear_t eip = cpu->arch.seg[SEG_CS].base + cpu->arch.eip;
+        uint32_t key = mode_key(&cpu->arch);
+        struct tc_block *b = find_or_translate(&lp, eip, key);
+        if (!b) {
+            popek_fail(err, "cannot translate the block at 0x%08x", eip);
+            return 1;
+        }
+        if (cpu->exit_link)
+            tcache_chain_site(env->tc, (const void *)cpu->exit_link, b);
+        else if (cpu->exit_reason == EXIT_BRANCH)
+            stats->ibl_misses++;
+        ibl_fill(cpu, eip, key, b);
+        cpu->ibl_mode_tag = (uint64_t)key << 32;
+        cpu->arch.interrupt_shadow = false;
+        tc_enter(cpu, b->code);
+
+        switch (cpu->exit_reason) {
+        case EXIT_BRANCH:
+            stats->exits_branch++;
+            cpu->arch.eip = cpu->next_eip - cpu->arch.seg[SEG_CS].base;
+            break;
+        case EXIT_CALLOUT:
+            stats->exits_callout++;
+            if (cpu->callout_mnemonic < RUN_STATS_MNEMONICS)
+                stats->callouts[cpu->callout_mnemonic]++;
+            cpu->exit_link = 0;
+            cpu->next_eip -= cpu->arch.seg[SEG_CS].base;
+            if (!handle_callout(&lp, err, &halted))
+                return 1;
+            devices_due = true; /* port I/O may have reprogrammed a device */
+            break;
+        case EXIT_EVENT:
+            stats->exits_event++;
+            cpu->exit_link = 0;
+            __atomic_store_n(&cpu->event_pending, 0, __ATOMIC_RELAXED);
+            devices_due = true;
+            cpu->arch.eip = cpu->next_eip - cpu->arch.seg[SEG_CS].base;
+            break;
+        case EXIT_FAULT:
+            stats->exits_fault++;
+            if (cpu->host_fault.signo == SIGSEGV)
+                stats->signals_segv++;
+            else if (cpu->host_fault.signo == SIGFPE)
+                stats->signals_fpe++;
+            else
+                stats->signals_other++;
+            cpu->exit_link = 0;
+            cpu->arch.eip -= cpu->arch.seg[SEG_CS].base;
+            if (!handle_host_fault(&lp, err))
+                return 1;
+            break;
+        default:
+            popek_fail(err, "translated code exited with unknown reason %u", cpu->exit_reason);
+            return 1;
+        }
+    }
+}

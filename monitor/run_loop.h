@@ -1,0 +1,47 @@
+/*
+ * monitor/run_loop.h — the dispatcher: find or translate the block at EIP,
+ * chain it to the exit that led here, enter it, and handle why it came back.
+ */
+#ifndef POPEK_MONITOR_RUN_LOOP_H
+#define POPEK_MONITOR_RUN_LOOP_H
+
+#include "cache/tcache.h"
+#include "devices/ioport.h"
+#include "devices/pic8259.h"
+#include "devices/pit8254.h"
+#include "monitor/host_timer.h"
+#include "monitor/vcpu_runtime.h"
+#include "shadowpt/code_pages.h"
+#include "shadowpt/guest_ram.h"
+
+struct run_env {
+    struct vcpu *cpu;
+    struct tcache *tc;
+    struct guest_ram *ram;
+    struct ioport_bus *io;
+    struct pic8259 *pic;
+    struct pit8254 *pit;
+    struct host_timer *timer;
+    struct code_pages *code_pages;
+    bool (*exit_requested)(void *ctx, int *status);
+    void *ctx;
+    bool no_reboot;
+};
+
+#define RUN_STATS_MNEMONICS 2048 /* > ZYDIS_MNEMONIC_MAX_VALUE */
+
+struct run_stats {
+    uint64_t exits_branch, exits_callout, exits_event, exits_fault;
+    uint64_t exceptions_delivered, interrupts_delivered;
+    uint64_t ibl_misses;
+    uint64_t signals_segv, signals_fpe, signals_other;
+    uint64_t smc_write_faults; /* stores that hit a write-protected code page */
+    uint64_t callouts[RUN_STATS_MNEMONICS]; /* by guest mnemonic */
+};
+
+/* Runs until the guest exits through the debug-exit port (returns its status)
+ * or stops (returns 1 with err describing why: unsupported instruction,
+ * triple fault with -no-reboot, halted forever). */
+int run_loop(const struct run_env *env, struct run_stats *stats, struct popek_error *err);
+
+#endif

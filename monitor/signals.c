@@ -1,0 +1,90 @@
+/*
+ * monitor/signals.c — turning host faults in translated code into precise
+ * guest state (signals.h).
+ */
+#include "monitor/signals.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <ucontext.h>
+
+#include "monitor/trampoline.h"
+
+#define ALT_STACK_SIZE (64 * 1024)
+
+static __thread struct vcpu *current_cpu;
+static __thread struct tcache *current_tc;
+
+void signals_set_current(struct vcpu *cpu, struct tcache *tc)
+{
+    current_cpu = cpu;
+    current_tc = tc;
+}
+
+/* Host register numbers of the guest's eax..edi in the signal frame. */
+static const int guest_greg[REG_COUNT] = {REG_RAX, REG_RCX, REG_RDX, REG_RBX,
+                                          REG_RSP, REG_RBP, REG_RSI, REG_RDI};
+
+static void guest_fault_handler(int signo, siginfo_t *info, void *context)
+{
+    ucontext_t *uc = context;
+    greg_t *gregs = uc->uc_mcontext.gregs;
+    void *rip = (void *)gregs[REG_RIP];
+    struct vcpu *cpu = current_cpu;
+    struct tc_block *block = current_tc ? tcache_block_at(current_tc, rip) : NULL;
+    const struct translated_insn *insn = block ? tcache_insn_at(block, rip) : NULL;
+
+    if (!cpu || !insn) {
+        /* Not guest code: let the default action report the bug. */
+        signal(signo, SIG_DFL);
+        return;
+    }
+    /* Every guest register is the low 32 bits of its host register; that
+     * also undoes the view bias of string instructions (the base is 4 GiB
+     * aligned). */
+    for (int i = 0; i < REG_COUNT; i++)
+        cpu->arch.regs[i] = (uint32_t)gregs[guest_greg[i]];
+    if (insn->fixup == FIXUP_TEMP_IN_R11)
+        cpu->arch.regs[insn->fixup_reg] = (uint32_t)gregs[REG_R11];
+    if (insn->fixup == FIXUP_STRING_BIASED && (insn->fixup_reg & 15))
+        cpu->arch.regs[REG_ESI] -= cpu->arch.seg[(insn->fixup_reg & 15) - 1].base;
+    if (insn->fixup == FIXUP_STRING_BIASED && (insn->fixup_reg >> 4))
+        cpu->arch.regs[REG_EDI] -= cpu->arch.seg[(insn->fixup_reg >> 4) - 1].base;
+    cpu->arch.eflags = (cpu->arch.eflags & ~VCPU_HOST_FLAGS_MASK) |
+                       ((uint32_t)gregs[REG_EFL] & VCPU_HOST_FLAGS_MASK);
+    cpu->arch.eip = insn->eip;
+    cpu->next_eip = insn->eip;
+    cpu->exit_reason = EXIT_FAULT;
+    cpu->exit_link = 0;
+    cpu->host_fault.signo = signo;
+    cpu->host_fault.code = info->si_code;
+    cpu->host_fault.host_address = (uint64_t)info->si_addr;
+    cpu->host_fault.host_rip = (uint64_t)rip;
+
+    /* Resume on the monitor's stack at the common exit path. The FPU state
+     * restored on return is the guest's, which the landing saves. */
+    gregs[REG_R15] = (greg_t)cpu;
+    gregs[REG_RSP] = (greg_t)cpu->host_rsp;
+    gregs[REG_RIP] = (greg_t)tc_fault_landing;
+    gregs[REG_EFL] &= ~(greg_t)(EFLAGS_DF | EFLAGS_TF);
+}
+
+bool signals_install(struct popek_error *err)
+{
+    stack_t ss = {.ss_size = ALT_STACK_SIZE, .ss_flags = 0};
+    struct sigaction sa;
+
+    ss.ss_sp = malloc(ALT_STACK_SIZE);
+    if (!ss.ss_sp || sigaltstack(&ss, NULL) < 0)
+        return popek_fail(err, "cannot set up the signal stack: %s", strerror(errno));
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_sigaction = guest_fault_handler;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGSEGV, &sa, NULL) < 0 || sigaction(SIGBUS, &sa, NULL) < 0 ||
+        sigaction(SIGFPE, &sa, NULL) < 0 || sigaction(SIGILL, &sa, NULL) < 0)
+        return popek_fail(err, "cannot install signal handlers: %s", strerror(errno));
+    return true;
+}
