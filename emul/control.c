@@ -23,7 +23,8 @@
 /* CR4 bits of the virtual CPU's features (CPUID.1:EDX: DE, PSE, TSC, PGE,
  * FXSR, SSE); setting any other is #GP(0) (SDM vol. 3, §2.5; vol. 2, MOV CR).
  * VME/PVI, PAE, MCE and the later bits are reserved here. */
-#define CR4_IMPLEMENTED (CR4_TSD | CR4_DE | CR4_PSE | CR4_PGE | CR4_PCE | CR4_OSFXSR | CR4_OSXMMEXCPT)
+#define CR4_IMPLEMENTED \
+    (CR4_TSD | CR4_DE | CR4_PSE | CR4_PGE | CR4_PCE | CR4_OSFXSR | CR4_OSXMMEXCPT)
 
 static void note_cr_write(struct emul_ctx *ctx, unsigned crn, uint32_t old)
 {

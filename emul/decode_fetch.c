@@ -46,8 +46,8 @@ enum emul_status emul_fetch_decode(struct emul_ctx *ctx)
         status = ZydisDecoderDecodeFull(&decoder, ctx->bytes, ctx->nbytes, &ctx->insn, ctx->ops);
         if (status != ZYDIS_STATUS_NO_MORE_DATA || ctx->nbytes == avail)
             break;
-        if (!emul_linear_read(ctx, lin + ctx->nbytes, ctx->bytes + ctx->nbytes,
-                              avail - ctx->nbytes, EMUL_ACCESS_FETCH, emul_cpl(cpu)))
+        if (!emul_linear_read(ctx, lin + ctx->nbytes, ctx->bytes + ctx->nbytes, avail - ctx->nbytes,
+                              EMUL_ACCESS_FETCH, emul_cpl(cpu)))
             return EMUL_FAULT;
         ctx->nbytes = avail;
     }
@@ -63,4 +63,30 @@ enum emul_status emul_fetch_decode(struct emul_ctx *ctx)
     ctx->nbytes = ctx->insn.length;
     ctx->next_eip = eip + ctx->insn.length;
     return EMUL_OK;
+}
+
+/* For the message when popek stops on a mode it does not model: the bytes
+ * at CS:EIP decoded as 16-bit code, best effort and without faulting. */
+void emul_peek_insn(struct emul_ctx *ctx)
+{
+    const struct vcpu_state *cpu = ctx->cpu;
+    guest_linear_t lin = cpu->seg[SEG_CS].base + cpu->eip;
+    struct emul_fault ignored;
+    ZydisDecoder decoder;
+
+    ctx->insn_eip = cpu->eip;
+    ctx->nbytes = 0;
+    while (ctx->nbytes < ZYDIS_MAX_INSTRUCTION_LENGTH &&
+           ctx->env->read(ctx->env->opaque, lin + ctx->nbytes, ctx->bytes + ctx->nbytes, 1,
+                          EMUL_ACCESS_FETCH, emul_cpl(cpu), &ignored))
+        ctx->nbytes++;
+    if (ctx->nbytes == 0)
+        return;
+    ZydisDecoderInit(&decoder, ZYDIS_MACHINE_MODE_LEGACY_16, ZYDIS_STACK_WIDTH_16);
+    if (ZYAN_SUCCESS(
+            ZydisDecoderDecodeFull(&decoder, ctx->bytes, ctx->nbytes, &ctx->insn, ctx->ops)))
+        ctx->nbytes = ctx->insn.length;
+    else
+        ctx->insn.mnemonic = ZYDIS_MNEMONIC_INVALID;
+    ctx->has_insn = true;
 }

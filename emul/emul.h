@@ -23,9 +23,24 @@
 
 /* Exception vectors (SDM vol. 3, §6.3.1, table 6-1). */
 enum x86_vector {
-    VEC_DE = 0, VEC_DB = 1, VEC_NMI = 2, VEC_BP = 3, VEC_OF = 4, VEC_BR = 5, VEC_UD = 6,
-    VEC_NM = 7, VEC_DF = 8, VEC_TS = 10, VEC_NP = 11, VEC_SS = 12, VEC_GP = 13, VEC_PF = 14,
-    VEC_MF = 16, VEC_AC = 17, VEC_MC = 18, VEC_XM = 19,
+    VEC_DE = 0,
+    VEC_DB = 1,
+    VEC_NMI = 2,
+    VEC_BP = 3,
+    VEC_OF = 4,
+    VEC_BR = 5,
+    VEC_UD = 6,
+    VEC_NM = 7,
+    VEC_DF = 8,
+    VEC_TS = 10,
+    VEC_NP = 11,
+    VEC_SS = 12,
+    VEC_GP = 13,
+    VEC_PF = 14,
+    VEC_MF = 16,
+    VEC_AC = 17,
+    VEC_MC = 18,
+    VEC_XM = 19,
 };
 
 /* A guest fault as a value: the vector, its error code if it has one, and
@@ -90,9 +105,23 @@ enum emul_event_kind {
  * clearing. A fault during delivery becomes #DF; a fault while delivering #DF
  * returns EMUL_TRIPLE_FAULT. Task gates return EMUL_UNSUPPORTED. */
 enum emul_status emul_deliver_event(struct vcpu_state *cpu, const struct emul_env *env,
-                                    enum emul_event_kind kind, uint8_t vector,
-                                    bool has_error_code, uint32_t error_code, char *why,
-                                    size_t why_len);
+                                    enum emul_event_kind kind, uint8_t vector, bool has_error_code,
+                                    uint32_t error_code, char *why, size_t why_len);
+
+/* The one memory access of an instruction, for re-executing it against a
+ * bounce buffer when the access cannot be made in place (emul/access.c). */
+struct emul_access_desc {
+    guest_linear_t address; /* segment base + effective address, 32-bit wrap */
+    unsigned size;          /* bytes */
+    bool reads, writes;
+    unsigned insn_length;
+};
+
+/* Decodes the instruction in `bytes` and describes its single explicit
+ * memory operand under the register state `cpu`. False when it has none, or
+ * more than one, or is not a 32-bit-address form popek re-executes. */
+bool emul_describe_access(const struct vcpu_state *cpu, const uint8_t *bytes, size_t len,
+                          struct emul_access_desc *out);
 
 /* CPUID for the virtual CPU of DESIGN.md §5; exposed for unit tests and for
  * the translator's mode decisions. */

@@ -24,29 +24,29 @@
 #include "emul/emul.h"
 
 /* Selector fields (SDM vol. 3, §3.4.2). */
-#define SEL_RPL(s)    ((unsigned)(s) & 3u)
-#define SEL_TI        4u
-#define SEL_INDEX(s)  ((uint16_t)(s) & 0xFFF8u)
-#define SEL_ERROR(s)  ((uint16_t)(s) & 0xFFFCu) /* selector as an error code (SDM §6.13) */
-#define SEL_IS_NULL(s) (((s) & 0xFFFCu) == 0)
+#define SEL_RPL(s)     (3u & (unsigned)(s))
+#define SEL_TI         4u
+#define SEL_INDEX(s)   (0xFFF8u & (uint16_t)(s))
+#define SEL_ERROR(s)   (0xFFFCu & (uint16_t)(s)) /* selector as an error code (SDM §6.13) */
+#define SEL_IS_NULL(s) ((0xFFFCu & (s)) == 0)
 
 /* Error-code bits (SDM vol. 3, §6.13, figure 6-7). */
 #define ERR_EXT 1u
 #define ERR_IDT 2u
 
 /* Descriptor types with S = 0 (SDM vol. 3, §3.5, table 3-2). */
-#define SYS_TSS16_AVAIL  0x1
-#define SYS_LDT          0x2
-#define SYS_TSS16_BUSY   0x3
-#define SYS_CALL_GATE16  0x4
-#define SYS_TASK_GATE    0x5
-#define SYS_INT_GATE16   0x6
-#define SYS_TRAP_GATE16  0x7
-#define SYS_TSS32_AVAIL  0x9
-#define SYS_TSS32_BUSY   0xB
-#define SYS_CALL_GATE32  0xC
-#define SYS_INT_GATE32   0xE
-#define SYS_TRAP_GATE32  0xF
+#define SYS_TSS16_AVAIL 0x1
+#define SYS_LDT         0x2
+#define SYS_TSS16_BUSY  0x3
+#define SYS_CALL_GATE16 0x4
+#define SYS_TASK_GATE   0x5
+#define SYS_INT_GATE16  0x6
+#define SYS_TRAP_GATE16 0x7
+#define SYS_TSS32_AVAIL 0x9
+#define SYS_TSS32_BUSY  0xB
+#define SYS_CALL_GATE32 0xC
+#define SYS_INT_GATE32  0xE
+#define SYS_TRAP_GATE32 0xF
 
 /* Code/data type bits with S = 1 (SDM vol. 3, §3.4.5.1, table 3-1). */
 #define SEG_TYPE_ACCESSED   0x1
@@ -170,9 +170,9 @@ struct emul_ctx {
     ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
     uint8_t bytes[ZYDIS_MAX_INSTRUCTION_LENGTH];
     unsigned nbytes;
-    uint32_t insn_eip;  /* EIP of the instruction */
-    uint32_t next_eip;  /* EIP after it */
-    uint16_t ext;       /* ERR_EXT while delivering an event external to the program */
+    uint32_t insn_eip;    /* EIP of the instruction */
+    uint32_t next_eip;    /* EIP after it */
+    uint16_t ext;         /* ERR_EXT while delivering an event external to the program */
     bool commit_on_fault; /* REP string: the iterations done so far stay done */
 
     /* env notifications, made once the new state is committed so that the
@@ -231,8 +231,8 @@ bool emul_vwrite(struct emul_ctx *ctx, enum vcpu_sreg sreg, uint32_t offset, con
 struct emul_stack {
     struct segment_cache ss;
     uint32_t esp;
-    unsigned cpl;          /* privilege of the accesses */
-    uint16_t fault_error;  /* error code of #SS on a limit violation */
+    unsigned cpl;         /* privilege of the accesses */
+    uint16_t fault_error; /* error code of #SS on a limit violation */
 };
 
 void emul_stack_current(struct emul_ctx *ctx, struct emul_stack *st);
@@ -272,8 +272,7 @@ bool emul_load_data_segment(struct emul_ctx *ctx, enum vcpu_sreg reg, uint16_t s
 bool emul_fetch_stack_segment(struct emul_ctx *ctx, uint16_t sel, unsigned dpl, uint8_t vector,
                               struct emul_desc *d);
 /* Loads CS from a checked code descriptor with RPL = cpl, setting its accessed bit. */
-bool emul_load_code_segment(struct emul_ctx *ctx, uint16_t sel, struct emul_desc *d,
-                            unsigned cpl);
+bool emul_load_code_segment(struct emul_ctx *ctx, uint16_t sel, struct emul_desc *d, unsigned cpl);
 /* After a return to an outer level: data segment registers the new CPL may
  * not use become null (SDM vol. 2, RET and IRET). */
 void emul_invalidate_data_segments(struct vcpu_state *cpu);
@@ -317,6 +316,8 @@ typedef enum emul_status (*emul_handler)(struct emul_ctx *ctx);
 
 /* decode_fetch.c */
 enum emul_status emul_fetch_decode(struct emul_ctx *ctx);
+/* Best-effort decode of CS:EIP as 16-bit code, only to name it in a message. */
+void emul_peek_insn(struct emul_ctx *ctx);
 
 /* tables.c */
 enum emul_status emul_lgdt_lidt(struct emul_ctx *ctx);

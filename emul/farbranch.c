@@ -50,8 +50,7 @@ static enum emul_status to_code_segment(struct emul_ctx *ctx, bool call, uint16_
     unsigned size = ctx->insn.operand_width / 8;
     struct emul_stack st;
 
-    if (desc_is_conforming_code(d) ? desc_dpl(d) > cpl
-                                   : (SEL_RPL(sel) > cpl || desc_dpl(d) != cpl))
+    if (desc_is_conforming_code(d) ? desc_dpl(d) > cpl : (SEL_RPL(sel) > cpl || desc_dpl(d) != cpl))
         return emul_fail(ctx, VEC_GP, SEL_ERROR(sel));
     if (!desc_present(d))
         return emul_fail(ctx, VEC_NP, SEL_ERROR(sel));
@@ -105,8 +104,7 @@ static enum emul_status call_gate_inner(struct emul_ctx *ctx, const struct emul_
     for (unsigned i = params; i-- > 0;) {
         uint32_t value;
 
-        if (!emul_stack_peek(ctx, &old, 4 * i, &value, 4) ||
-            !emul_stack_push(ctx, &st, value, 4))
+        if (!emul_stack_peek(ctx, &old, 4 * i, &value, 4) || !emul_stack_push(ctx, &st, value, 4))
             return EMUL_FAULT;
     }
     if (!push_return(ctx, &st, 4))

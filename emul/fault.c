@@ -72,11 +72,10 @@ enum emul_status emul_unsupported(struct emul_ctx *ctx, const char *fmt, ...)
     }
     for (unsigned i = 0, pos = 0; i < ctx->nbytes && i < ZYDIS_MAX_INSTRUCTION_LENGTH; i++)
         pos += snprintf(bytes + pos, sizeof(bytes) - pos, i ? " %02x" : "%02x", ctx->bytes[i]);
-    snprintf(ctx->why, ctx->why_len, "%s: %s (%s) at %04x:%08x (linear %08x)", what,
-             ctx->insn.mnemonic != ZYDIS_MNEMONIC_INVALID
-                 ? ZydisMnemonicGetString(ctx->insn.mnemonic)
-                 : "?",
-             bytes, cpu->seg[SEG_CS].selector, ctx->insn_eip,
-             cpu->seg[SEG_CS].base + ctx->insn_eip);
+    snprintf(
+        ctx->why, ctx->why_len, "%s: %s (%s) at %04x:%08x (linear %08x)", what,
+        ctx->insn.mnemonic != ZYDIS_MNEMONIC_INVALID ? ZydisMnemonicGetString(ctx->insn.mnemonic)
+                                                     : "?",
+        bytes, cpu->seg[SEG_CS].selector, ctx->insn_eip, cpu->seg[SEG_CS].base + ctx->insn_eip);
     return EMUL_UNSUPPORTED;
 }

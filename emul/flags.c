@@ -49,8 +49,8 @@ enum emul_status emul_pushf(struct emul_ctx *ctx)
  *  - CPL > 0, CPL <= IOPL: the same except IOPL, which is kept.
  *  - CPL > IOPL: the same except IOPL and IF, which are kept (no fault).
  * With a 16-bit operand size only bits 15..0 are loaded (and RF is kept). */
-#define POPF_ALWAYS                                                                            \
-    (EFLAGS_CF | EFLAGS_PF | EFLAGS_AF | EFLAGS_ZF | EFLAGS_SF | EFLAGS_TF | EFLAGS_DF |       \
+#define POPF_ALWAYS                                                                      \
+    (EFLAGS_CF | EFLAGS_PF | EFLAGS_AF | EFLAGS_ZF | EFLAGS_SF | EFLAGS_TF | EFLAGS_DF | \
      EFLAGS_OF | EFLAGS_NT | EFLAGS_AC | EFLAGS_ID)
 
 enum emul_status emul_popf(struct emul_ctx *ctx)

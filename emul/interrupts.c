@@ -149,9 +149,8 @@ static enum exception_class exception_class(enum emul_event_kind kind, uint8_t v
 }
 
 enum emul_status emul_deliver_event(struct vcpu_state *cpu, const struct emul_env *env,
-                                    enum emul_event_kind kind, uint8_t vector,
-                                    bool has_error_code, uint32_t error_code, char *why,
-                                    size_t why_len)
+                                    enum emul_event_kind kind, uint8_t vector, bool has_error_code,
+                                    uint32_t error_code, char *why, size_t why_len)
 {
     struct emul_fault fault;
     struct vcpu_state work;
@@ -303,8 +302,8 @@ enum emul_status emul_iret(struct emul_ctx *ctx)
             return EMUL_FAULT;
         iret_load_eflags(cpu, image, size, cpl);
         emul_desc_to_cache(&ssd, (uint16_t)ss, &cpu->seg[SEG_SS]);
-        cpu->regs[REG_ESP] = size == 2 ? ((cpu->regs[REG_ESP] & 0xFFFF0000u) | (esp & 0xFFFF))
-                                       : esp;
+        cpu->regs[REG_ESP] =
+            size == 2 ? ((cpu->regs[REG_ESP] & 0xFFFF0000u) | (esp & 0xFFFF)) : esp;
         cpu->eip = eip;
         emul_invalidate_data_segments(cpu);
         return EMUL_OK;

@@ -113,8 +113,8 @@ enum emul_status emul_ins_outs(struct emul_ctx *ctx)
     bool in = ctx->insn.mnemonic == ZYDIS_MNEMONIC_INSB ||
               ctx->insn.mnemonic == ZYDIS_MNEMONIC_INSW ||
               ctx->insn.mnemonic == ZYDIS_MNEMONIC_INSD;
-    bool rep = ctx->insn.attributes & (ZYDIS_ATTRIB_HAS_REP | ZYDIS_ATTRIB_HAS_REPE |
-                                       ZYDIS_ATTRIB_HAS_REPNE);
+    bool rep = ctx->insn.attributes &
+               (ZYDIS_ATTRIB_HAS_REP | ZYDIS_ATTRIB_HAS_REPE | ZYDIS_ATTRIB_HAS_REPNE);
     unsigned size = string_size(ctx->insn.mnemonic);
     uint32_t step = (cpu->eflags & EFLAGS_DF) ? -size : size;
     io_port_t port = (io_port_t)cpu->regs[REG_EDX];

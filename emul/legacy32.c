@@ -68,8 +68,8 @@ enum emul_status emul_popa(struct emul_ctx *ctx)
     for (unsigned r = REG_EAX; r <= REG_EDI; r++) {
         if (r == REG_ESP)
             continue;
-        cpu->regs[r] = size == 2 ? ((cpu->regs[r] & 0xFFFF0000u) | (values[r] & 0xFFFF))
-                                 : values[r];
+        cpu->regs[r] =
+            size == 2 ? ((cpu->regs[r] & 0xFFFF0000u) | (values[r] & 0xFFFF)) : values[r];
     }
     emul_stack_commit(ctx, &st);
     return EMUL_OK;

@@ -45,8 +45,8 @@ bool emul_linear_write(struct emul_ctx *ctx, guest_linear_t addr, const void *bu
         unsigned first = (unsigned)((1ull << 32) - addr);
 
         return env->write(env->opaque, addr, buf, first, access, cpl, ctx->fault) &&
-               env->write(env->opaque, 0, (const uint8_t *)buf + first, len - first, access,
-                          cpl, ctx->fault);
+               env->write(env->opaque, 0, (const uint8_t *)buf + first, len - first, access, cpl,
+                          ctx->fault);
     }
     return env->write(env->opaque, addr, buf, len, access, cpl, ctx->fault);
 }
@@ -57,8 +57,8 @@ bool emul_segment_range_ok(const struct segment_cache *seg, uint32_t offset, uin
 {
     uint64_t last = (uint64_t)offset + (len ? len - 1 : 0);
     unsigned type = SEG_ATTR_TYPE(seg->attr);
-    bool expand_down = (seg->attr & SEG_ATTR_S) && !(type & SEG_TYPE_CODE) &&
-                       (type & SEG_TYPE_EXPAND_DN);
+    bool expand_down =
+        (seg->attr & SEG_ATTR_S) && !(type & SEG_TYPE_CODE) && (type & SEG_TYPE_EXPAND_DN);
 
     if (expand_down) {
         uint64_t upper = (seg->attr & SEG_ATTR_DB) ? 0xFFFFFFFFull : 0xFFFFull;
@@ -90,8 +90,7 @@ bool emul_segment_check(struct emul_ctx *ctx, const struct segment_cache *seg, b
     return true;
 }
 
-bool emul_vread(struct emul_ctx *ctx, enum vcpu_sreg sreg, uint32_t offset, void *buf,
-                unsigned len)
+bool emul_vread(struct emul_ctx *ctx, enum vcpu_sreg sreg, uint32_t offset, void *buf, unsigned len)
 {
     const struct segment_cache *seg = &ctx->cpu->seg[sreg];
 

@@ -24,8 +24,8 @@
  * XD disable (34) are writable and stored; BTS unavailable (11) and PEBS
  * unavailable (12) read as 1; the rest is reserved (#GP on 1). */
 #define MISC_ENABLE_FAST_STRINGS (1ull << 0)
-#define MISC_ENABLE_WRITABLE                                                                   \
-    ((1ull << 0) | (1ull << 3) | (1ull << 16) | (1ull << 18) | (1ull << 22) | (1ull << 23) |  \
+#define MISC_ENABLE_WRITABLE                                                                 \
+    ((1ull << 0) | (1ull << 3) | (1ull << 16) | (1ull << 18) | (1ull << 22) | (1ull << 23) | \
      (1ull << 34))
 #define MISC_ENABLE_FIXED1 ((1ull << 11) | (1ull << 12))
 
@@ -71,7 +71,7 @@ static bool msr_read(struct emul_ctx *ctx, uint32_t msr, uint64_t *value)
     case MSR_IA32_TIME_STAMP_COUNTER:
         *value = guest_tsc(ctx);
         return true;
-    case MSR_IA32_PLATFORM_ID: /* platform id 0: matches any microcode */
+    case MSR_IA32_PLATFORM_ID:  /* platform id 0: matches any microcode */
     case MSR_IA32_BIOS_SIGN_ID: /* no microcode update loaded: revision 0 */
     case MSR_IA32_MTRRCAP:
     case MSR_IA32_MTRR_DEF_TYPE:

@@ -24,8 +24,7 @@ enum emul_status emul_mov_sreg(struct emul_ctx *ctx)
         if (reg == SEG_CS) {
             return emul_fail(ctx, VEC_UD, 0);
         }
-        if (!emul_operand_read(ctx, src, &sel) ||
-            !emul_load_data_segment(ctx, reg, (uint16_t)sel))
+        if (!emul_operand_read(ctx, src, &sel) || !emul_load_data_segment(ctx, reg, (uint16_t)sel))
             return EMUL_FAULT;
         if (reg == SEG_SS)
             ctx->cpu->interrupt_shadow = EMUL_SHADOW_MOV_SS;
@@ -192,8 +191,7 @@ enum emul_status emul_arpl(struct emul_ctx *ctx)
 {
     uint32_t dst, src;
 
-    if (!emul_operand_read(ctx, &ctx->ops[0], &dst) ||
-        !emul_operand_read(ctx, &ctx->ops[1], &src))
+    if (!emul_operand_read(ctx, &ctx->ops[0], &dst) || !emul_operand_read(ctx, &ctx->ops[1], &src))
         return EMUL_FAULT;
     if ((dst & 3) < (src & 3)) {
         if (!emul_operand_write(ctx, &ctx->ops[0], (dst & ~3u) | (src & 3)))

@@ -72,8 +72,8 @@ bool emul_desc_write_high(struct emul_ctx *ctx, uint16_t sel, const struct emul_
 
     if (!selector_table(ctx->cpu, sel, &base, &limit))
         return emul_raise_gp(ctx, SEL_ERROR(sel) | ctx->ext);
-    return emul_linear_write(ctx, base + SEL_INDEX(sel) + 4, &d->hi, 4,
-                             EMUL_ACCESS_SYSTEM_WRITE, 0);
+    return emul_linear_write(ctx, base + SEL_INDEX(sel) + 4, &d->hi, 4, EMUL_ACCESS_SYSTEM_WRITE,
+                             0);
 }
 
 /* SDM vol. 3, §3.4.5.1: the processor sets the accessed bit of a code or
@@ -151,8 +151,7 @@ bool emul_load_data_segment(struct emul_ctx *ctx, enum vcpu_sreg reg, uint16_t s
     return true;
 }
 
-bool emul_load_code_segment(struct emul_ctx *ctx, uint16_t sel, struct emul_desc *d,
-                            unsigned cpl)
+bool emul_load_code_segment(struct emul_ctx *ctx, uint16_t sel, struct emul_desc *d, unsigned cpl)
 {
     if (!emul_desc_set_accessed(ctx, sel, d))
         return false;

@@ -238,12 +238,15 @@ enum emul_status emul_execute(struct vcpu_state *cpu, const struct emul_env *env
     memset(fault, 0, sizeof(*fault));
     if (why && why_len)
         why[0] = '\0';
-    if (!(cpu->cr0 & CR0_PE))
-        return emul_unsupported(&ctx, "real mode (CR0.PE=0) is not supported yet");
-    if (cpu->eflags & EFLAGS_VM)
-        return emul_unsupported(&ctx, "virtual-8086 mode is not supported yet");
-    if (!(cpu->seg[SEG_CS].attr & SEG_ATTR_DB))
+    if (!(cpu->cr0 & CR0_PE) || (cpu->eflags & EFLAGS_VM) ||
+        !(cpu->seg[SEG_CS].attr & SEG_ATTR_DB)) {
+        emul_peek_insn(&ctx);
+        if (!(cpu->cr0 & CR0_PE))
+            return emul_unsupported(&ctx, "real mode (CR0.PE=0) is not supported yet");
+        if (cpu->eflags & EFLAGS_VM)
+            return emul_unsupported(&ctx, "virtual-8086 mode is not supported yet");
         return emul_unsupported(&ctx, "16-bit code segments are not supported yet");
+    }
 
     status = emul_fetch_decode(&ctx);
     if (status != EMUL_OK)

@@ -26,8 +26,8 @@ enum emul_status emul_lgdt_lidt(struct emul_ctx *ctx)
     if (!emul_mem_read(ctx, op, 0, raw, sizeof(raw)))
         return EMUL_FAULT;
     limit = (uint16_t)(raw[0] | raw[1] << 8);
-    base = (uint32_t)raw[2] | (uint32_t)raw[3] << 8 | (uint32_t)raw[4] << 16 |
-           (uint32_t)raw[5] << 24;
+    base =
+        (uint32_t)raw[2] | (uint32_t)raw[3] << 8 | (uint32_t)raw[4] << 16 | (uint32_t)raw[5] << 24;
     if (ctx->insn.operand_width == 16)
         base &= 0x00FFFFFF;
     if (ctx->insn.mnemonic == ZYDIS_MNEMONIC_LGDT) {

@@ -13,6 +13,7 @@
 #include "devices/pit8254.h"
 #include "monitor/host_timer.h"
 #include "devices/uart16550.h"
+#include "emul/emul.h"
 #include "monitor/run_loop.h"
 #include "monitor/stats.h"
 #include "monitor/trampoline.h"
@@ -174,6 +175,9 @@ int machine_run(struct machine *m, struct popek_error *err)
         .ctx = m,
         .no_reboot = m->config.no_reboot,
     };
+    /* The loader reset the architectural state; MSRs and model state start
+     * at their power-on values. */
+    emul_reset_model_state(&m->cpu->arch);
     int status = run_loop(&env, &m->run_stats, err);
 
     fflush(m->config.console);
@@ -210,6 +214,7 @@ void machine_collect_stats(const struct machine *m, struct stats_report *r)
     stats_add(r, "host_signals", "sigfpe", rs->signals_fpe);
     stats_add(r, "host_signals", "other", rs->signals_other);
     stats_add(r, "host_signals", "smc_write_faults", rs->smc_write_faults);
+    stats_add(r, "host_signals", "bounce_executions", rs->bounce_executions);
     for (unsigned i = 0; i < RUN_STATS_MNEMONICS; i++) {
         if (rs->callouts[i])
             stats_add(r, "callouts",

@@ -20,12 +20,15 @@
 #include "translator/trace.h"
 
 #define CODE_BUFFER_BYTES (64 * 1024)
+#define BOUNCE_BYTES      4096
+#define MODE_KEY_BOUNCE   0x80000000u /* blocks re-executing one access against the buffer */
 
 struct loop {
     const struct run_env *env;
     struct run_stats *stats;
     struct emul_env emul;
     uint8_t code[CODE_BUFFER_BYTES];
+    uint8_t bounce[BOUNCE_BYTES] __attribute__((aligned(64)));
 };
 
 /* ---- guest memory for the translator and emul/ (paging off) --------------- */
@@ -112,6 +115,7 @@ static uint32_t mode_key(const struct vcpu_state *s)
 
 static struct tc_block *find_or_translate(struct loop *lp, guest_linear_t eip, uint32_t key)
 {
+    bool bounce = key & MODE_KEY_BOUNCE;
     const struct run_env *env = lp->env;
     struct tc_block *b = tcache_lookup(env->tc, eip, key);
     struct translated_block tb;
@@ -124,6 +128,7 @@ static struct tc_block *find_or_translate(struct loop *lp, guest_linear_t eip, u
         .opaque = (void *)env,
         .nonzero_bases = (segment_base_mask)(key >> 2),
         .max_insns = TRANSLATE_MAX_INSNS,
+        .bounce_buffer = bounce ? (uint64_t)(uintptr_t)lp->bounce : 0,
     };
     emit_init(&buf, lp->code, sizeof(lp->code));
     if (!translate_block(&cfg, eip, &buf, &tb))
@@ -134,7 +139,7 @@ static struct tc_block *find_or_translate(struct loop *lp, guest_linear_t eip, u
         env->cpu->exit_link = 0;
         b = tcache_insert(env->tc, &tb, lp->code, key);
     }
-    if (b) {
+    if (b && !bounce) {
         /* Self-modifying code: the pages this block was read from are
          * write-protected until the block is dropped. */
         code_pages_protect(env->code_pages, eip);
@@ -233,6 +238,58 @@ static bool handle_callout(struct loop *lp, struct popek_error *err, bool *halte
     return false;
 }
 
+/* An access that cannot be made in place — its 32-bit address wrapped past
+ * 4 GiB into a view guard, or it is not RAM — is re-executed natively by a
+ * one-instruction block whose memory operand is a host buffer, filled from
+ * and written back to guest memory with the exact 32-bit addresses. */
+static bool bounce_execute(struct loop *lp, struct popek_error *err)
+{
+    const struct run_env *env = lp->env;
+    struct vcpu *cpu = env->cpu;
+    guest_linear_t eip = cpu->arch.seg[SEG_CS].base + cpu->arch.eip;
+    uint8_t bytes[ZYDIS_MAX_INSTRUCTION_LENGTH];
+    size_t n = fetch_code((void *)env, eip, bytes, sizeof(bytes));
+    struct emul_access_desc access;
+    struct emul_fault unused;
+
+    if (!emul_describe_access(&cpu->arch, bytes, n, &access) || access.size > BOUNCE_BYTES) {
+        dump_state(cpu);
+        return popek_fail(err,
+                          "cannot emulate the faulting access of the instruction at 0x%08x "
+                          "(only single-operand ident instructions are re-executed)",
+                          eip);
+    }
+    memory_read((void *)env, access.address, lp->bounce, access.size, EMUL_ACCESS_READ, 0, &unused);
+    uint32_t key = mode_key(&cpu->arch) | MODE_KEY_BOUNCE;
+    struct tc_block *b = find_or_translate(lp, eip, key);
+    if (!b || b->ninsns != 1 || b->insns[0].cls != INSN_IDENT) {
+        dump_state(cpu);
+        return popek_fail(err, "cannot re-execute the instruction at 0x%08x", eip);
+    }
+    lp->stats->bounce_executions++;
+    cpu->ibl_mode_tag = (uint64_t)key << 32;
+    tc_enter(cpu, b->code);
+    cpu->exit_link = 0; /* never chain out of a bounce block */
+    switch (cpu->exit_reason) {
+    case EXIT_BRANCH:
+        cpu->arch.eip = cpu->next_eip - cpu->arch.seg[SEG_CS].base;
+        if (access.writes)
+            memory_write((void *)env, access.address, lp->bounce, access.size, EMUL_ACCESS_WRITE, 0,
+                         &unused);
+        return true;
+    case EXIT_EVENT:
+        return true; /* nothing ran; the instruction is retried */
+    case EXIT_FAULT:
+        if (cpu->host_fault.signo == SIGFPE)
+            return deliver_exception(lp, VEC_DE, false, 0, err);
+        break;
+    default:
+        break;
+    }
+    dump_state(cpu);
+    return popek_fail(err, "re-executing the instruction at 0x%08x failed", eip);
+}
+
 static bool handle_host_fault(struct loop *lp, struct popek_error *err)
 {
     struct vcpu *cpu = lp->env->cpu;
@@ -251,6 +308,9 @@ static bool handle_host_fault(struct loop *lp, struct popek_error *err)
         code_pages_unprotect(lp->env->code_pages, page);
         return true;
     }
+    if (f->signo == SIGSEGV && linear >= -(int64_t)VIEW_GUARD_BELOW &&
+        linear < (int64_t)(VIEW_WINDOW_SIZE + VIEW_GUARD_ABOVE))
+        return bounce_execute(lp, err);
     dump_state(cpu);
     popek_fail(err,
                "guest access at eip 0x%08x faulted on the host (signal %d, host address %#lx): "

@@ -119,7 +119,8 @@ bool rewrite_memory_operand(const ZydisDecodedInstruction *insn, const ZydisDeco
     if (index != ZYDIS_REGISTER_NONE || add_segment_base || addr16) {
         if (base == ZYDIS_REGISTER_NONE && index == ZYDIS_REGISTER_NONE) {
             /* [disp] with a segment base: r14d = disp */
-            emit_lea_r14d(out, ZYDIS_REGISTER_NONE, ZYDIS_REGISTER_NONE, 0, (uint32_t)disp);
+            emit_lea_r14d(out, ZYDIS_REGISTER_NONE, ZYDIS_REGISTER_NONE, 0,
+                          disp); /* sign-extended disp32; the 32-bit result is the address */
         } else {
             emit_lea_r14d(out, base, index, op->mem.scale, disp);
         }

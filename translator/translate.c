@@ -345,8 +345,15 @@ static bool translate_ident(struct block_state *st, const ZydisDecodedInstructio
         }
         if (mem_index >= 0)
             return false; /* two explicit memory operands: none in IA-32 */
-        if (!rewrite_memory_operand(insn, &ops[i], st->cfg->nonzero_bases, st->segment_offset, &rw))
+        if (st->cfg->bounce_buffer) {
+            /* The buffer's address is loaded into r14 before the instruction. */
+            memset(&rw, 0, sizeof(rw));
+            rw.base = ZYDIS_REGISTER_R14;
+            rw.index = ZYDIS_REGISTER_NONE;
+        } else if (!rewrite_memory_operand(insn, &ops[i], st->cfg->nonzero_bases,
+                                           st->segment_offset, &rw)) {
             return false;
+        }
         mem_index = (int)i;
     }
 
@@ -795,6 +802,14 @@ static bool translate_one(struct block_state *st, const ZydisDecodedInstruction 
                           const ZydisDecodedOperand *ops, guest_linear_t eip,
                           struct translated_insn *rec)
 {
+    if (st->cfg->bounce_buffer) {
+        static const uint8_t mov_r14_imm64[] = {0x49, 0xBE}; /* mov r14, imm64 */
+        if (rec->cls != INSN_IDENT)
+            return false;
+        emit_bytes(st->buf, mov_r14_imm64, sizeof(mov_r14_imm64));
+        emit_bytes(st->buf, &st->cfg->bounce_buffer, 8);
+        return translate_ident(st, insn, ops, rec);
+    }
     switch ((enum insn_class)rec->cls) {
     case INSN_IDENT:
         return translate_ident(st, insn, ops, rec);
@@ -818,6 +833,9 @@ bool translate_block(const struct translate_config *cfg, guest_linear_t eip, str
     struct block_state st = {.cfg = cfg, .buf = buf, .out = out};
     guest_linear_t pc = eip;
     unsigned max = cfg->max_insns ? cfg->max_insns : TRANSLATE_MAX_INSNS;
+
+    if (cfg->bounce_buffer)
+        max = 1;
 
     if (max > TRANSLATE_MAX_INSNS)
         max = TRANSLATE_MAX_INSNS;

@@ -74,6 +74,12 @@ struct translate_config {
     void *opaque;
     segment_base_mask nonzero_bases; /* segments whose base is added at run time */
     unsigned max_insns;              /* 1 .. TRANSLATE_MAX_INSNS */
+    /* Bounce mode (monitor/bounce.c): when not zero, translate exactly one
+     * ident instruction whose memory operand is the host buffer at this
+     * address instead of guest memory. Used to re-execute natively an
+     * instruction whose guest access cannot be done in place (4 GiB
+     * wrap-around, unmapped or device memory). */
+    uint64_t bounce_buffer;
 };
 
 /* Translates the block at eip into buf. Returns false only when buf is too
