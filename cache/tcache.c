@@ -127,6 +127,7 @@ struct tc_block *tcache_insert(struct tcache *tc, const struct translated_block 
     b->mode_key = mode_key;
     b->guest_size = tb->guest_size;
     b->code = code_arena_exec_ptr(tc->arena, dest);
+    b->body = b->code + tb->body_offset;
     b->code_size = tb->code_size;
     b->ninsns = tb->ninsns;
     b->insns = insns;
@@ -202,7 +203,8 @@ bool tcache_chain_site(struct tcache *tc, const void *site, struct tc_block *to)
         link->next = to->incoming;
         to->incoming = link;
         from->exits[i].chained = to;
-        patch_exit(tc, from, i, to->code);
+        bool forward = from->ninsns && to->eip > from->insns[from->ninsns - 1].eip;
+        patch_exit(tc, from, i, forward ? to->body : to->code);
         tc->stats.chains++;
         return true;
     }

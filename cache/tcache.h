@@ -40,7 +40,8 @@ struct tc_block {
     guest_linear_t eip;
     uint32_t mode_key;
     uint32_t guest_size;
-    uint8_t *code; /* executable address of the entry */
+    uint8_t *code; /* executable address of the entry (with the event poll) */
+    uint8_t *body; /* the entry without the poll, for forward jumps */
     uint32_t code_size;
     unsigned ninsns;
     unsigned nexits;
@@ -80,7 +81,9 @@ void tcache_invalidate_range(struct tcache *tc, guest_linear_t start, uint32_t l
 struct tc_block *tcache_block_at(struct tcache *tc, const void *p);
 
 /* Patches the exit whose rel32 sits at executable address `site` to jump to
- * `to`. Returns false when site is not an exit of a live block. */
+ * `to` — to its body when the jump goes forward (past the source block's
+ * last instruction), else to its polling entry. Returns false when site is
+ * not an exit of a live block. */
 bool tcache_chain_site(struct tcache *tc, const void *site, struct tc_block *to);
 
 /* The guest instruction executing at host address p inside block b. */

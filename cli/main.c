@@ -17,7 +17,8 @@
 #include "monitor/machine.h"
 #include "monitor/stats.h"
 
-#define EXIT_USAGE 2
+#define EXIT_USAGE          2
+#define EXIT_INTERNAL_ERROR 70 /* EX_SOFTWARE: a popek bug, never a guest's doing */
 
 static int fail_usage(const struct popek_error *err)
 {
@@ -58,6 +59,8 @@ int main(int argc, char **argv)
         .ram_bytes = opts.ram_bytes,
         .mode = opts.mode,
         .no_reboot = opts.no_reboot,
+        .collect_stats = opts.stats_file != NULL || (opts.log_mask & LOG_STATS),
+        .time_limit_s = opts.time_limit_s,
         .console = stdout,
     };
     struct machine *m = machine_create(&config, &err);
@@ -87,6 +90,11 @@ int main(int argc, char **argv)
             fprintf(stderr, "popek: %s\n", stats_err.message);
             status = status ? status : 2;
         }
+    }
+    if (!machine_integrity_intact(m)) {
+        fprintf(stderr, "popek: internal error: memory outside the guest's view was modified "
+                        "(canary check failed)\n");
+        status = EXIT_INTERNAL_ERROR;
     }
     machine_destroy(m);
     return status;

@@ -108,6 +108,19 @@ static bool store_stats(struct popek_options *o, const char *a, struct popek_err
     return true;
 }
 
+static bool store_time_limit(struct popek_options *o, const char *a, struct popek_error *e)
+{
+    char *end;
+    unsigned long v;
+
+    errno = 0;
+    v = strtoul(a, &end, 10);
+    if (!isdigit((unsigned char)a[0]) || *end || errno || v == 0 || v > 86400)
+        return popek_fail(e, "--time-limit: '%s' is not a number of seconds (1 to 86400)", a);
+    o->time_limit_s = (unsigned)v;
+    return true;
+}
+
 static bool store_help(struct popek_options *o, const char *a, struct popek_error *e)
 {
     o->action = OPTIONS_HELP;
@@ -134,6 +147,7 @@ static const struct option_spec option_table[] = {
     {"nographic", NULL, store_nographic, "accepted for QEMU compatibility (always on)", false},
     {"mode", "bt|te", store_mode, "execution mode: binary translation or trap-and-emulate", true},
     {"stats", "FILE", store_stats, "write run statistics as JSON to FILE", true},
+    {"time-limit", "SECONDS", store_time_limit, "stop the guest after SECONDS of wall time", true},
     {"help", NULL, store_help, "print this help and exit", true},
     {"version", NULL, store_version, "print the version and exit", true},
 };

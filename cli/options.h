@@ -35,6 +35,7 @@ struct popek_options {
     const char *log_file;
     enum exec_mode mode;
     const char *stats_file;
+    unsigned time_limit_s; /* 0: none */
 };
 
 /* Parses argv (argv[0] is the program name). On error err names the option or

@@ -49,6 +49,28 @@ static void machine_on_debug_exit(void *ctx, int status)
     m->exit_status = status;
 }
 
+/* Canary bytes right after the vCPU structure (which translated code
+ * reaches through r15): checked at exit like the views' canary pages. */
+#define VCPU_CANARY_BYTES 4096
+#define VCPU_CANARY_BYTE  0xA5
+#define VCPU_ALLOC_BYTES  ((sizeof(struct vcpu) + VCPU_CANARY_BYTES + 63) & ~(size_t)63)
+
+static uint8_t *vcpu_canary(struct vcpu *cpu)
+{
+    return (uint8_t *)cpu + sizeof(*cpu);
+}
+
+bool machine_integrity_intact(struct machine *m)
+{
+    const uint8_t *canary = vcpu_canary(m->cpu);
+
+    for (size_t i = 0; i < VCPU_CANARY_BYTES; i++) {
+        if (canary[i] != VCPU_CANARY_BYTE)
+            return false;
+    }
+    return view_canaries_intact(m->supervisor_view);
+}
+
 /* The devices' clock: the host's monotonic clock (DESIGN.md: timekeeping
  * follows the host). */
 static uint64_t machine_clock_ns(void *ctx)
@@ -65,12 +87,13 @@ struct machine *machine_create(const struct machine_config *config, struct popek
         return NULL;
     }
     m->config = *config;
-    m->cpu = aligned_alloc(64, (sizeof(struct vcpu) + 63) & ~(size_t)63);
+    m->cpu = aligned_alloc(64, VCPU_ALLOC_BYTES);
     if (!m->cpu) {
         popek_fail(err, "out of memory");
         goto fail;
     }
     memset(m->cpu, 0, sizeof(*m->cpu));
+    memset(vcpu_canary(m->cpu), VCPU_CANARY_BYTE, VCPU_CANARY_BYTES);
     vcpu_state_reset(&m->cpu->arch);
     m->ram = guest_ram_create(config->ram_bytes, err);
     if (!m->ram)
@@ -174,6 +197,10 @@ int machine_run(struct machine *m, struct popek_error *err)
         .exit_requested = machine_exit_check,
         .ctx = m,
         .no_reboot = m->config.no_reboot,
+        .collect_stats = m->config.collect_stats,
+        .stop_at_ns = m->config.time_limit_s
+                          ? host_monotonic_ns() + (uint64_t)m->config.time_limit_s * 1000000000u
+                          : HOST_TIMER_NEVER,
     };
     /* The loader reset the architectural state; MSRs and model state start
      * at their power-on values. */
@@ -200,6 +227,8 @@ void machine_collect_stats(const struct machine *m, struct stats_report *r)
     stats_add(r, "cache", "unchained_jumps", tc->unchains);
     stats_add(r, "cache", "invalidations", tc->invalidations);
     stats_add(r, "cache", "flushes", tc->flushes);
+    if (!m->config.collect_stats)
+        ibl_lookups = 0; /* only counted when asked for */
     stats_add(r, "indirect_branches", "lookups", ibl_lookups);
     stats_add(r, "indirect_branches", "misses", rs->ibl_misses);
     stats_add_ratio(r, "indirect_branches", "hit_rate",
@@ -208,6 +237,7 @@ void machine_collect_stats(const struct machine *m, struct stats_report *r)
     stats_add(r, "exits", "callout", rs->exits_callout);
     stats_add(r, "exits", "event", rs->exits_event);
     stats_add(r, "exits", "fault", rs->exits_fault);
+    stats_add(r, "exits", "raise", rs->exits_raise);
     stats_add(r, "events", "exceptions_delivered", rs->exceptions_delivered);
     stats_add(r, "events", "interrupts_delivered", rs->interrupts_delivered);
     stats_add(r, "host_signals", "sigsegv", rs->signals_segv);

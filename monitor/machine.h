@@ -24,6 +24,8 @@ struct machine_config {
     uint64_t ram_bytes;
     enum exec_mode mode;
     bool no_reboot;
+    bool collect_stats; /* --stats or -d stats: count indirect-branch probes too */
+    unsigned time_limit_s; /* stop the guest after this long (0: never) */
     FILE *console; /* where COM1 and the debug console write */
 };
 
@@ -43,6 +45,10 @@ int machine_run(struct machine *m, struct popek_error *err);
 /* Gathers every module's counters into one report (monitor/stats.h). */
 struct stats_report;
 void machine_collect_stats(const struct machine *m, struct stats_report *r);
+
+/* True when the canaries placed around every structure translated code can
+ * reach (views, the vCPU) are untouched: false means a popek bug. */
+bool machine_integrity_intact(struct machine *m);
 
 /* True once the guest asked to exit through the debug-exit port. */
 bool machine_exit_requested(const struct machine *m, int *status);

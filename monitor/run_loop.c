@@ -25,6 +25,7 @@
 
 struct loop {
     const struct run_env *env;
+    const char *unsupported_mode; /* set when the guest entered a mode popek lacks */
     struct run_stats *stats;
     struct emul_env emul;
     uint8_t code[CODE_BUFFER_BYTES];
@@ -98,19 +99,41 @@ static uint64_t read_tsc(void *opaque)
     return __rdtsc();
 }
 
+/* CR0 changes the translator cannot follow yet stop the guest cleanly. */
+static struct loop *current_loop;
+static void control_register_written(void *opaque, unsigned crn, uint32_t old_value)
+{
+    const struct run_env *env = opaque;
+    uint32_t cr0 = env->cpu->arch.cr0;
+
+    if (crn != 0 || !current_loop)
+        return;
+    if (cr0 & CR0_PG)
+        current_loop->unsupported_mode = "guest paging (CR0.PG=1) is not supported yet";
+    else if (!(cr0 & CR0_PE))
+        current_loop->unsupported_mode = "real mode (CR0.PE=0) is not supported yet";
+}
+
 /* ---- translation -------------------------------------------------------- */
 
 /* Everything a translation assumes about the vCPU: CPL and which segment
  * bases are non-zero (those are added at run time). */
+/* Everything a translation assumes about the vCPU, as a cache key:
+ *   bits 0-1   CPL
+ *   bits 2-7   segments (ES..GS) with a non-zero base, added at run time
+ *   bits 8-13  segments holding a null selector (accesses raise #GP(0))
+ *   bit 31     bounce blocks (MODE_KEY_BOUNCE) */
 static uint32_t mode_key(const struct vcpu_state *s)
 {
-    uint32_t bases = 0;
+    uint32_t bases = 0, unusable = 0;
 
     for (int i = 0; i < SEG_COUNT; i++) {
         if (s->seg[i].base != 0)
             bases |= 1u << i;
+        if (!(s->seg[i].attr & SEG_ATTR_P))
+            unusable |= 1u << i;
     }
-    return (s->seg[SEG_CS].selector & 3u) | (bases << 2);
+    return (s->seg[SEG_CS].selector & 3u) | (bases << 2) | (unusable << 8);
 }
 
 static struct tc_block *find_or_translate(struct loop *lp, guest_linear_t eip, uint32_t key)
@@ -126,8 +149,10 @@ static struct tc_block *find_or_translate(struct loop *lp, guest_linear_t eip, u
     struct translate_config cfg = {
         .fetch = fetch_code,
         .opaque = (void *)env,
-        .nonzero_bases = (segment_base_mask)(key >> 2),
+        .nonzero_bases = (segment_base_mask)((key >> 2) & 0x3F),
+        .unusable_segments = (segment_base_mask)((key >> 8) & 0x3F),
         .max_insns = TRANSLATE_MAX_INSNS,
+        .count_indirect = env->collect_stats,
         .bounce_buffer = bounce ? (uint64_t)(uintptr_t)lp->bounce : 0,
     };
     emit_init(&buf, lp->code, sizeof(lp->code));
@@ -218,6 +243,10 @@ static bool handle_callout(struct loop *lp, struct popek_error *err, bool *halte
     cpu->arch.eip = cpu->next_eip;
     switch (emul_execute(&cpu->arch, &lp->emul, &fault, why, sizeof(why))) {
     case EMUL_OK:
+        if (lp->unsupported_mode) {
+            dump_state(cpu);
+            return popek_fail(err, "at eip 0x%08x: %s", cpu->arch.eip, lp->unsupported_mode);
+        }
         return true;
     case EMUL_HALT:
         *halted = true;
@@ -242,6 +271,23 @@ static bool handle_callout(struct loop *lp, struct popek_error *err, bool *halte
  * 4 GiB into a view guard, or it is not RAM — is re-executed natively by a
  * one-instruction block whose memory operand is a host buffer, filled from
  * and written back to guest memory with the exact 32-bit addresses. */
+/* True when the instruction at EIP has the one explicit memory operand
+ * bounce_execute needs. */
+static bool can_bounce(struct loop *lp)
+{
+    struct vcpu *cpu = lp->env->cpu;
+    uint8_t bytes[ZYDIS_MAX_INSTRUCTION_LENGTH];
+    size_t n = fetch_code((void *)lp->env, cpu->arch.seg[SEG_CS].base + cpu->arch.eip, bytes,
+                          sizeof(bytes));
+    struct emul_access_desc access;
+    ZydisDecodedInstruction insn;
+    ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
+
+    return emul_describe_access(&cpu->arch, bytes, n, &access) && access.size <= BOUNCE_BYTES &&
+           translate_decode(bytes, n, &insn, ops) &&
+           classify_instruction(&insn, ops) == INSN_IDENT;
+}
+
 static bool bounce_execute(struct loop *lp, struct popek_error *err)
 {
     const struct run_env *env = lp->env;
@@ -290,6 +336,24 @@ static bool bounce_execute(struct loop *lp, struct popek_error *err)
     return popek_fail(err, "re-executing the instruction at 0x%08x failed", eip);
 }
 
+/* An unmasked x87 or SSE floating-point exception: #XM for SSE
+ * instructions when CR4.OSXMMEXCPT is set, #UD when it is not, #MF for x87
+ * (SDM vol. 3, §6.15, interrupts 16 and 19). */
+static uint8_t floating_point_vector(struct loop *lp)
+{
+    struct vcpu *cpu = lp->env->cpu;
+    uint8_t bytes[ZYDIS_MAX_INSTRUCTION_LENGTH];
+    ZydisDecodedInstruction insn;
+    ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
+    size_t n = fetch_code((void *)lp->env, cpu->arch.seg[SEG_CS].base + cpu->arch.eip, bytes,
+                          sizeof(bytes));
+
+    if (n && translate_decode(bytes, n, &insn, ops) &&
+        (insn.meta.isa_set == ZYDIS_ISA_SET_SSE || insn.meta.isa_set == ZYDIS_ISA_SET_SSE2))
+        return (cpu->arch.cr4 & (1u << 10)) ? VEC_XM : VEC_UD;
+    return VEC_MF;
+}
+
 static bool handle_host_fault(struct loop *lp, struct popek_error *err)
 {
     struct vcpu *cpu = lp->env->cpu;
@@ -297,16 +361,29 @@ static bool handle_host_fault(struct loop *lp, struct popek_error *err)
 
     if (f->signo == SIGFPE && (f->code == FPE_INTDIV || f->code == FPE_INTOVF))
         return deliver_exception(lp, VEC_DE, false, 0, err); /* divide error, SDM vol. 3 §6.15 */
+    if (f->signo == SIGFPE)
+        return deliver_exception(lp, floating_point_vector(lp), false, 0, err);
+    if (f->signo == SIGILL)
+        return deliver_exception(lp, VEC_UD, false, 0, err);
+    if (f->signo == SIGSEGV && f->code == SI_KERNEL)
+        /* The host CPU's #GP on the guest's own instruction (reserved MXCSR
+         * bits in ldmxcsr/fxrstor, a misaligned movaps...): the guest's too. */
+        return deliver_exception(lp, VEC_GP, true, 0, err);
     int64_t linear = (int64_t)(f->host_address - cpu->view_base);
     if (f->signo == SIGSEGV && linear >= 0 && linear < (int64_t)GIB(4) &&
         code_pages_is_protected(lp->env->code_pages, (guest_linear_t)linear)) {
-        /* A store into translated code: drop the page's blocks, let the
-         * store through and restart it (the block that ran it is left). */
+        /* A store into translated code: drop the page's blocks and make it
+         * writable. The store itself runs alone (against the bounce buffer,
+         * written back through the monitor's mapping), so that whatever
+         * follows it is translated from the new bytes — even the next
+         * instruction of the same block. */
         guest_linear_t page = (guest_linear_t)linear & GUEST_PAGE_MASK;
         lp->stats->smc_write_faults++;
         tcache_invalidate_range(lp->env->tc, page, GUEST_PAGE_SIZE);
         code_pages_unprotect(lp->env->code_pages, page);
-        return true;
+        if (can_bounce(lp))
+            return bounce_execute(lp, err);
+        return true; /* restart it in place (string and stack stores) */
     }
     if (f->signo == SIGSEGV && linear >= -(int64_t)VIEW_GUARD_BELOW &&
         linear < (int64_t)(VIEW_WINDOW_SIZE + VIEW_GUARD_ABOVE))
@@ -323,8 +400,11 @@ static bool handle_host_fault(struct loop *lp, struct popek_error *err)
  * PIC) and re-arms the host timer for the next deadline. */
 static void service_devices(const struct run_env *env)
 {
+    uint64_t deadline;
+
     pit8254_update(env->pit);
-    host_timer_arm(env->timer, pit8254_next_deadline(env->pit));
+    deadline = pit8254_next_deadline(env->pit);
+    host_timer_arm(env->timer, deadline < env->stop_at_ns ? deadline : env->stop_at_ns);
 }
 
 /* Delivers a pending external interrupt when the guest accepts one: IF set
@@ -366,6 +446,13 @@ static bool wait_for_interrupt(struct loop *lp, struct popek_error *err)
     struct vcpu *cpu = lp->env->cpu;
     uint64_t deadline = pit8254_next_deadline(lp->env->pit);
 
+    if (lp->env->stop_at_ns != HOST_TIMER_NEVER) {
+        /* Wake for the time limit too (the loop then stops the guest). */
+        if (!(cpu->arch.eflags & EFLAGS_IF) || deadline > lp->env->stop_at_ns)
+            deadline = lp->env->stop_at_ns;
+        host_sleep_until(deadline);
+        return true;
+    }
     if (!(cpu->arch.eflags & EFLAGS_IF) || deadline == HOST_TIMER_NEVER) {
         dump_state(cpu);
         popek_fail(err, "guest halted at eip 0x%08x with %s", cpu->arch.eip,
@@ -408,7 +495,9 @@ static int run_loop_body(const struct run_env *env, struct run_stats *stats,
         .port_in = port_in,
         .port_out = port_out,
         .read_tsc = read_tsc,
+        .control_register_written = control_register_written,
     };
+    current_loop = &lp;
     if (!signals_install(err))
         return 1;
     signals_set_current(cpu, env->tc);
@@ -424,6 +513,12 @@ static int run_loop_body(const struct run_env *env, struct run_stats *stats,
         if (devices_due || halted) {
             service_devices(env);
             devices_due = false;
+            if (host_monotonic_ns() >= env->stop_at_ns) {
+                dump_state(cpu);
+                popek_fail(err, "time limit reached (--time-limit) at eip 0x%08x",
+                           cpu->arch.eip);
+                return 1;
+            }
         }
         if (!inject_interrupt(&lp, &delivered, err))
             return 1;
@@ -471,6 +566,13 @@ static int run_loop_body(const struct run_env *env, struct run_stats *stats,
             __atomic_store_n(&cpu->event_pending, 0, __ATOMIC_RELAXED);
             devices_due = true;
             cpu->arch.eip = cpu->next_eip - cpu->arch.seg[SEG_CS].base;
+            break;
+        case EXIT_RAISE:
+            stats->exits_raise++;
+            cpu->exit_link = 0;
+            cpu->arch.eip = cpu->next_eip - cpu->arch.seg[SEG_CS].base;
+            if (!deliver_exception(&lp, (uint8_t)cpu->raise_vector, true, cpu->raise_error, err))
+                return 1;
             break;
         case EXIT_FAULT:
             stats->exits_fault++;

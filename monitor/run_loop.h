@@ -26,12 +26,14 @@ struct run_env {
     bool (*exit_requested)(void *ctx, int *status);
     void *ctx;
     bool no_reboot;
+    bool collect_stats; /* also count what costs time to count (indirect-branch probes) */
+    uint64_t stop_at_ns; /* --time-limit as a monotonic deadline, or HOST_TIMER_NEVER */
 };
 
 #define RUN_STATS_MNEMONICS 2048 /* > ZYDIS_MNEMONIC_MAX_VALUE */
 
 struct run_stats {
-    uint64_t exits_branch, exits_callout, exits_event, exits_fault;
+    uint64_t exits_branch, exits_callout, exits_event, exits_fault, exits_raise;
     uint64_t exceptions_delivered, interrupts_delivered;
     uint64_t ibl_misses;
     uint64_t signals_segv, signals_fpe, signals_other;

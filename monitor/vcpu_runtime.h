@@ -21,6 +21,7 @@ enum vcpu_exit_reason {
     EXIT_CALLOUT,    /* next_eip is an instruction for emul/ (system/sensitive) */
     EXIT_EVENT,      /* an event is pending; next_eip is the block that polled */
     EXIT_FAULT,      /* a host signal inside translated code: fault fields */
+    EXIT_RAISE,      /* the instruction at next_eip raises raise_vector(raise_error) */
 };
 
 /* Host signal details of an EXIT_FAULT, taken from the siginfo. */
@@ -55,6 +56,9 @@ struct vcpu {
 
     /* The callout's guest mnemonic (ZydisMnemonic), stored by its exit. */
     uint32_t callout_mnemonic;
+    /* EXIT_RAISE: the exception, with its error code (always pushed). */
+    uint32_t raise_vector;
+    uint32_t raise_error;
 
     /* Indirect-branch lookup (translator/translate.c emits the probe): the
      * mode key of the running code in the upper half, and a count of probes. */

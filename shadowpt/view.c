@@ -15,23 +15,56 @@ struct view {
     uint64_t map_calls;
 };
 
-/* Reserves the view with its window 4 GiB aligned: over-reserve by 4 GiB and
- * give back the slack on both sides. */
+/* Reserves the view with its window 4 GiB aligned (over-reserve by 4 GiB
+ * and give back the slack), with one canary page on each side. */
 static uint8_t *view_reserve_aligned(size_t size)
 {
-    size_t slack = VIEW_WINDOW_SIZE;
-    uint8_t *raw =
-        mmap(NULL, size + slack, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    size_t slack = VIEW_WINDOW_SIZE, page = GUEST_PAGE_SIZE;
+    size_t total = size + slack + 2 * page;
+    uint8_t *raw = mmap(NULL, total, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 
     if (raw == MAP_FAILED)
         return NULL;
-    uintptr_t base = ((uintptr_t)raw + VIEW_GUARD_BELOW + slack - 1) & ~(uintptr_t)(slack - 1);
+    uintptr_t base =
+        ((uintptr_t)raw + page + VIEW_GUARD_BELOW + slack - 1) & ~(uintptr_t)(slack - 1);
     uint8_t *start = (uint8_t *)(base - VIEW_GUARD_BELOW);
-    if (start > raw)
-        munmap(raw, (size_t)(start - raw));
-    if (raw + size + slack > start + size)
-        munmap(start + size, (size_t)(raw + size + slack - (start + size)));
+    uint8_t *low_canary = start - page, *high_canary = start + size;
+    if (low_canary > raw)
+        munmap(raw, (size_t)(low_canary - raw));
+    if (raw + total > high_canary + page)
+        munmap(high_canary + page, (size_t)(raw + total - (high_canary + page)));
     return start;
+}
+
+/* Canary pages right outside the reservation: translated code can form no
+ * address there, so a changed byte means the isolation failed. */
+static const uint64_t canary_pattern = 0x706F70656B43414EULL; /* "popekCAN" */
+
+static void view_arm_canaries(struct view *view)
+{
+    uint8_t *pages[2] = {view->reservation - GUEST_PAGE_SIZE,
+                         view->reservation + view->reservation_size};
+
+    for (int i = 0; i < 2; i++) {
+        if (mprotect(pages[i], GUEST_PAGE_SIZE, PROT_READ | PROT_WRITE) == 0) {
+            for (size_t j = 0; j < GUEST_PAGE_SIZE; j += 8)
+                memcpy(pages[i] + j, &canary_pattern, 8);
+        }
+    }
+}
+
+bool view_canaries_intact(const struct view *view)
+{
+    const uint8_t *pages[2] = {view->reservation - GUEST_PAGE_SIZE,
+                               view->reservation + view->reservation_size};
+
+    for (int i = 0; i < 2; i++) {
+        for (size_t j = 0; j < GUEST_PAGE_SIZE; j += 8) {
+            if (memcmp(pages[i] + j, &canary_pattern, 8) != 0)
+                return false;
+        }
+    }
+    return true;
 }
 
 struct view *view_create(struct guest_ram *ram, struct popek_error *err)
@@ -51,6 +84,7 @@ struct view *view_create(struct guest_ram *ram, struct popek_error *err)
         free(view);
         return NULL;
     }
+    view_arm_canaries(view);
     return view;
 }
 
@@ -58,7 +92,7 @@ void view_destroy(struct view *view)
 {
     if (!view)
         return;
-    munmap(view->reservation, view->reservation_size);
+    munmap(view->reservation - GUEST_PAGE_SIZE, view->reservation_size + 2 * GUEST_PAGE_SIZE);
     free(view);
 }
 

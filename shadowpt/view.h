@@ -62,6 +62,10 @@ bool view_unmap(struct view *view, guest_linear_t linear, uint32_t npages, struc
 /* Changes the host protection of mapped window pages (mprotect). */
 bool view_protect(struct view *view, guest_linear_t linear, uint32_t npages, enum view_prot prot);
 
+/* True when the canary pages on both sides of the reservation still hold
+ * their pattern (checked at exit: a translator isolation bug would break it). */
+bool view_canaries_intact(const struct view *view);
+
 /* Number of mmap calls that currently back the window (for the map budget). */
 uint64_t view_mapping_calls(const struct view *view);
 

@@ -171,6 +171,11 @@ static bool operands_are_ident_safe(const ZydisDecodedInstruction *insn,
         }
         if (op->type == ZYDIS_OPERAND_TYPE_POINTER)
             return false;
+        /* A memory operand the encoding does not spell out (maskmovq's
+         * [edi], ...) would reach the host unrewritten: never ident. */
+        if (op->type == ZYDIS_OPERAND_TYPE_MEMORY &&
+            op->visibility != ZYDIS_OPERAND_VISIBILITY_EXPLICIT)
+            return false;
     }
     return true;
 }

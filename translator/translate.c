@@ -168,6 +168,32 @@ static void emit_callout_exit(struct block_state *st, guest_linear_t eip, ZydisM
     st->ended = true;
 }
 
+/* The instruction at eip faults before doing anything (a null segment). */
+static void emit_raise_exit(struct block_state *st, guest_linear_t eip, uint8_t vector,
+                            uint32_t error_code)
+{
+    emit_store_vcpu_u32(st->buf, VCPU_OFFSET(next_eip), eip);
+    emit_store_vcpu_u32(st->buf, VCPU_OFFSET(raise_vector), vector);
+    emit_store_vcpu_u32(st->buf, VCPU_OFFSET(raise_error), error_code);
+    emit_mov_r14d_imm(st->buf, 0);
+    emit_exit(st->buf, EXIT_RAISE);
+    st->ended = true;
+}
+
+/* True when an operand of the instruction accesses memory through a segment
+ * the configuration marks unusable. */
+static bool uses_unusable_segment(const struct block_state *st,
+                                  const ZydisDecodedInstruction *insn,
+                                  const ZydisDecodedOperand *ops)
+{
+    for (unsigned i = 0; i < insn->operand_count; i++) {
+        if (ops[i].type == ZYDIS_OPERAND_TYPE_MEMORY && ops[i].mem.type == ZYDIS_MEMOP_TYPE_MEM &&
+            ((st->cfg->unusable_segments >> rewrite_operand_segment(&ops[i])) & 1))
+            return true;
+    }
+    return false;
+}
+
 /* Indirect branch with the guest target in r14d: probe the vCPU's lookup
  * table (vcpu_runtime.h) and jump straight to the block on a hit; on a miss
  * exit to the monitor, which translates the target and fills the entry.
@@ -179,12 +205,14 @@ static void emit_indirect_exit(struct block_state *st)
     const int32_t ibl = VCPU_OFFSET(ibl);
 
     emit_mov_reg_reg(b, ZYDIS_REGISTER_R10, ZYDIS_REGISTER_RCX);
-    /* ibl_lookups += 1 */
-    emit_mov_reg_mem(b, ZYDIS_REGISTER_RCX, HOST_REG_VCPU, ZYDIS_REGISTER_NONE,
-                     VCPU_OFFSET(ibl_lookups), 8);
-    emit_lea(b, ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_NONE, 1);
-    emit_mov_mem_reg(b, HOST_REG_VCPU, ZYDIS_REGISTER_NONE, VCPU_OFFSET(ibl_lookups), 8,
-                     ZYDIS_REGISTER_RCX);
+    if (st->cfg->count_indirect) {
+        /* ibl_lookups += 1 */
+        emit_mov_reg_mem(b, ZYDIS_REGISTER_RCX, HOST_REG_VCPU, ZYDIS_REGISTER_NONE,
+                         VCPU_OFFSET(ibl_lookups), 8);
+        emit_lea(b, ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_NONE, 1);
+        emit_mov_mem_reg(b, HOST_REG_VCPU, ZYDIS_REGISTER_NONE, VCPU_OFFSET(ibl_lookups), 8,
+                         ZYDIS_REGISTER_RCX);
+    }
     /* rcx = (mode tag + target + 1) + ~tag = expected - tag */
     emit_mov_reg_mem(b, ZYDIS_REGISTER_RCX, HOST_REG_VCPU, ZYDIS_REGISTER_NONE,
                      VCPU_OFFSET(ibl_mode_tag), 8);
@@ -729,6 +757,11 @@ static bool translate_branch(struct block_state *st, const ZydisDecodedInstructi
      * the monitor's. */
     if (insn->meta.branch_type == ZYDIS_BRANCH_TYPE_FAR || insn->operand_width != 32)
         return false;
+    /* LOOP/JECXZ with a 16-bit address size count in CX: the monitor's. */
+    if (insn->address_width != 32 &&
+        (insn->mnemonic == ZYDIS_MNEMONIC_JECXZ || insn->mnemonic == ZYDIS_MNEMONIC_LOOP ||
+         insn->mnemonic == ZYDIS_MNEMONIC_LOOPE || insn->mnemonic == ZYDIS_MNEMONIC_LOOPNE))
+        return false;
     if (relative)
         target = next + (uint32_t)ops[0].imm.value.s;
 
@@ -847,6 +880,7 @@ bool translate_block(const struct translate_config *cfg, guest_linear_t eip, str
         st.segment_offset[i] = VCPU_OFFSET(arch.seg[i].base);
 
     emit_event_poll(&st, eip);
+    out->body_offset = (uint32_t)emit_offset(buf);
     while (!st.ended) {
         uint8_t bytes[ZYDIS_MAX_INSTRUCTION_LENGTH];
         ZydisDecodedInstruction insn;
@@ -877,6 +911,11 @@ bool translate_block(const struct translate_config *cfg, guest_linear_t eip, str
         }
         rec->length = insn.length;
         rec->cls = (uint8_t)classify_instruction(&insn, ops);
+        if (rec->cls != INSN_CALLOUT && uses_unusable_segment(&st, &insn, ops)) {
+            out->ninsns++;
+            emit_raise_exit(&st, pc, 13, 0); /* #GP(0) */
+            break;
+        }
         if (!translate_one(&st, &insn, ops, pc, rec)) {
             /* Anything without a host sequence is executed by the monitor. */
             buf->cursor = buf->start + mark;

@@ -9,7 +9,10 @@
  *
  * Block layout:
  *     entry:  event poll (exit with EXIT_EVENT when vcpu->event_pending)
- *     body:   one host sequence per guest instruction
+ *     body:   one host sequence per guest instruction (body_offset: the
+ *             entry for forward chained jumps, which need no poll — every
+ *             cycle of guest control flow contains a backward or indirect
+ *             transfer, and those enter at the poll)
  *     end:    the control transfer: rel32 jumps to exit stubs (patched to
  *             chain), an indirect exit with the target in r14d, or a callout
  *     stubs:  one per direct exit: store next_eip, point r14 at the jump to
@@ -60,6 +63,7 @@ struct translated_block {
     guest_linear_t eip;
     uint32_t guest_size;
     uint32_t code_size;
+    uint32_t body_offset; /* the entry that skips the event poll */
     unsigned ninsns;
     struct translated_insn insns[TRANSLATE_MAX_INSNS];
     unsigned nexits;
@@ -73,7 +77,13 @@ struct translate_config {
     size_t (*fetch)(void *opaque, guest_linear_t eip, uint8_t *buf, size_t len);
     void *opaque;
     segment_base_mask nonzero_bases; /* segments whose base is added at run time */
+    /* Segments holding a null selector (unusable): any access through one
+     * raises #GP(0) instead (SDM vol. 3, §3.4.2). */
+    segment_base_mask unusable_segments;
     unsigned max_insns;              /* 1 .. TRANSLATE_MAX_INSNS */
+    /* Count indirect-branch probes in vcpu->ibl_lookups (costs a memory
+     * increment per indirect branch: only when statistics are wanted). */
+    bool count_indirect;
     /* Bounce mode (monitor/bounce.c): when not zero, translate exactly one
      * ident instruction whose memory operand is the host buffer at this
      * address instead of guest memory. Used to re-execute natively an

@@ -1,0 +1,152 @@
+/*
+ * guest-tests/fuzz_insns.c — pseudo-random instruction bytes, as a guest.
+ *
+ * The translator is a security boundary: whatever bytes a guest executes,
+ * popek must end in a guest exception or a clean stop, never a host crash,
+ * and never touch host memory outside the guest's view (popek checks canary
+ * pages around the view and the vCPU at exit). This kernel executes rounds
+ * of random code: each round fills a 4 KiB buffer with xorshift bytes,
+ * loads random registers and flags, and IRETs into the buffer at a random
+ * offset — at ring 3 (with a TSS stack for the way back, IRQ0 unmasked as a
+ * watchdog) or at ring 0 (where every system instruction is reachable).
+ * Every vector comes back through one handler that abandons the round.
+ *
+ * Random code can also stop the machine (a triple fault after lidt with
+ * garbage, hlt with interrupts off, an out to the exit port): that is a
+ * clean stop and ends the run. Output differs from QEMU's by design (timing,
+ * undefined flags), so this kernel is not golden-compared: guest-tests/
+ * run-fuzz.sh runs it under popek with many seeds and checks how each run
+ * ended.
+ *
+ * Command line: "seed=N rounds=N".
+ */
+#include "rt.h"
+
+#define CODE_BYTES   4096
+#define RAND_STACK   0x00380000u /* ring 0/3 stacks for random code */
+#define KERNEL_STACK_TOP 0x00370000u
+
+struct fuzz_frame {
+    uint32_t *regs;
+    uint32_t pad[3];
+    uint32_t iret[5]; /* eip, cs, eflags, esp, ss */
+};
+
+int fuzz_enter(struct fuzz_frame *frame);
+void fuzz_resume(void); /* IRET target: EAX = vector */
+
+static uint8_t code[CODE_BYTES + 16] __attribute__((aligned(4096)));
+static uint32_t state;
+static unsigned vector_counts[256];
+
+static uint32_t xorshift(void)
+{
+    state ^= state << 13;
+    state ^= state >> 17;
+    state ^= state << 5;
+    return state;
+}
+
+static uint32_t cmdline_number(const char *key, uint32_t fallback)
+{
+    const char *s = rt_cmdline();
+    size_t klen = strlen(key);
+
+    for (; *s; s++) {
+        if (strncmp(s, key, klen) == 0 && s[klen] == '=') {
+            uint32_t v = 0;
+            for (s += klen + 1; *s >= '0' && *s <= '9'; s++)
+                v = v * 10 + (uint32_t)(*s - '0');
+            return v;
+        }
+    }
+    return fallback;
+}
+
+/* Every vector: abandon the round by returning (through the runtime's
+ * IRET, so its handler bookkeeping stays right) to fuzz_resume at ring 0. */
+static void catch_all(struct rt_frame *frame)
+{
+    /* PIC interrupts need an EOI so the watchdog keeps ticking. */
+    if (frame->vector >= 0x20 && frame->vector < 0x30)
+        outb(0x20, 0x20);
+    frame->eax = frame->vector;
+    frame->eip = (uint32_t)fuzz_resume;
+    frame->cs = RT_SEL_KCODE;
+    frame->eflags = 0x2;
+}
+
+static void start_watchdog(void)
+{
+    /* PIC: vectors 0x20-0x2F, only IRQ0; PIT channel 0 at ~200 Hz. */
+    outb(0x20, 0x11);
+    outb(0x21, 0x20);
+    outb(0x21, 0x04);
+    outb(0x21, 0x01);
+    outb(0xA0, 0x11);
+    outb(0xA1, 0x28);
+    outb(0xA1, 0x02);
+    outb(0xA1, 0x01);
+    outb(0x21, 0xFE);
+    outb(0xA1, 0xFF);
+    outb(0x43, 0x34);
+    outb(0x40, 5966 & 0xFF);
+    outb(0x40, 5966 >> 8);
+}
+
+int main(const struct multiboot_info *mbi)
+{
+    uint32_t seed = cmdline_number("seed", 1);
+    uint32_t rounds = cmdline_number("rounds", 1000);
+    uint32_t regs[8];
+    struct fuzz_frame frame = {.regs = regs};
+    uint64_t bytes = 0;
+
+    (void)mbi;
+    state = seed * 2654435761u + 1;
+    for (unsigned v = 0; v < 256; v++) {
+        rt_set_handler(v, catch_all);
+        rt_set_gate_attr(v, RT_GATE_INTR); /* DPL 0: int n from ring 3 is #GP */
+    }
+    rt_load_tss(KERNEL_STACK_TOP);
+    start_watchdog();
+
+    for (uint32_t r = 0; r < rounds; r++) {
+        bool ring3 = (xorshift() & 7) != 0;
+
+        for (unsigned i = 0; i < CODE_BYTES; i += 4) {
+            uint32_t v = xorshift();
+            memcpy(code + i, &v, 4);
+        }
+        for (unsigned i = 0; i < 16; i += 2) {
+            code[CODE_BYTES + i] = 0x0F; /* ud2 after the buffer */
+            code[CODE_BYTES + i + 1] = 0x0B;
+        }
+        bytes += CODE_BYTES;
+        for (unsigned i = 0; i < 8; i++)
+            regs[i] = xorshift();
+        frame.iret[0] = (uint32_t)code + (xorshift() % CODE_BYTES);
+        /* Arithmetic flags random; IF on for the watchdog; IOPL 0. */
+        frame.iret[2] = (xorshift() & 0x8D5) | 0x202;
+        frame.iret[3] = RAND_STACK - (xorshift() & 0xFFC);
+        if (ring3) {
+            frame.iret[1] = RT_SEL_UCODE | 3;
+            frame.iret[4] = RT_SEL_UDATA | 3;
+        } else {
+            /* Same privilege: IRET pops EIP, CS, EFLAGS only; ESP is the
+             * kernel's, which random code will move at will. */
+            frame.iret[1] = RT_SEL_KCODE;
+        }
+        int vector = fuzz_enter(&frame);
+        vector_counts[vector & 0xFF]++;
+        rt_load_tss(KERNEL_STACK_TOP); /* random ring-0 code may have ltr'd something else */
+    }
+
+    rt_printf("fuzz: seed %u, %u rounds, %u KiB of random code\n", seed, rounds,
+              (unsigned)(bytes / 1024));
+    for (unsigned v = 0; v < 256; v++) {
+        if (vector_counts[v])
+            rt_printf("  vector %3u: %u\n", v, vector_counts[v]);
+    }
+    rt_finish();
+}

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# guest-tests/run-fuzz.sh — runs fuzz_insns.elf under popek with many seeds.
+#
+#   run-fuzz.sh <popek> <fuzz_insns.elf> <runs> <rounds-per-run>
+#
+# Each run executes <rounds> rounds of random code (fuzz_insns.c). A run
+# passes when popek ends it cleanly: the guest's own exit (status 1, "PASS"),
+# or a stop popek explains (status 1: triple fault, halt with interrupts
+# off, time limit, unsupported instruction) — or the guest's random code
+# wrote the exit port itself (another odd status, no signal). It fails when
+# popek dies from a signal (status > 128), reports an internal error (70,
+# the canary check), or a sanitizer complains.
+set -u
+popek=$1 kernel=$2 runs=$3 rounds=$4
+failures=0 clean_stops=0 completed=0 total_rounds=0
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+for seed in $(seq 1 "$runs"); do
+    timeout 120 "$popek" -m 16 -no-reboot --time-limit 10 -kernel "$kernel" \
+        -append "seed=$seed rounds=$rounds" >"$log" 2>&1 </dev/null
+    status=$?
+    if [ $status -eq 124 ] || [ $status -gt 128 ] || [ $status -eq 70 ] ||
+        grep -q "Sanitizer\|runtime error" "$log"; then
+        echo "FAIL seed $seed: popek exit status $status"
+        tail -n 20 "$log"
+        failures=$((failures + 1))
+    elif grep -q "^PASS" "$log"; then
+        completed=$((completed + 1))
+        total_rounds=$((total_rounds + rounds))
+    else
+        clean_stops=$((clean_stops + 1))
+        echo "seed $seed: clean stop: $(grep '^popek:' "$log" | head -n 1)"
+    fi
+done
+echo "fuzz: $runs runs ($completed completed all $rounds rounds, $clean_stops stopped cleanly" \
+    "earlier), $((total_rounds * 4)) KiB of random code in completed runs"
+echo "$((runs - failures)) passed, $failures failed"
+[ $failures -eq 0 ]

@@ -1,0 +1,242 @@
+/*
+ * tests/test_tcache.c — the translation cache (cache/tcache.c, code_arena.c):
+ * the block map, host-address lookup, instruction metadata, chaining and
+ * unchaining, invalidation and flush.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "cache/code_arena.h"
+#include "cache/tcache.h"
+
+/* A fake translated block: `ninsns` one-byte guest instructions, 8 host
+ * bytes each, and one direct exit whose rel32 sits at host offset 1. */
+static struct translated_block make_block(guest_linear_t eip, unsigned ninsns,
+                                          guest_linear_t target, uint8_t *code)
+{
+    struct translated_block tb;
+
+    memset(&tb, 0, sizeof(tb));
+    tb.eip = eip;
+    tb.ninsns = ninsns;
+    tb.guest_size = ninsns;
+    for (unsigned i = 0; i < ninsns; i++) {
+        tb.insns[i].eip = eip + i;
+        tb.insns[i].host_offset = 8 * i;
+        tb.insns[i].length = 1;
+    }
+    tb.code_size = 8 * ninsns + 16;
+    memset(code, 0xCC, tb.code_size);
+    code[0] = 0xE9; /* jmp rel32 at offset 1 */
+    tb.nexits = 1;
+    tb.exits[0].target = target;
+    tb.exits[0].jump_rel32 = 1;
+    tb.exits[0].stub = 8 * ninsns;
+    tb.body_offset = 5; /* after the (fake) event poll */
+    return tb;
+}
+
+static int32_t rel32_at(const uint8_t *exec_site)
+{
+    int32_t rel;
+
+    memcpy(&rel, exec_site, 4);
+    return rel;
+}
+
+static void test_lookup_by_eip_and_mode(void **state)
+{
+    struct popek_error err;
+    struct tcache *tc = tcache_create(1 << 20, &err);
+    uint8_t code[256];
+    struct translated_block tb = make_block(0x1000, 3, 0x2000, code);
+
+    assert_null(tcache_lookup(tc, 0x1000, 0));
+    struct tc_block *a = tcache_insert(tc, &tb, code, 0);
+    struct tc_block *b = tcache_insert(tc, &tb, code, 3); /* same EIP, CPL 3 */
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_ptr_equal(tcache_lookup(tc, 0x1000, 0), a);
+    assert_ptr_equal(tcache_lookup(tc, 0x1000, 3), b);
+    assert_null(tcache_lookup(tc, 0x1001, 0));
+    assert_null(tcache_lookup(tc, 0x1000, 1));
+    /* The code was copied into the arena. */
+    assert_memory_equal(a->code, code, tb.code_size);
+
+    const struct tcache_stats *st = tcache_stats(tc);
+    assert_int_equal(st->blocks_translated, 2);
+    assert_int_equal(st->guest_insns_translated, 6);
+    assert_int_equal(st->lookups, 5);
+    assert_int_equal(st->hits, 2);
+    assert_int_equal(st->misses, 3);
+    tcache_destroy(tc);
+}
+
+static void test_many_blocks_and_collisions(void **state)
+{
+    struct popek_error err;
+    struct tcache *tc = tcache_create(8 << 20, &err);
+    uint8_t code[256];
+
+    /* More blocks than hash buckets: chains must hold them all. */
+    for (guest_linear_t eip = 0; eip < 100000; eip++) {
+        struct translated_block tb = make_block(eip * 16, 1, 0, code);
+        assert_non_null(tcache_insert(tc, &tb, code, eip & 1));
+    }
+    for (guest_linear_t eip = 0; eip < 100000; eip += 997) {
+        struct tc_block *b = tcache_lookup(tc, eip * 16, eip & 1);
+        assert_non_null(b);
+        assert_int_equal(b->eip, eip * 16);
+        assert_null(tcache_lookup(tc, eip * 16, (eip & 1) ^ 1));
+    }
+    tcache_destroy(tc);
+}
+
+static void test_host_address_to_guest_instruction(void **state)
+{
+    struct popek_error err;
+    struct tcache *tc = tcache_create(1 << 20, &err);
+    uint8_t code[256];
+    struct translated_block t1 = make_block(0x1000, 4, 0, code);
+    struct tc_block *b1 = tcache_insert(tc, &t1, code, 0);
+    struct translated_block t2 = make_block(0x5000, 2, 0, code);
+    struct tc_block *b2 = tcache_insert(tc, &t2, code, 0);
+
+    assert_ptr_equal(tcache_block_at(tc, b1->code), b1);
+    assert_ptr_equal(tcache_block_at(tc, b1->code + b1->code_size - 1), b1);
+    assert_ptr_equal(tcache_block_at(tc, b2->code + 3), b2);
+    assert_null(tcache_block_at(tc, b2->code + b2->code_size + 64));
+    assert_null(tcache_block_at(tc, code));
+
+    assert_int_equal(tcache_insn_at(b1, b1->code + 0)->eip, 0x1000);
+    assert_int_equal(tcache_insn_at(b1, b1->code + 7)->eip, 0x1000);
+    assert_int_equal(tcache_insn_at(b1, b1->code + 8)->eip, 0x1001);
+    assert_int_equal(tcache_insn_at(b1, b1->code + 31)->eip, 0x1003);
+    assert_int_equal(tcache_insn_at(b2, b2->code + 9)->eip, 0x5001);
+    tcache_destroy(tc);
+}
+
+static void test_chain_unchain_invalidate(void **state)
+{
+    struct popek_error err;
+    struct tcache *tc = tcache_create(1 << 20, &err);
+    uint8_t code[256];
+    struct translated_block ta = make_block(0x1000, 2, 0x2000, code);
+    struct tc_block *a = tcache_insert(tc, &ta, code, 0);
+    struct translated_block tb = make_block(0x2000, 2, 0x1000, code);
+    struct tc_block *b = tcache_insert(tc, &tb, code, 0);
+    const uint8_t *site = a->code + 1;
+
+    /* Only the matching target/mode can be chained, and only once. */
+    struct translated_block tc_other = make_block(0x3000, 1, 0, code);
+    struct tc_block *other = tcache_insert(tc, &tc_other, code, 0);
+    assert_false(tcache_chain_site(tc, site, other));
+    assert_false(tcache_chain_site(tc, code, b)); /* not an arena address */
+    assert_true(tcache_chain_site(tc, site, b));
+    /* 0x1000 -> 0x2000 goes forward: no event poll needed at the target. */
+    assert_ptr_equal(b->body, b->code + 5);
+    assert_int_equal(rel32_at(site), (int32_t)(b->body - (site + 4)));
+    /* 0x2000 -> 0x1000 goes backward: it must enter through the poll. */
+    assert_true(tcache_chain_site(tc, b->code + 1, a));
+    assert_int_equal(rel32_at(b->code + 1), (int32_t)(a->code - (b->code + 5)));
+    assert_ptr_equal(a->exits[0].chained, b);
+    assert_false(tcache_chain_site(tc, site, b));
+
+    /* Invalidating b's guest bytes points a's jump back at a's stub. */
+    tcache_invalidate_range(tc, 0x2001, 1);
+    assert_false(b->valid);
+    assert_null(tcache_lookup(tc, 0x2000, 0));
+    assert_null(a->exits[0].chained);
+    assert_int_equal(rel32_at(site), (int32_t)(a->code + a->exits[0].stub - (site + 4)));
+    assert_true(a->valid);
+    assert_int_equal(tcache_stats(tc)->unchains, 1);
+    assert_false(b->exits[0].chained); /* b's own chains go with it */
+    /* Invalidation reaches up to 15 bytes past a block (its last
+     * instruction may be that long); a range before it leaves it alone. */
+    tcache_invalidate_range(tc, 0x0FF0, 0x10);
+    assert_true(a->valid);
+    tcache_invalidate_range(tc, 0x1010, 1);
+    assert_false(a->valid);
+    tcache_destroy(tc);
+}
+
+static int drops, flush_drops;
+static void count_drops(void *ctx, const struct tc_block *b)
+{
+    if (b)
+        drops++;
+    else
+        flush_drops++;
+}
+
+static void test_flush_and_drop_hook(void **state)
+{
+    struct popek_error err;
+    struct tcache *tc = tcache_create(1 << 20, &err);
+    uint8_t code[256];
+    struct translated_block t = make_block(0x1000, 1, 0, code);
+
+    tcache_set_drop_hook(tc, count_drops, NULL);
+    assert_non_null(tcache_insert(tc, &t, code, 0));
+    tcache_invalidate_range(tc, 0x1000, 1);
+    assert_int_equal(drops, 1);
+    assert_non_null(tcache_insert(tc, &t, code, 0));
+    tcache_flush(tc);
+    assert_int_equal(flush_drops, 1);
+    assert_null(tcache_lookup(tc, 0x1000, 0));
+    assert_int_equal(tcache_stats(tc)->flushes, 1);
+    tcache_set_drop_hook(tc, NULL, NULL);
+    tcache_destroy(tc);
+}
+
+static void test_arena_full(void **state)
+{
+    struct popek_error err;
+    struct tcache *tc = tcache_create(4096, &err);
+    uint8_t code[256];
+    struct translated_block t = make_block(0x1000, 8, 0, code); /* 80 bytes */
+    unsigned inserted = 0;
+
+    while (tcache_insert(tc, &t, code, inserted))
+        inserted++;
+    assert_int_equal(inserted, 4096 / 80);
+    tcache_flush(tc);
+    assert_non_null(tcache_insert(tc, &t, code, 0));
+    tcache_destroy(tc);
+}
+
+static void test_arena_is_w_xor_x(void **state)
+{
+    struct popek_error err;
+    struct code_arena *a = code_arena_create(1 << 16, &err);
+    uint8_t *w = code_arena_alloc(a, 16);
+    uint8_t *x = code_arena_exec_ptr(a, w);
+
+    assert_ptr_not_equal(w, x);
+    assert_true(code_arena_contains(a, x));
+    assert_false(code_arena_contains(a, w));
+    assert_ptr_equal(code_arena_write_ptr(a, x), w);
+    w[0] = 0xC3; /* ret, written through the RW alias... */
+    assert_int_equal(x[0], 0xC3); /* ...seen through the RX alias */
+    ((void (*)(void))x)();        /* and executable there */
+    assert_int_equal((uintptr_t)code_arena_alloc(a, 1) % 16, 0);
+    code_arena_destroy(a);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_lookup_by_eip_and_mode),
+        cmocka_unit_test(test_many_blocks_and_collisions),
+        cmocka_unit_test(test_host_address_to_guest_instruction),
+        cmocka_unit_test(test_chain_unchain_invalidate),
+        cmocka_unit_test(test_flush_and_drop_hook),
+        cmocka_unit_test(test_arena_full),
+        cmocka_unit_test(test_arena_is_w_xor_x),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
