@@ -15,6 +15,7 @@
 #include "cli/options.h"
 #include "common/log.h"
 #include "monitor/machine.h"
+#include "monitor/run_loop.h"
 #include "monitor/stats.h"
 
 #define EXIT_USAGE          2
@@ -72,12 +73,22 @@ int main(int argc, char **argv)
         .cmdline = opts.append,
         .initrd = opts.initrd,
     };
-    if (!boot_load_kernel(machine_ram(m), &boot, machine_vcpu_state(m), &err)) {
-        machine_destroy(m);
-        return fail_usage(&err);
+    int status;
+    for (;;) {
+        if (!boot_load_kernel(machine_ram(m), &boot, machine_vcpu_state(m), &err)) {
+            machine_destroy(m);
+            return fail_usage(&err);
+        }
+        status = machine_run(m, &err);
+        if (status != RUN_RESET)
+            break;
+        /* The guest reset the machine: start again from the kernel file. */
+        if (!machine_reset(m, &err)) {
+            fprintf(stderr, "popek: %s\n", err.message);
+            status = 1;
+            break;
+        }
     }
-
-    int status = machine_run(m, &err);
     if (status == 1 && err.message[0])
         fprintf(stderr, "popek: %s\n", err.message);
     if (opts.stats_file || log_enabled(LOG_STATS)) {

@@ -146,4 +146,20 @@ void emul_cpuid(uint32_t leaf, uint32_t subleaf, uint32_t out[4]);
  * call after vcpu_state_reset() (SDM vol. 3, §9.1.1, table 9-1). */
 void emul_reset_model_state(struct vcpu_state *cpu);
 
+/* Executes one instruction at CS:EIP whose memory operands are implicit, for
+ * when translated code could not make its access in place (device memory,
+ * unassigned memory, a 32-bit wrap past 4 GiB): MOVS/STOS/LODS/CMPS/SCAS
+ * (b/w/d, REP/REPE/REPNE, 16- or 32-bit address size, source segment
+ * override, DF), PUSH/POP (register, immediate, memory, segment register),
+ * PUSHA/PUSHAD, POPA/POPAD, PUSHF/POPF, near CALL (rel, r/m) and RET (with
+ * and without imm16), ENTER (any nesting level), LEAVE, XLAT — through
+ * env->read/env->write (emul/implicit_mem.c). Outcomes as emul_execute():
+ * EMUL_OK (state and EIP updated), EMUL_FAULT (*fault; state unchanged,
+ * except that a REP string instruction keeps the iterations already done:
+ * ESI/EDI/ECX show the progress and EIP stays at the instruction), and
+ * EMUL_UNSUPPORTED for any other instruction (`why` names it). A REP
+ * instruction runs all its iterations in one call. */
+enum emul_status emul_execute_implicit(struct vcpu_state *cpu, const struct emul_env *env,
+                                       struct emul_fault *fault, char *why, size_t why_len);
+
 #endif

@@ -61,17 +61,7 @@
 #define DR7_FIXED1 0x00000400u /* DR7 bit 10 reads as 1 (SDM vol. 3, §17.2.4) */
 #define DR7_GD     (1u << 13)
 
-#define CR4_VME        (1u << 0)
-#define CR4_PVI        (1u << 1)
-#define CR4_TSD        (1u << 2)
-#define CR4_DE         (1u << 3)
-#define CR4_PSE        (1u << 4)
-#define CR4_PAE        (1u << 5)
-#define CR4_MCE        (1u << 6)
-#define CR4_PGE        (1u << 7)
-#define CR4_PCE        (1u << 8)
-#define CR4_OSFXSR     (1u << 9)
-#define CR4_OSXMMEXCPT (1u << 10)
+/* CR4 bits: monitor/vcpu.h. */
 
 /* Whether the machine has a local APIC. When devices/ emulates one, set this
  * to 1: CPUID.1:EDX.APIC and the reset value of IA32_APIC_BASE.EN follow. */
@@ -383,5 +373,19 @@ enum emul_status emul_salc(struct emul_ctx *ctx);
 enum emul_status emul_bound(struct emul_ctx *ctx);
 enum emul_status emul_pusha(struct emul_ctx *ctx);
 enum emul_status emul_popa(struct emul_ctx *ctx);
+
+/* implicit_mem.c: instructions with implicit memory operands (emul_execute_implicit) */
+#define EMUL_ARITH_FLAGS (EFLAGS_CF | EFLAGS_PF | EFLAGS_AF | EFLAGS_ZF | EFLAGS_SF | EFLAGS_OF)
+/* CF PF AF ZF SF OF as SUB/CMP of `size`-byte operands a - b sets them
+ * (other EFLAGS bits zero). */
+uint32_t emul_flags_sub(unsigned size, uint32_t a, uint32_t b);
+enum emul_status emul_string_insn(struct emul_ctx *ctx);
+enum emul_status emul_xlat(struct emul_ctx *ctx);
+enum emul_status emul_push(struct emul_ctx *ctx);
+enum emul_status emul_pop(struct emul_ctx *ctx);
+enum emul_status emul_near_call(struct emul_ctx *ctx);
+enum emul_status emul_near_ret(struct emul_ctx *ctx);
+enum emul_status emul_enter(struct emul_ctx *ctx);
+enum emul_status emul_leave(struct emul_ctx *ctx);
 
 #endif

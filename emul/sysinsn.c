@@ -202,6 +202,7 @@ static emul_handler handler_for(const struct emul_ctx *ctx)
     case ZYDIS_MNEMONIC_UD0:
     case ZYDIS_MNEMONIC_UD1:
     case ZYDIS_MNEMONIC_UD2:
+    case ZYDIS_MNEMONIC_RSM: /* #UD outside system-management mode (SDM vol. 2, RSM) */
         return raise_ud;
     default:
         return NULL;

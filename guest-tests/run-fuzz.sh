@@ -12,14 +12,16 @@
 # the canary check), or a sanitizer complains.
 set -u
 popek=$1 kernel=$2 runs=$3 rounds=$4
-failures=0 clean_stops=0 completed=0 total_rounds=0
+failures=0 clean_stops=0 completed=0 total_rounds=0 total_bounces=0
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
 for seed in $(seq 1 "$runs"); do
-    timeout 120 "$popek" -m 16 -no-reboot --time-limit 10 -kernel "$kernel" \
+    timeout 120 "$popek" -m 16 -no-reboot --time-limit 4 -kernel "$kernel" \
         -append "seed=$seed rounds=$rounds" >"$log" 2>&1 </dev/null
     status=$?
+    done_rounds=$(grep -c '^fuzz: round' "$log")
+    total_rounds=$((total_rounds + done_rounds * 50))
     if [ $status -eq 124 ] || [ $status -gt 128 ] || [ $status -eq 70 ] ||
         grep -q "Sanitizer\|runtime error" "$log"; then
         echo "FAIL seed $seed: popek exit status $status"
@@ -27,13 +29,12 @@ for seed in $(seq 1 "$runs"); do
         failures=$((failures + 1))
     elif grep -q "^PASS" "$log"; then
         completed=$((completed + 1))
-        total_rounds=$((total_rounds + rounds))
     else
         clean_stops=$((clean_stops + 1))
         echo "seed $seed: clean stop: $(grep '^popek:' "$log" | head -n 1)"
     fi
 done
 echo "fuzz: $runs runs ($completed completed all $rounds rounds, $clean_stops stopped cleanly" \
-    "earlier), $((total_rounds * 4)) KiB of random code in completed runs"
+    "earlier): $total_rounds rounds, $((total_rounds * 4)) KiB of random code executed from"
 echo "$((runs - failures)) passed, $failures failed"
 [ $failures -eq 0 ]

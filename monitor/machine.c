@@ -39,6 +39,8 @@ struct machine {
     struct run_stats run_stats;
     bool exit_requested;
     int exit_status;
+    uint64_t resets;
+    uint64_t stop_at_ns; /* --time-limit as a monotonic deadline, set by the first run */
 };
 
 static void machine_on_debug_exit(void *ctx, int status)
@@ -178,6 +180,23 @@ bool machine_exit_requested(const struct machine *m, int *status)
     return m->exit_requested;
 }
 
+bool machine_reset(struct machine *m, struct popek_error *err)
+{
+    if (!guest_ram_clear(m->ram, err))
+        return false;
+    tcache_flush(m->tc);
+    code_pages_unprotect_all(m->code_pages);
+    memset(m->cpu->ibl, 0, sizeof(m->cpu->ibl));
+    vcpu_state_reset(&m->cpu->arch);
+    m->cpu->event_pending = 0;
+    m->cpu->exit_link = 0;
+    pic8259_reset(m->pic);
+    pit8254_reset(m->pit);
+    m->exit_requested = false;
+    m->resets++;
+    return true;
+}
+
 static bool machine_exit_check(void *ctx, int *status)
 {
     return machine_exit_requested(ctx, status);
@@ -185,6 +204,11 @@ static bool machine_exit_check(void *ctx, int *status)
 
 int machine_run(struct machine *m, struct popek_error *err)
 {
+    /* The time limit counts from the first run, across resets. */
+    if (!m->stop_at_ns)
+        m->stop_at_ns = m->config.time_limit_s
+                            ? host_monotonic_ns() + (uint64_t)m->config.time_limit_s * 1000000000u
+                            : HOST_TIMER_NEVER;
     struct run_env env = {
         .cpu = m->cpu,
         .tc = m->tc,
@@ -198,9 +222,7 @@ int machine_run(struct machine *m, struct popek_error *err)
         .ctx = m,
         .no_reboot = m->config.no_reboot,
         .collect_stats = m->config.collect_stats,
-        .stop_at_ns = m->config.time_limit_s
-                          ? host_monotonic_ns() + (uint64_t)m->config.time_limit_s * 1000000000u
-                          : HOST_TIMER_NEVER,
+        .stop_at_ns = m->stop_at_ns,
     };
     /* The loader reset the architectural state; MSRs and model state start
      * at their power-on values. */
@@ -240,11 +262,13 @@ void machine_collect_stats(const struct machine *m, struct stats_report *r)
     stats_add(r, "exits", "raise", rs->exits_raise);
     stats_add(r, "events", "exceptions_delivered", rs->exceptions_delivered);
     stats_add(r, "events", "interrupts_delivered", rs->interrupts_delivered);
+    stats_add(r, "events", "machine_resets", m->resets);
     stats_add(r, "host_signals", "sigsegv", rs->signals_segv);
     stats_add(r, "host_signals", "sigfpe", rs->signals_fpe);
     stats_add(r, "host_signals", "other", rs->signals_other);
     stats_add(r, "host_signals", "smc_write_faults", rs->smc_write_faults);
     stats_add(r, "host_signals", "bounce_executions", rs->bounce_executions);
+    stats_add(r, "host_signals", "implicit_emulations", rs->implicit_emulations);
     for (unsigned i = 0; i < RUN_STATS_MNEMONICS; i++) {
         if (rs->callouts[i])
             stats_add(r, "callouts",

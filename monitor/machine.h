@@ -24,9 +24,9 @@ struct machine_config {
     uint64_t ram_bytes;
     enum exec_mode mode;
     bool no_reboot;
-    bool collect_stats; /* --stats or -d stats: count indirect-branch probes too */
+    bool collect_stats;    /* --stats or -d stats: count indirect-branch probes too */
     unsigned time_limit_s; /* stop the guest after this long (0: never) */
-    FILE *console; /* where COM1 and the debug console write */
+    FILE *console;         /* where COM1 and the debug console write */
 };
 
 struct machine;
@@ -41,6 +41,11 @@ struct ioport_bus *machine_ioport_bus(struct machine *m);
 /* Runs the guest until it exits through the debug-exit port (the return
  * value is that status) or stops (returns 1 and err says why). */
 int machine_run(struct machine *m, struct popek_error *err);
+
+/* Resets the machine as the PC's reset line does: RAM cleared, CPU and
+ * devices in their reset state, the translation cache emptied. The kernel
+ * must be loaded again before machine_run. */
+bool machine_reset(struct machine *m, struct popek_error *err);
 
 /* Gathers every module's counters into one report (monitor/stats.h). */
 struct stats_report;

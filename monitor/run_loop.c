@@ -25,6 +25,7 @@
 
 struct loop {
     const struct run_env *env;
+    bool reset_requested;         /* a triple fault without -no-reboot */
     const char *unsupported_mode; /* set when the guest entered a mode popek lacks */
     struct run_stats *stats;
     struct emul_env emul;
@@ -122,6 +123,7 @@ static void control_register_written(void *opaque, unsigned crn, uint32_t old_va
  *   bits 0-1   CPL
  *   bits 2-7   segments (ES..GS) with a non-zero base, added at run time
  *   bits 8-13  segments holding a null selector (accesses raise #GP(0))
+ *   bits 14-17 CR0.TS/EM/MP and CR4.OSFXSR as TRANSLATE_FPU_* (x87/SSE faults)
  *   bit 31     bounce blocks (MODE_KEY_BOUNCE) */
 static uint32_t mode_key(const struct vcpu_state *s)
 {
@@ -133,7 +135,11 @@ static uint32_t mode_key(const struct vcpu_state *s)
         if (!(s->seg[i].attr & SEG_ATTR_P))
             unusable |= 1u << i;
     }
-    return (s->seg[SEG_CS].selector & 3u) | (bases << 2) | (unusable << 8);
+    unsigned fpu = ((s->cr0 & CR0_TS) ? TRANSLATE_FPU_TS : 0) |
+                   ((s->cr0 & CR0_EM) ? TRANSLATE_FPU_EM : 0) |
+                   ((s->cr0 & CR0_MP) ? TRANSLATE_FPU_MP : 0) |
+                   ((s->cr4 & CR4_OSFXSR) ? 0 : TRANSLATE_FPU_NO_SSE);
+    return (s->seg[SEG_CS].selector & 3u) | (bases << 2) | (unusable << 8) | (fpu << 14);
 }
 
 static struct tc_block *find_or_translate(struct loop *lp, guest_linear_t eip, uint32_t key)
@@ -151,6 +157,7 @@ static struct tc_block *find_or_translate(struct loop *lp, guest_linear_t eip, u
         .opaque = (void *)env,
         .nonzero_bases = (segment_base_mask)((key >> 2) & 0x3F),
         .unusable_segments = (segment_base_mask)((key >> 8) & 0x3F),
+        .fpu_mode = (key >> 14) & 0xF,
         .max_insns = TRANSLATE_MAX_INSNS,
         .count_indirect = env->collect_stats,
         .bounce_buffer = bounce ? (uint64_t)(uintptr_t)lp->bounce : 0,
@@ -209,6 +216,29 @@ static void dump_state(const struct vcpu *cpu)
     vcpu_state_dump(&cpu->arch, stderr);
 }
 
+/* Exceptions that push an error code (SDM vol. 3, §6.13, table 6-1). */
+static bool vector_has_error_code(uint32_t vector)
+{
+    return vector == VEC_DF || (vector >= VEC_TS && vector <= VEC_PF) || vector == VEC_AC;
+}
+
+/* A triple fault shuts the processor down (SDM vol. 3, §6.15, interrupt 8):
+ * the PC's chipset then resets it. With -no-reboot popek stops instead,
+ * with a register dump, as QEMU does. Returns false (the loop ends). */
+static bool triple_fault(struct loop *lp, struct popek_error *err, const char *what)
+{
+    struct vcpu *cpu = lp->env->cpu;
+
+    if (!lp->env->no_reboot) {
+        lp->reset_requested = true;
+        if (log_enabled(LOG_INT))
+            log_printf("int: triple fault (%s) at eip=%08x: resetting\n", what, cpu->arch.eip);
+        return false;
+    }
+    dump_state(cpu);
+    return popek_fail(err, "guest triple fault (%s) at eip 0x%08x", what, cpu->arch.eip);
+}
+
 /* Delivers a guest exception; false when the guest cannot go on. */
 static bool deliver_exception(struct loop *lp, uint8_t vector, bool has_error, uint32_t error,
                               struct popek_error *err)
@@ -224,9 +254,7 @@ static bool deliver_exception(struct loop *lp, uint8_t vector, bool has_error, u
     case EMUL_OK:
         return true;
     case EMUL_TRIPLE_FAULT:
-        dump_state(cpu);
-        popek_fail(err, "guest triple fault (exception %u at eip 0x%08x)", vector, cpu->arch.eip);
-        return false;
+        return triple_fault(lp, err, "delivering an exception");
     default:
         dump_state(cpu);
         popek_fail(err, "%s", why[0] ? why : "cannot deliver a guest exception");
@@ -256,10 +284,21 @@ static bool handle_callout(struct loop *lp, struct popek_error *err, bool *halte
             cpu->arch.cr2 = fault.fault_address;
         return deliver_exception(lp, fault.vector, fault.has_error_code, fault.error_code, err);
     case EMUL_TRIPLE_FAULT:
-        dump_state(cpu);
-        popek_fail(err, "guest triple fault at eip 0x%08x", cpu->arch.eip);
-        return false;
+        return triple_fault(lp, err, "executing a system instruction");
     case EMUL_UNSUPPORTED:
+        /* Stack and string forms the translator leaves to the monitor
+         * (16-bit operand sizes: ret 16, leave 16...) are emulated by the
+         * implicit-memory emulator. */
+        switch (emul_execute_implicit(&cpu->arch, &lp->emul, &fault, NULL, 0)) {
+        case EMUL_OK:
+            return true;
+        case EMUL_FAULT:
+            if (fault.vector == VEC_PF)
+                cpu->arch.cr2 = fault.fault_address;
+            return deliver_exception(lp, fault.vector, fault.has_error_code, fault.error_code, err);
+        default:
+            break;
+        }
         break;
     }
     dump_state(cpu);
@@ -271,21 +310,90 @@ static bool handle_callout(struct loop *lp, struct popek_error *err, bool *halte
  * 4 GiB into a view guard, or it is not RAM — is re-executed natively by a
  * one-instruction block whose memory operand is a host buffer, filled from
  * and written back to guest memory with the exact 32-bit addresses. */
-/* True when the instruction at EIP has the one explicit memory operand
- * bounce_execute needs. */
-static bool can_bounce(struct loop *lp)
+static bool bounce_execute(struct loop *lp, struct popek_error *err);
+
+/* The translation class of the instruction at EIP (INSN_CALLOUT when it
+ * cannot be read or decoded). */
+static enum insn_class class_at_eip(struct loop *lp)
 {
     struct vcpu *cpu = lp->env->cpu;
     uint8_t bytes[ZYDIS_MAX_INSTRUCTION_LENGTH];
     size_t n = fetch_code((void *)lp->env, cpu->arch.seg[SEG_CS].base + cpu->arch.eip, bytes,
                           sizeof(bytes));
-    struct emul_access_desc access;
     ZydisDecodedInstruction insn;
     ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
 
-    return emul_describe_access(&cpu->arch, bytes, n, &access) && access.size <= BOUNCE_BYTES &&
-           translate_decode(bytes, n, &insn, ops) &&
-           classify_instruction(&insn, ops) == INSN_IDENT;
+    if (!n || !translate_decode(bytes, n, &insn, ops))
+        return INSN_CALLOUT;
+    return classify_instruction(&insn, ops);
+}
+
+/* Instructions whose memory operands are implicit (string, stack, call/ret,
+ * xlat) are emulated in C by emul/ when their access cannot be made in
+ * place; writes go through the monitor's own mapping of RAM. */
+static bool emulate_implicit_access(struct loop *lp, struct popek_error *err)
+{
+    struct vcpu *cpu = lp->env->cpu;
+    struct emul_fault fault;
+    char why[256] = "";
+
+    lp->stats->implicit_emulations++;
+    switch (emul_execute_implicit(&cpu->arch, &lp->emul, &fault, why, sizeof(why))) {
+    case EMUL_OK:
+        return true;
+    case EMUL_FAULT:
+        if (fault.vector == VEC_PF)
+            cpu->arch.cr2 = fault.fault_address;
+        return deliver_exception(lp, fault.vector, fault.has_error_code, fault.error_code, err);
+    default:
+        dump_state(cpu);
+        return popek_fail(err, "%s", why[0] ? why : "cannot emulate a faulting guest access");
+    }
+}
+
+/* jmp [mem] whose pointer is not in RAM or wraps: load the target the way
+ * the hardware would (32-bit address arithmetic, RAM or floating bus). */
+static bool emulate_indirect_jump(struct loop *lp)
+{
+    struct vcpu *cpu = lp->env->cpu;
+    uint8_t bytes[ZYDIS_MAX_INSTRUCTION_LENGTH];
+    size_t n = fetch_code((void *)lp->env, cpu->arch.seg[SEG_CS].base + cpu->arch.eip, bytes,
+                          sizeof(bytes));
+    ZydisDecodedInstruction insn;
+    ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
+    struct emul_access_desc access;
+    struct emul_fault unused;
+    uint32_t target = 0;
+
+    if (!translate_decode(bytes, n, &insn, ops) || insn.mnemonic != ZYDIS_MNEMONIC_JMP ||
+        insn.operand_width != 32 || !emul_describe_access(&cpu->arch, bytes, n, &access) ||
+        access.size != 4)
+        return false;
+    memory_read((void *)lp->env, access.address, &target, 4, EMUL_ACCESS_READ, 0, &unused);
+    cpu->arch.eip = target;
+    return true;
+}
+
+/* An access that faulted on the host for a reason that is not the guest's
+ * (not RAM, or a 32-bit wrap): emulate the one instruction, by its class. */
+static bool emulate_faulting_access(struct loop *lp, struct popek_error *err)
+{
+    switch (class_at_eip(lp)) {
+    case INSN_IDENT:
+        return bounce_execute(lp, err);
+    case INSN_BRANCH:
+        if (emulate_indirect_jump(lp))
+            return true;
+        return emulate_implicit_access(lp, err);
+    case INSN_STACK:
+    case INSN_STRING:
+    case INSN_XLAT:
+        return emulate_implicit_access(lp, err);
+    default:
+        dump_state(lp->env->cpu);
+        return popek_fail(err, "cannot emulate the faulting access of the instruction at 0x%08x",
+                          lp->env->cpu->arch.eip);
+    }
 }
 
 static bool bounce_execute(struct loop *lp, struct popek_error *err)
@@ -350,7 +458,7 @@ static uint8_t floating_point_vector(struct loop *lp)
 
     if (n && translate_decode(bytes, n, &insn, ops) &&
         (insn.meta.isa_set == ZYDIS_ISA_SET_SSE || insn.meta.isa_set == ZYDIS_ISA_SET_SSE2))
-        return (cpu->arch.cr4 & (1u << 10)) ? VEC_XM : VEC_UD;
+        return (cpu->arch.cr4 & CR4_OSXMMEXCPT) ? VEC_XM : VEC_UD;
     return VEC_MF;
 }
 
@@ -381,13 +489,11 @@ static bool handle_host_fault(struct loop *lp, struct popek_error *err)
         lp->stats->smc_write_faults++;
         tcache_invalidate_range(lp->env->tc, page, GUEST_PAGE_SIZE);
         code_pages_unprotect(lp->env->code_pages, page);
-        if (can_bounce(lp))
-            return bounce_execute(lp, err);
-        return true; /* restart it in place (string and stack stores) */
+        return emulate_faulting_access(lp, err);
     }
     if (f->signo == SIGSEGV && linear >= -(int64_t)VIEW_GUARD_BELOW &&
         linear < (int64_t)(VIEW_WINDOW_SIZE + VIEW_GUARD_ABOVE))
-        return bounce_execute(lp, err);
+        return emulate_faulting_access(lp, err);
     dump_state(cpu);
     popek_fail(err,
                "guest access at eip 0x%08x faulted on the host (signal %d, host address %#lx): "
@@ -429,9 +535,7 @@ static bool inject_interrupt(struct loop *lp, bool *delivered, struct popek_erro
     case EMUL_OK:
         return true;
     case EMUL_TRIPLE_FAULT:
-        dump_state(cpu);
-        popek_fail(err, "guest triple fault delivering interrupt 0x%02x", vector);
-        return false;
+        return triple_fault(lp, err, "delivering an interrupt");
     default:
         dump_state(cpu);
         popek_fail(err, "%s", why[0] ? why : "cannot deliver a guest interrupt");
@@ -464,6 +568,8 @@ static bool wait_for_interrupt(struct loop *lp, struct popek_error *err)
     return true;
 }
 
+static struct loop loop_state; /* large (code and bounce buffers): not on the stack */
+
 static int run_loop_body(const struct run_env *env, struct run_stats *stats,
                          struct popek_error *err);
 
@@ -471,6 +577,8 @@ int run_loop(const struct run_env *env, struct run_stats *stats, struct popek_er
 {
     tcache_set_drop_hook(env->tc, cache_drop_hook, (void *)env);
     int status = run_loop_body(env, stats, err);
+    if (loop_state.reset_requested)
+        status = RUN_RESET;
     /* env does not outlive this call; neither may the hook. */
     tcache_set_drop_hook(env->tc, NULL, NULL);
     signals_set_current(NULL, NULL);
@@ -480,15 +588,15 @@ int run_loop(const struct run_env *env, struct run_stats *stats, struct popek_er
 static int run_loop_body(const struct run_env *env, struct run_stats *stats,
                          struct popek_error *err)
 {
-    static struct loop lp;
+    struct loop *lp = &loop_state;
     struct vcpu *cpu = env->cpu;
     bool halted = false;
     int status;
 
-    memset(&lp, 0, sizeof(lp));
-    lp.env = env;
-    lp.stats = stats;
-    lp.emul = (struct emul_env){
+    memset(lp, 0, sizeof(*lp));
+    lp->env = env;
+    lp->stats = stats;
+    lp->emul = (struct emul_env){
         .opaque = (void *)env,
         .read = memory_read,
         .write = memory_write,
@@ -497,7 +605,7 @@ static int run_loop_body(const struct run_env *env, struct run_stats *stats,
         .read_tsc = read_tsc,
         .control_register_written = control_register_written,
     };
-    current_loop = &lp;
+    current_loop = lp;
     if (!signals_install(err))
         return 1;
     signals_set_current(cpu, env->tc);
@@ -515,23 +623,22 @@ static int run_loop_body(const struct run_env *env, struct run_stats *stats,
             devices_due = false;
             if (host_monotonic_ns() >= env->stop_at_ns) {
                 dump_state(cpu);
-                popek_fail(err, "time limit reached (--time-limit) at eip 0x%08x",
-                           cpu->arch.eip);
+                popek_fail(err, "time limit reached (--time-limit) at eip 0x%08x", cpu->arch.eip);
                 return 1;
             }
         }
-        if (!inject_interrupt(&lp, &delivered, err))
+        if (!inject_interrupt(lp, &delivered, err))
             return 1;
         if (delivered)
             halted = false;
         if (halted) {
-            if (!wait_for_interrupt(&lp, err))
+            if (!wait_for_interrupt(lp, err))
                 return 1;
             continue;
         }
         guest_linear_t eip = cpu->arch.seg[SEG_CS].base + cpu->arch.eip;
         uint32_t key = mode_key(&cpu->arch);
-        struct tc_block *b = find_or_translate(&lp, eip, key);
+        struct tc_block *b = find_or_translate(lp, eip, key);
         if (!b) {
             popek_fail(err, "cannot translate the block at 0x%08x", eip);
             return 1;
@@ -556,7 +663,7 @@ static int run_loop_body(const struct run_env *env, struct run_stats *stats,
                 stats->callouts[cpu->callout_mnemonic]++;
             cpu->exit_link = 0;
             cpu->next_eip -= cpu->arch.seg[SEG_CS].base;
-            if (!handle_callout(&lp, err, &halted))
+            if (!handle_callout(lp, err, &halted))
                 return 1;
             devices_due = true; /* port I/O may have reprogrammed a device */
             break;
@@ -571,7 +678,8 @@ static int run_loop_body(const struct run_env *env, struct run_stats *stats,
             stats->exits_raise++;
             cpu->exit_link = 0;
             cpu->arch.eip = cpu->next_eip - cpu->arch.seg[SEG_CS].base;
-            if (!deliver_exception(&lp, (uint8_t)cpu->raise_vector, true, cpu->raise_error, err))
+            if (!deliver_exception(lp, (uint8_t)cpu->raise_vector,
+                                   vector_has_error_code(cpu->raise_vector), cpu->raise_error, err))
                 return 1;
             break;
         case EXIT_FAULT:
@@ -584,7 +692,7 @@ static int run_loop_body(const struct run_env *env, struct run_stats *stats,
                 stats->signals_other++;
             cpu->exit_link = 0;
             cpu->arch.eip -= cpu->arch.seg[SEG_CS].base;
-            if (!handle_host_fault(&lp, err))
+            if (!handle_host_fault(lp, err))
                 return 1;
             break;
         default:

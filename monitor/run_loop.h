@@ -26,7 +26,7 @@ struct run_env {
     bool (*exit_requested)(void *ctx, int *status);
     void *ctx;
     bool no_reboot;
-    bool collect_stats; /* also count what costs time to count (indirect-branch probes) */
+    bool collect_stats;  /* also count what costs time to count (indirect-branch probes) */
     uint64_t stop_at_ns; /* --time-limit as a monotonic deadline, or HOST_TIMER_NEVER */
 };
 
@@ -39,12 +39,16 @@ struct run_stats {
     uint64_t signals_segv, signals_fpe, signals_other;
     uint64_t smc_write_faults;              /* stores that hit a write-protected code page */
     uint64_t bounce_executions;             /* accesses re-executed against the bounce buffer */
+    uint64_t implicit_emulations;           /* string/stack accesses emulated by emul/ */
     uint64_t callouts[RUN_STATS_MNEMONICS]; /* by guest mnemonic */
 };
 
-/* Runs until the guest exits through the debug-exit port (returns its status)
- * or stops (returns 1 with err describing why: unsupported instruction,
- * triple fault with -no-reboot, halted forever). */
+#define RUN_RESET (-1) /* the guest reset the machine (triple fault without -no-reboot) */
+
+/* Runs until the guest exits through the debug-exit port (returns its
+ * status), resets the machine (RUN_RESET) or stops (returns 1 with err
+ * describing why: unsupported instruction, triple fault with -no-reboot,
+ * halted forever, time limit). */
 int run_loop(const struct run_env *env, struct run_stats *stats, struct popek_error *err);
 
 #endif

@@ -51,6 +51,19 @@ enum vcpu_sreg { SEG_ES, SEG_CS, SEG_SS, SEG_DS, SEG_FS, SEG_GS, SEG_COUNT };
 #define CR0_CD (1u << 30)
 #define CR0_PG (1u << 31)
 
+/* CR4 bits (SDM vol. 3, §2.5). */
+#define CR4_VME        (1u << 0)
+#define CR4_PVI        (1u << 1)
+#define CR4_TSD        (1u << 2)
+#define CR4_DE         (1u << 3)
+#define CR4_PSE        (1u << 4)
+#define CR4_PAE        (1u << 5)
+#define CR4_MCE        (1u << 6)
+#define CR4_PGE        (1u << 7)
+#define CR4_PCE        (1u << 8)
+#define CR4_OSFXSR     (1u << 9)
+#define CR4_OSXMMEXCPT (1u << 10)
+
 /* Descriptor attribute bits as kept in segment_cache.attr: bits 8..23 of the
  * descriptor's high dword shifted down by 8 (type, S, DPL, P, AVL, L, D/B, G). */
 #define SEG_ATTR_TYPE(a) ((a)&0xF)

@@ -4,6 +4,7 @@
 #include "shadowpt/guest_ram.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -85,6 +86,14 @@ bool guest_ram_is_usable_frame(const struct guest_ram *ram, uint32_t frame)
     if (addr >= ram->size)
         return false;
     return addr < GUEST_RAM_LOW_END || addr >= GUEST_RAM_HIGH_START;
+}
+
+bool guest_ram_clear(struct guest_ram *ram, struct popek_error *err)
+{
+    /* Punching a hole frees the pages; they read back as zero. */
+    if (fallocate(ram->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, (off_t)ram->size) < 0)
+        return popek_fail(err, "cannot clear guest RAM: %s", strerror(errno));
+    return true;
 }
 
 void *guest_ram_host_ptr(const struct guest_ram *ram, guest_phys_t addr, uint64_t len)

@@ -41,6 +41,10 @@ bool guest_ram_contains(const struct guest_ram *ram, guest_phys_t addr, uint64_t
 /* True when the frame is RAM the guest may use (not the legacy hole). */
 bool guest_ram_is_usable_frame(const struct guest_ram *ram, uint32_t frame);
 
+/* Returns every byte of RAM to zero and its host memory to the system
+ * (machine reset). */
+bool guest_ram_clear(struct guest_ram *ram, struct popek_error *err);
+
 /* The monitor's pointer to [addr, addr+len), or NULL when it is not inside the
  * backing file. */
 void *guest_ram_host_ptr(const struct guest_ram *ram, guest_phys_t addr, uint64_t len);

@@ -220,7 +220,7 @@ static void test_arena_is_w_xor_x(void **state)
     assert_true(code_arena_contains(a, x));
     assert_false(code_arena_contains(a, w));
     assert_ptr_equal(code_arena_write_ptr(a, x), w);
-    w[0] = 0xC3; /* ret, written through the RW alias... */
+    w[0] = 0xC3;                  /* ret, written through the RW alias... */
     assert_int_equal(x[0], 0xC3); /* ...seen through the RX alias */
     ((void (*)(void))x)();        /* and executable there */
     assert_int_equal((uintptr_t)code_arena_alloc(a, 1) % 16, 0);

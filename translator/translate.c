@@ -12,6 +12,7 @@
 
 #include <string.h>
 
+#include "emul/emul.h"
 #include "monitor/vcpu_runtime.h"
 
 struct block_state {
@@ -182,8 +183,7 @@ static void emit_raise_exit(struct block_state *st, guest_linear_t eip, uint8_t 
 
 /* True when an operand of the instruction accesses memory through a segment
  * the configuration marks unusable. */
-static bool uses_unusable_segment(const struct block_state *st,
-                                  const ZydisDecodedInstruction *insn,
+static bool uses_unusable_segment(const struct block_state *st, const ZydisDecodedInstruction *insn,
                                   const ZydisDecodedOperand *ops)
 {
     for (unsigned i = 0; i < insn->operand_count; i++) {
@@ -192,6 +192,50 @@ static bool uses_unusable_segment(const struct block_state *st,
             return true;
     }
     return false;
+}
+
+/* The exception an x87/MMX/SSE instruction raises under cfg->fpu_mode
+ * (SDM vol. 3, §2.5 and §13.1, table 2-2), or -1 when it executes. */
+static int fpu_exception(const struct block_state *st, const ZydisDecodedInstruction *insn)
+{
+    unsigned mode = st->cfg->fpu_mode;
+    bool x87 = false, simd = false, sse = false;
+
+    switch (insn->meta.isa_set) {
+    case ZYDIS_ISA_SET_X87:
+    case ZYDIS_ISA_SET_FCMOV:
+        x87 = true;
+        break;
+    case ZYDIS_ISA_SET_PENTIUMMMX:
+        simd = true;
+        break;
+    case ZYDIS_ISA_SET_SSE:
+    case ZYDIS_ISA_SET_SSE2:
+    case ZYDIS_ISA_SET_SSE2MMX:
+    case ZYDIS_ISA_SET_SSEMXCSR:
+        simd = sse = true;
+        break;
+    case ZYDIS_ISA_SET_FXSAVE:
+        /* FXSAVE/FXRSTOR: #NM with TS or EM (not affected by OSFXSR). */
+        return (mode & (TRANSLATE_FPU_TS | TRANSLATE_FPU_EM)) ? VEC_NM : -1;
+    default:
+        if (insn->mnemonic == ZYDIS_MNEMONIC_FWAIT)
+            return (mode & TRANSLATE_FPU_TS) && (mode & TRANSLATE_FPU_MP) ? VEC_NM : -1;
+        return -1;
+    }
+    /* Fences and prefetches do not touch the FPU/SSE state. */
+    if (insn->mnemonic == ZYDIS_MNEMONIC_SFENCE || insn->mnemonic == ZYDIS_MNEMONIC_LFENCE ||
+        insn->mnemonic == ZYDIS_MNEMONIC_MFENCE || insn->meta.category == ZYDIS_CATEGORY_PREFETCH)
+        return -1;
+    if (x87 && (mode & (TRANSLATE_FPU_EM | TRANSLATE_FPU_TS)))
+        return VEC_NM;
+    if (simd && (mode & TRANSLATE_FPU_EM))
+        return VEC_UD;
+    if (sse && (mode & TRANSLATE_FPU_NO_SSE))
+        return VEC_UD;
+    if (simd && (mode & TRANSLATE_FPU_TS))
+        return VEC_NM;
+    return -1;
 }
 
 /* Indirect branch with the guest target in r14d: probe the vCPU's lookup
@@ -745,6 +789,40 @@ static bool load_branch_target(struct block_state *st, const ZydisDecodedInstruc
     return false;
 }
 
+/* JCXZ and LOOPcc with a 16-bit address size count in CX (SDM vol. 2,
+ * LOOPcc): the flag-free zero test goes through RCX, saved in r11. */
+static void translate_cx_branch(struct block_state *st, ZydisMnemonic m, guest_linear_t next,
+                                guest_linear_t target)
+{
+    struct emit_buf *b = st->buf;
+    ZydisEncoderRequest req;
+
+    if (m != ZYDIS_MNEMONIC_JCXZ)
+        emit_lea(b, ZYDIS_REGISTER_CX, ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_NONE, -1);
+    emit_mov_reg_reg(b, ZYDIS_REGISTER_R11, ZYDIS_REGISTER_RCX);
+    req_init(&req, ZYDIS_MNEMONIC_MOVZX, 2);
+    op_reg(&req.operands[0], ZYDIS_REGISTER_ECX);
+    op_reg(&req.operands[1], ZYDIS_REGISTER_CX);
+    emit_request(b, &req);
+    size_t zero = emit_jrcxz_rel8(b);
+    emit_mov_reg_reg(b, ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_R11);
+    /* CX != 0 */
+    if (m == ZYDIS_MNEMONIC_JCXZ) {
+        add_direct_exit(st, emit_jmp_rel32(b), next);
+    } else {
+        if (m == ZYDIS_MNEMONIC_LOOPE)
+            add_direct_exit(st, emit_jcc_rel32(b, 0x5), next); /* ZF=0: fall through */
+        else if (m == ZYDIS_MNEMONIC_LOOPNE)
+            add_direct_exit(st, emit_jcc_rel32(b, 0x4), next); /* ZF=1: fall through */
+        add_direct_exit(st, emit_jmp_rel32(b), target);
+    }
+    /* CX == 0 */
+    emit_patch_rel8(b, zero, emit_offset(b));
+    emit_mov_reg_reg(b, ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_R11);
+    add_direct_exit(st, emit_jmp_rel32(b), m == ZYDIS_MNEMONIC_JCXZ ? target : next);
+    st->ended = true;
+}
+
 static bool translate_branch(struct block_state *st, const ZydisDecodedInstruction *insn,
                              const ZydisDecodedOperand *ops, guest_linear_t eip)
 {
@@ -753,17 +831,34 @@ static bool translate_branch(struct block_state *st, const ZydisDecodedInstructi
     guest_linear_t target = 0;
     bool relative = ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE && ops[0].imm.is_relative;
 
-    /* Far branches and 16-bit near branches (EIP truncated to 16 bits) are
-     * the monitor's. */
-    if (insn->meta.branch_type == ZYDIS_BRANCH_TYPE_FAR || insn->operand_width != 32)
-        return false;
-    /* LOOP/JECXZ with a 16-bit address size count in CX: the monitor's. */
-    if (insn->address_width != 32 &&
-        (insn->mnemonic == ZYDIS_MNEMONIC_JECXZ || insn->mnemonic == ZYDIS_MNEMONIC_LOOP ||
-         insn->mnemonic == ZYDIS_MNEMONIC_LOOPE || insn->mnemonic == ZYDIS_MNEMONIC_LOOPNE))
-        return false;
-    if (relative)
+    bool counts_cx = insn->address_width == 16; /* LOOP/JCXZ with 0x67 use CX */
+
+    if (insn->meta.branch_type == ZYDIS_BRANCH_TYPE_FAR)
+        return false; /* the monitor's (segment checks) */
+    if (insn->operand_width != 32) {
+        /* A 16-bit operand size truncates EIP to 16 bits (SDM vol. 2, JMP,
+         * Jcc). Direct forms are translated; calls, returns and indirect
+         * forms (which also move 16-bit stack slots) are the monitor's. */
+        if (!relative || insn->mnemonic == ZYDIS_MNEMONIC_CALL)
+            return false;
+    }
+    if (relative) {
         target = next + (uint32_t)ops[0].imm.value.s;
+        if (insn->operand_width == 16)
+            target &= 0xFFFF;
+    }
+    if (counts_cx) {
+        switch (insn->mnemonic) {
+        case ZYDIS_MNEMONIC_JCXZ:
+        case ZYDIS_MNEMONIC_LOOP:
+        case ZYDIS_MNEMONIC_LOOPE:
+        case ZYDIS_MNEMONIC_LOOPNE:
+            translate_cx_branch(st, insn->mnemonic, next, target);
+            return true;
+        default:
+            break;
+        }
+    }
 
     switch (insn->mnemonic) {
     case ZYDIS_MNEMONIC_JMP:
@@ -913,7 +1008,13 @@ bool translate_block(const struct translate_config *cfg, guest_linear_t eip, str
         rec->cls = (uint8_t)classify_instruction(&insn, ops);
         if (rec->cls != INSN_CALLOUT && uses_unusable_segment(&st, &insn, ops)) {
             out->ninsns++;
-            emit_raise_exit(&st, pc, 13, 0); /* #GP(0) */
+            emit_raise_exit(&st, pc, VEC_GP, 0);
+            break;
+        }
+        int fpu_vector = rec->cls == INSN_IDENT ? fpu_exception(&st, &insn) : -1;
+        if (fpu_vector >= 0) {
+            out->ninsns++;
+            emit_raise_exit(&st, pc, (uint8_t)fpu_vector, 0);
             break;
         }
         if (!translate_one(&st, &insn, ops, pc, rec)) {

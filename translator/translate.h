@@ -33,6 +33,11 @@
 #define TRANSLATE_MAX_INSNS 64
 #define TRANSLATE_MAX_EXITS 4
 
+#define TRANSLATE_FPU_TS     1u /* CR0.TS: x87/MMX/SSE raise #NM */
+#define TRANSLATE_FPU_EM     2u /* CR0.EM: x87 raises #NM, MMX/SSE #UD */
+#define TRANSLATE_FPU_MP     4u /* CR0.MP: with TS, WAIT raises #NM too */
+#define TRANSLATE_FPU_NO_SSE 8u /* CR4.OSFXSR clear: SSE raises #UD */
+
 /* What a fault handler must undo to recover the guest state of an
  * instruction that faulted part-way. */
 enum insn_fixup {
@@ -80,7 +85,10 @@ struct translate_config {
     /* Segments holding a null selector (unusable): any access through one
      * raises #GP(0) instead (SDM vol. 3, §3.4.2). */
     segment_base_mask unusable_segments;
-    unsigned max_insns;              /* 1 .. TRANSLATE_MAX_INSNS */
+    /* What x87/MMX/SSE instructions do under the current CR0/CR4 (SDM vol. 3,
+     * §2.5, table 2-2): TRANSLATE_FPU_* bits. */
+    unsigned fpu_mode;
+    unsigned max_insns; /* 1 .. TRANSLATE_MAX_INSNS */
     /* Count indirect-branch probes in vcpu->ibl_lookups (costs a memory
      * increment per indirect branch: only when statistics are wanted). */
     bool count_indirect;

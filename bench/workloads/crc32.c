@@ -37,7 +37,7 @@ uint32_t bench_run(void)
     crc32_make_table();
 
     /* Known-answer check: CRC-32("123456789") = 0xCBF43926. */
-    static const uint8_t check[9] = { '1', '2', '3', '4', '5', '6', '7', '8', '9' };
+    static const uint8_t check[9] = {'1', '2', '3', '4', '5', '6', '7', '8', '9'};
     if (~crc32_update(0xFFFFFFFFu, check, 9) != 0xCBF43926u)
         return BENCH_VERIFY_FAILED;
 

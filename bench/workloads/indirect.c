@@ -20,22 +20,70 @@ const char bench_name[] = "indirect";
 
 typedef uint32_t (*op_fn)(uint32_t acc, uint32_t r);
 
-static uint32_t op0(uint32_t a, uint32_t r) { return a + r; }
-static uint32_t op1(uint32_t a, uint32_t r) { return a - r; }
-static uint32_t op2(uint32_t a, uint32_t r) { return a ^ r; }
-static uint32_t op3(uint32_t a, uint32_t r) { return a * 3u + r; }
-static uint32_t op4(uint32_t a, uint32_t r) { return ((a << 5) | (a >> 27)) + (r & 7u); }
-static uint32_t op5(uint32_t a, uint32_t r) { return (a >> 3) ^ r; }
-static uint32_t op6(uint32_t a, uint32_t r) { return a + (r & 0xFF); }
-static uint32_t op7(uint32_t a, uint32_t r) { return ~a + r; }
-static uint32_t op8(uint32_t a, uint32_t r) { return a | (r >> 16); }
-static uint32_t op9(uint32_t a, uint32_t r) { return a & (r | 0x0F0F0F0Fu); }
-static uint32_t op10(uint32_t a, uint32_t r) { return a * 0x9E3779B1u + (r & 1u); }
-static uint32_t op11(uint32_t a, uint32_t r) { return a + (a >> 7) + (r & 3u); }
-static uint32_t op12(uint32_t a, uint32_t r) { return a ^ (r << 11); }
-static uint32_t op13(uint32_t a, uint32_t r) { return a > r ? a - r : r - a; }
-static uint32_t op14(uint32_t a, uint32_t r) { return a + 0x7F4A7C15u - (r >> 30); }
-static uint32_t op15(uint32_t a, uint32_t r) { return (a ^ r) * 5u; }
+static uint32_t op0(uint32_t a, uint32_t r)
+{
+    return a + r;
+}
+static uint32_t op1(uint32_t a, uint32_t r)
+{
+    return a - r;
+}
+static uint32_t op2(uint32_t a, uint32_t r)
+{
+    return a ^ r;
+}
+static uint32_t op3(uint32_t a, uint32_t r)
+{
+    return a * 3u + r;
+}
+static uint32_t op4(uint32_t a, uint32_t r)
+{
+    return ((a << 5) | (a >> 27)) + (r & 7u);
+}
+static uint32_t op5(uint32_t a, uint32_t r)
+{
+    return (a >> 3) ^ r;
+}
+static uint32_t op6(uint32_t a, uint32_t r)
+{
+    return a + (r & 0xFF);
+}
+static uint32_t op7(uint32_t a, uint32_t r)
+{
+    return ~a + r;
+}
+static uint32_t op8(uint32_t a, uint32_t r)
+{
+    return a | (r >> 16);
+}
+static uint32_t op9(uint32_t a, uint32_t r)
+{
+    return a & (r | 0x0F0F0F0Fu);
+}
+static uint32_t op10(uint32_t a, uint32_t r)
+{
+    return a * 0x9E3779B1u + (r & 1u);
+}
+static uint32_t op11(uint32_t a, uint32_t r)
+{
+    return a + (a >> 7) + (r & 3u);
+}
+static uint32_t op12(uint32_t a, uint32_t r)
+{
+    return a ^ (r << 11);
+}
+static uint32_t op13(uint32_t a, uint32_t r)
+{
+    return a > r ? a - r : r - a;
+}
+static uint32_t op14(uint32_t a, uint32_t r)
+{
+    return a + 0x7F4A7C15u - (r >> 30);
+}
+static uint32_t op15(uint32_t a, uint32_t r)
+{
+    return (a ^ r) * 5u;
+}
 
 static op_fn const op_table[16] = {
     op0, op1, op2, op3, op4, op5, op6, op7, op8, op9, op10, op11, op12, op13, op14, op15,
@@ -75,8 +123,9 @@ enum {
     VM_ODD,  /* ra = rb & 1 */
 };
 
-#define I3(op, a, b, c) ((uint32_t)(op) | (uint32_t)(a) << 8 | (uint32_t)(b) << 16 | (uint32_t)(c) << 24)
-#define II(op, a, imm)  I3(op, a, (imm) & 0xFF, ((imm) >> 8) & 0xFF)
+#define I3(op, a, b, c) \
+    ((uint32_t)(op) | (uint32_t)(a) << 8 | (uint32_t)(b) << 16 | (uint32_t)(c) << 24)
+#define II(op, a, imm) I3(op, a, (imm)&0xFF, ((imm) >> 8) & 0xFF)
 
 /* r0: loop counter; r1: xorshift state; r2: scratch; r3: accumulator;
  * r4: odd/even; r5: constant 3; r6: the result of the other branch. */
@@ -112,7 +161,7 @@ static const uint32_t vm_program[] = {
 
 static uint32_t vm_run(const uint32_t *code, uint32_t *steps)
 {
-    uint32_t reg[8] = { 0 };
+    uint32_t reg[8] = {0};
     uint32_t pc = 0, n = 0;
     for (;;) {
         uint32_t insn = code[pc++];

@@ -12,11 +12,11 @@
 
 const char bench_name[] = "recursion";
 
-#define FIB_N       35
-#define ACK_N       400
-#define ACK_REPS    150
-#define TREE_NODES  (1u << 15)
-#define TREE_WALKS  1000
+#define FIB_N      35
+#define ACK_N      400
+#define ACK_REPS   150
+#define TREE_NODES (1u << 15)
+#define TREE_WALKS 1000
 
 __attribute__((noinline)) static uint32_t fib(uint32_t n)
 {

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# guest-tests/run-reset-test.sh — a triple fault resets the machine, or
+# stops it with -no-reboot (QEMU's behaviour).
+#   run-reset-test.sh <popek> <triple_fault.elf>
+set -u
+popek=$1 kernel=$2
+out=$(mktemp) stats=$(mktemp)
+trap 'rm -f "$out" "$stats"' EXIT
+failures=0
+
+"$popek" -no-reboot -kernel "$kernel" >"$out" 2>&1 </dev/null
+status=$?
+if [ $status -eq 1 ] && [ "$(grep -c '^triple_fault: booted' "$out")" -eq 1 ] &&
+    grep -q 'guest triple fault' "$out" && grep -q '^EIP=' "$out"; then
+    echo "ok   -no-reboot: one boot, stopped with a register dump (status 1)"
+else
+    echo "FAIL -no-reboot: status $status"; cat "$out"; failures=$((failures + 1))
+fi
+
+"$popek" --time-limit 2 --stats "$stats" -kernel "$kernel" >"$out" 2>&1 </dev/null
+boots=$(grep -c '^triple_fault: booted' "$out")
+resets=$(grep -o '"machine_resets": [0-9]*' "$stats" | grep -o '[0-9]*$')
+if [ "$boots" -ge 3 ] && [ "${resets:-0}" -ge $((boots - 1)) ] && [ "${resets:-0}" -le "$boots" ] && ! grep -q 'still running' "$out"; then
+    echo "ok   without -no-reboot: $boots boots, $resets resets in 2 s"
+else
+    echo "FAIL without -no-reboot: $boots boots, resets=${resets:-none}"; tail -n 5 "$out"
+    failures=$((failures + 1))
+fi
+echo "$((2 - failures)) passed, $failures failed"
+[ $failures -eq 0 ]
