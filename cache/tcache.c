@@ -127,7 +127,6 @@ struct tc_block *tcache_insert(struct tcache *tc, const struct translated_block 
     b->mode_key = mode_key;
     b->guest_size = tb->guest_size;
     b->code = code_arena_exec_ptr(tc->arena, dest);
-    b->body = b->code + tb->body_offset;
     b->code_size = tb->code_size;
     b->ninsns = tb->ninsns;
     b->insns = insns;
@@ -145,6 +144,11 @@ struct tc_block *tcache_insert(struct tcache *tc, const struct translated_block 
     tc->stats.blocks_translated++;
     tc->stats.guest_insns_translated += tb->ninsns;
     return b;
+}
+
+bool tcache_contains_code(const struct tcache *tc, const void *p)
+{
+    return code_arena_contains(tc->arena, p);
 }
 
 struct tc_block *tcache_block_at(struct tcache *tc, const void *p)
@@ -191,9 +195,21 @@ bool tcache_chain_site(struct tcache *tc, const void *site, struct tc_block *to)
     if (!from || !from->valid || !to->valid)
         return false;
     for (unsigned i = 0; i < from->nexits; i++) {
-        if (from->code + from->exits[i].jump_rel32 != site || from->exits[i].chained)
+        struct tc_exit *exit = &from->exits[i];
+
+        if (from->code + exit->jump_rel32 != site)
             continue;
-        if (from->exits[i].target != to->eip || from->mode_key != to->mode_key)
+        if (exit->target != to->eip || from->mode_key != to->mode_key)
+            return false;
+        if (exit->chained == to && exit->unlinked) {
+            /* Unlinked by tcache_unlink_block_async: the link record is
+             * still at the target, only the jump needs patching back. */
+            exit->unlinked = false;
+            patch_exit(tc, from, i, to->code);
+            tc->stats.chains++;
+            return true;
+        }
+        if (exit->chained)
             return false;
         struct tc_link *link = malloc(sizeof(*link));
         if (!link)
@@ -202,13 +218,24 @@ bool tcache_chain_site(struct tcache *tc, const void *site, struct tc_block *to)
         link->exit_index = i;
         link->next = to->incoming;
         to->incoming = link;
-        from->exits[i].chained = to;
-        bool forward = from->ninsns && to->eip > from->insns[from->ninsns - 1].eip;
-        patch_exit(tc, from, i, forward ? to->body : to->code);
+        exit->chained = to;
+        patch_exit(tc, from, i, to->code);
         tc->stats.chains++;
         return true;
     }
     return false;
+}
+
+void tcache_unlink_block_async(struct tcache *tc, struct tc_block *b)
+{
+    for (unsigned i = 0; i < b->nexits; i++) {
+        struct tc_exit *exit = &b->exits[i];
+
+        if (exit->chained && !exit->unlinked) {
+            patch_exit(tc, b, i, b->code + exit->stub);
+            exit->unlinked = true;
+        }
+    }
 }
 
 /* Unlinks a block from the map and points every chained jump into it back
@@ -227,6 +254,7 @@ static void drop_block(struct tcache *tc, struct tc_block *b)
             continue;
         patch_exit(tc, l->from, l->exit_index, l->from->code + l->from->exits[l->exit_index].stub);
         l->from->exits[l->exit_index].chained = NULL;
+        l->from->exits[l->exit_index].unlinked = false;
         tc->stats.unchains++;
     }
     for (unsigned i = 0; i < b->nexits; i++)

@@ -27,7 +27,8 @@ struct tc_exit {
     guest_linear_t target;
     uint32_t jump_rel32;
     uint32_t stub;
-    struct tc_block *chained; /* the block this exit jumps to, or NULL */
+    struct tc_block *chained; /* the block this exit is linked to, or NULL */
+    bool unlinked;            /* linked, but its jump points at the stub for now */
 };
 
 struct tc_link {
@@ -40,8 +41,7 @@ struct tc_block {
     guest_linear_t eip;
     uint32_t mode_key;
     uint32_t guest_size;
-    uint8_t *code; /* executable address of the entry (with the event poll) */
-    uint8_t *body; /* the entry without the poll, for forward jumps */
+    uint8_t *code; /* executable address of the entry */
     uint32_t code_size;
     unsigned ninsns;
     unsigned nexits;
@@ -77,14 +77,21 @@ void tcache_flush(struct tcache *tc);
 /* Drops every block whose guest code overlaps [start, start+len). */
 void tcache_invalidate_range(struct tcache *tc, guest_linear_t start, uint32_t len);
 
+/* True when p is in the code arena (async-signal-safe). */
+bool tcache_contains_code(const struct tcache *tc, const void *p);
+
 /* The block containing executable address p, or NULL. */
 struct tc_block *tcache_block_at(struct tcache *tc, const void *p);
 
 /* Patches the exit whose rel32 sits at executable address `site` to jump to
- * `to` — to its body when the jump goes forward (past the source block's
- * last instruction), else to its polling entry. Returns false when site is
- * not an exit of a live block. */
+ * `to`. Returns false when site is not an exit of a live block. */
 bool tcache_chain_site(struct tcache *tc, const void *site, struct tc_block *to);
+
+/* Points every chained exit of b back at its stub without touching any
+ * bookkeeping memory: async-signal-safe, for the thread running b to call
+ * from a signal handler so that b returns to the monitor when it ends. The
+ * next tcache_chain_site on such an exit restores the jump. */
+void tcache_unlink_block_async(struct tcache *tc, struct tc_block *b);
 
 /* The guest instruction executing at host address p inside block b. */
 const struct translated_insn *tcache_insn_at(const struct tc_block *b, const void *p);

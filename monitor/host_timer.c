@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,8 @@ struct host_timer {
     int stop_fd;
     pthread_t thread;
     volatile uint32_t *flag;
+    pthread_t target;
+    int nudge_signal;
     uint64_t armed; /* the deadline the timerfd holds (vCPU thread only) */
 };
 
@@ -42,7 +45,11 @@ static void *timer_thread(void *arg)
                             {.fd = t->stop_fd, .events = POLLIN}};
 
     for (;;) {
-        if (poll(fds, 2, -1) < 0 && errno != EINTR)
+        /* While an event is pending and not taken, nudge again every ms. */
+        bool pending = __atomic_load_n(t->flag, __ATOMIC_ACQUIRE);
+        if (pending)
+            pthread_kill(t->target, t->nudge_signal);
+        if (poll(fds, 2, pending ? 1 : -1) < 0 && errno != EINTR)
             return NULL;
         if (fds[1].revents)
             return NULL;
@@ -54,7 +61,8 @@ static void *timer_thread(void *arg)
     }
 }
 
-struct host_timer *host_timer_create(volatile uint32_t *flag, struct popek_error *err)
+struct host_timer *host_timer_create(volatile uint32_t *flag, pthread_t target, int nudge_signal,
+                                     struct popek_error *err)
 {
     struct host_timer *t = calloc(1, sizeof(*t));
 
@@ -63,6 +71,8 @@ struct host_timer *host_timer_create(volatile uint32_t *flag, struct popek_error
         return NULL;
     }
     t->flag = flag;
+    t->target = target;
+    t->nudge_signal = nudge_signal;
     t->armed = HOST_TIMER_NEVER;
     t->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
     t->stop_fd = eventfd(0, EFD_CLOEXEC);

@@ -1,16 +1,18 @@
 /*
  * monitor/host_timer.h — waking translated code when a device deadline passes.
  *
- * Translated code polls vcpu->event_pending at every block entry (one load
- * and a jrcxz); nothing else interrupts it. A host thread sleeps on a
- * timerfd armed for the earliest device deadline (the PIT's next OUT edge)
- * and, when it fires, sets the flag. The vCPU thread then leaves the cache
- * at the next block entry and updates the devices — all device state stays
- * on the vCPU thread; the timer thread touches only the flag.
+ * A host thread sleeps on a timerfd armed for the earliest device deadline
+ * (the PIT's next OUT edge). When it fires, the thread sets the vCPU's
+ * event flag and nudges the vCPU thread with a signal, whose handler makes
+ * the running translated block return to the monitor (monitor/signals.c);
+ * the nudge repeats every millisecond until the monitor takes the flag.
+ * The vCPU thread then updates the devices: all device state stays on the
+ * vCPU thread, the timer thread touches only the flag.
  */
 #ifndef POPEK_MONITOR_HOST_TIMER_H
 #define POPEK_MONITOR_HOST_TIMER_H
 
+#include <pthread.h>
 #include <stdint.h>
 
 #include "common/error.h"
@@ -22,7 +24,9 @@ struct host_timer;
 /* The monotonic clock in nanoseconds (the guest's devices run on it). */
 uint64_t host_monotonic_ns(void);
 
-struct host_timer *host_timer_create(volatile uint32_t *flag, struct popek_error *err);
+/* `target` is the thread to nudge with `nudge_signal`. */
+struct host_timer *host_timer_create(volatile uint32_t *flag, pthread_t target, int nudge_signal,
+                                     struct popek_error *err);
 void host_timer_destroy(struct host_timer *t);
 
 /* Arms the timer for absolute monotonic time `deadline_ns` (or disarms it

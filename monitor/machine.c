@@ -15,6 +15,7 @@
 #include "devices/uart16550.h"
 #include "emul/emul.h"
 #include "monitor/run_loop.h"
+#include "monitor/signals.h"
 #include "monitor/stats.h"
 #include "monitor/trampoline.h"
 #include "monitor/vcpu_runtime.h"
@@ -120,7 +121,7 @@ struct machine *machine_create(const struct machine_config *config, struct popek
     m->pit = pit8254_create(m->ioport, m->pic, machine_clock_ns, m, err);
     if (!m->pit)
         goto fail;
-    m->timer = host_timer_create(&m->cpu->event_pending, err);
+    m->timer = host_timer_create(&m->cpu->event_pending, pthread_self(), SIGNAL_EVENT_NUDGE, err);
     if (!m->timer)
         goto fail;
     m->code_pages = code_pages_create(m->ram, m->supervisor_view, err);
@@ -257,12 +258,12 @@ void machine_collect_stats(const struct machine *m, struct stats_report *r)
                     ibl_lookups > rs->ibl_misses ? ibl_lookups - rs->ibl_misses : 0, ibl_lookups);
     stats_add(r, "exits", "branch", rs->exits_branch);
     stats_add(r, "exits", "callout", rs->exits_callout);
-    stats_add(r, "exits", "event", rs->exits_event);
     stats_add(r, "exits", "fault", rs->exits_fault);
     stats_add(r, "exits", "raise", rs->exits_raise);
     stats_add(r, "events", "exceptions_delivered", rs->exceptions_delivered);
     stats_add(r, "events", "interrupts_delivered", rs->interrupts_delivered);
     stats_add(r, "events", "machine_resets", m->resets);
+    stats_add(r, "events", "timer_nudges", rs->events);
     stats_add(r, "host_signals", "sigsegv", rs->signals_segv);
     stats_add(r, "host_signals", "sigfpe", rs->signals_fpe);
     stats_add(r, "host_signals", "other", rs->signals_other);

@@ -431,8 +431,6 @@ static bool bounce_execute(struct loop *lp, struct popek_error *err)
             memory_write((void *)env, access.address, lp->bounce, access.size, EMUL_ACCESS_WRITE, 0,
                          &unused);
         return true;
-    case EXIT_EVENT:
-        return true; /* nothing ran; the instruction is retried */
     case EXIT_FAULT:
         if (cpu->host_fault.signo == SIGFPE)
             return deliver_exception(lp, VEC_DE, false, 0, err);
@@ -618,6 +616,11 @@ static int run_loop_body(const struct run_env *env, struct run_stats *stats,
 
         if (env->exit_requested(env->ctx, &status))
             return status;
+        if (__atomic_load_n(&cpu->event_pending, __ATOMIC_ACQUIRE)) {
+            __atomic_store_n(&cpu->event_pending, 0, __ATOMIC_RELAXED);
+            stats->events++;
+            devices_due = true;
+        }
         if (devices_due || halted) {
             service_devices(env);
             devices_due = false;
@@ -666,13 +669,6 @@ static int run_loop_body(const struct run_env *env, struct run_stats *stats,
             if (!handle_callout(lp, err, &halted))
                 return 1;
             devices_due = true; /* port I/O may have reprogrammed a device */
-            break;
-        case EXIT_EVENT:
-            stats->exits_event++;
-            cpu->exit_link = 0;
-            __atomic_store_n(&cpu->event_pending, 0, __ATOMIC_RELAXED);
-            devices_due = true;
-            cpu->arch.eip = cpu->next_eip - cpu->arch.seg[SEG_CS].base;
             break;
         case EXIT_RAISE:
             stats->exits_raise++;

@@ -33,7 +33,8 @@ struct run_env {
 #define RUN_STATS_MNEMONICS 2048 /* > ZYDIS_MNEMONIC_MAX_VALUE */
 
 struct run_stats {
-    uint64_t exits_branch, exits_callout, exits_event, exits_fault, exits_raise;
+    uint64_t exits_branch, exits_callout, exits_fault, exits_raise;
+    uint64_t events; /* device deadlines the timer thread signalled */
     uint64_t exceptions_delivered, interrupts_delivered;
     uint64_t ibl_misses;
     uint64_t signals_segv, signals_fpe, signals_other;

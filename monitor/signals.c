@@ -71,6 +71,29 @@ static void guest_fault_handler(int signo, siginfo_t *info, void *context)
     gregs[REG_EFL] &= ~(greg_t)(EFLAGS_DF | EFLAGS_TF);
 }
 
+/* The device timer thread's nudge (monitor/host_timer.c). Translated code
+ * does not poll for events: when one is pending, the running block is
+ * unlinked — its direct exits point at their stubs and every
+ * indirect-branch probe misses — so it returns to the monitor as soon as
+ * it ends, and blocks are short (at most 64 instructions, no loops inside).
+ * If the thread is not in translated code, the monitor sees the event flag
+ * before it next enters the cache; the timer thread repeats the nudge until
+ * the flag is taken, which closes the window just before tc_enter. */
+static void event_nudge_handler(int signo, siginfo_t *info, void *context)
+{
+    ucontext_t *uc = context;
+    void *rip = (void *)uc->uc_mcontext.gregs[REG_RIP];
+    struct vcpu *cpu = current_cpu;
+    struct tc_block *block;
+
+    if (!cpu || !current_tc || !tcache_contains_code(current_tc, rip))
+        return;
+    block = tcache_block_at(current_tc, rip);
+    if (block)
+        tcache_unlink_block_async(current_tc, block);
+    cpu->ibl_mode_tag = ~0ull; /* matches no entry: indirect branches exit */
+}
+
 bool signals_install(struct popek_error *err)
 {
     stack_t ss = {.ss_size = ALT_STACK_SIZE, .ss_flags = 0};
@@ -85,6 +108,10 @@ bool signals_install(struct popek_error *err)
     sigemptyset(&sa.sa_mask);
     if (sigaction(SIGSEGV, &sa, NULL) < 0 || sigaction(SIGBUS, &sa, NULL) < 0 ||
         sigaction(SIGFPE, &sa, NULL) < 0 || sigaction(SIGILL, &sa, NULL) < 0)
+        return popek_fail(err, "cannot install signal handlers: %s", strerror(errno));
+    sa.sa_sigaction = event_nudge_handler;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
+    if (sigaction(SIGNAL_EVENT_NUDGE, &sa, NULL) < 0)
         return popek_fail(err, "cannot install signal handlers: %s", strerror(errno));
     return true;
 }

@@ -15,9 +15,15 @@
 #ifndef POPEK_MONITOR_SIGNALS_H
 #define POPEK_MONITOR_SIGNALS_H
 
+#include <signal.h>
+
 #include "cache/tcache.h"
 #include "common/error.h"
 #include "monitor/vcpu_runtime.h"
+
+/* The signal the device timer thread sends to the vCPU thread when an event
+ * is pending (see event_nudge_handler in signals.c). */
+#define SIGNAL_EVENT_NUDGE SIGUSR1
 
 /* Installs the handlers and this thread's alternate stack. */
 bool signals_install(struct popek_error *err);

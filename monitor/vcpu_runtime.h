@@ -19,7 +19,6 @@
 enum vcpu_exit_reason {
     EXIT_BRANCH = 1, /* a block ended at a branch whose target is not chained: next_eip */
     EXIT_CALLOUT,    /* next_eip is an instruction for emul/ (system/sensitive) */
-    EXIT_EVENT,      /* an event is pending; next_eip is the block that polled */
     EXIT_FAULT,      /* a host signal inside translated code: fault fields */
     EXIT_RAISE,      /* the instruction at next_eip raises raise_vector(raise_error) */
 };
@@ -48,8 +47,8 @@ struct vcpu {
     uint32_t next_eip;
     uint32_t exit_reason;
 
-    /* Set from any thread to make translated code stop at the next block
-     * entry; cleared by the monitor. */
+    /* Set by the device timer thread when a deadline passed (together with
+     * a signal that makes translated code return); cleared by the monitor. */
     volatile uint32_t event_pending;
 
     struct vcpu_host_fault host_fault;

@@ -36,7 +36,6 @@ static struct translated_block make_block(guest_linear_t eip, unsigned ninsns,
     tb.exits[0].target = target;
     tb.exits[0].jump_rel32 = 1;
     tb.exits[0].stub = 8 * ninsns;
-    tb.body_offset = 5; /* after the (fake) event poll */
     return tb;
 }
 
@@ -137,12 +136,19 @@ static void test_chain_unchain_invalidate(void **state)
     assert_false(tcache_chain_site(tc, site, other));
     assert_false(tcache_chain_site(tc, code, b)); /* not an arena address */
     assert_true(tcache_chain_site(tc, site, b));
-    /* 0x1000 -> 0x2000 goes forward: no event poll needed at the target. */
-    assert_ptr_equal(b->body, b->code + 5);
-    assert_int_equal(rel32_at(site), (int32_t)(b->body - (site + 4)));
-    /* 0x2000 -> 0x1000 goes backward: it must enter through the poll. */
+    assert_int_equal(rel32_at(site), (int32_t)(b->code - (site + 4)));
     assert_true(tcache_chain_site(tc, b->code + 1, a));
     assert_int_equal(rel32_at(b->code + 1), (int32_t)(a->code - (b->code + 5)));
+
+    /* Unlinking for an event points the jump at the stub; chaining the
+     * same exit again restores it without a second link record. */
+    tcache_unlink_block_async(tc, a);
+    assert_true(a->exits[0].unlinked);
+    assert_int_equal(rel32_at(site), (int32_t)(a->code + a->exits[0].stub - (site + 4)));
+    assert_true(tcache_chain_site(tc, site, b));
+    assert_false(a->exits[0].unlinked);
+    assert_int_equal(rel32_at(site), (int32_t)(b->code - (site + 4)));
+    assert_null(b->incoming->next);
     assert_ptr_equal(a->exits[0].chained, b);
     assert_false(tcache_chain_site(tc, site, b));
 

@@ -331,24 +331,6 @@ static void emit_exit_stubs(struct block_state *st)
     }
 }
 
-/* Entry: mov r11, rcx; mov ecx, [r15 + event_pending]; jrcxz go; mov rcx, r11;
- * exit EXIT_EVENT; go: mov rcx, r11. jrcxz tests without touching flags. */
-static void emit_event_poll(struct block_state *st, guest_linear_t eip)
-{
-    struct emit_buf *b = st->buf;
-
-    emit_mov_reg_reg(b, ZYDIS_REGISTER_R11, ZYDIS_REGISTER_RCX);
-    emit_mov_reg_mem(b, ZYDIS_REGISTER_ECX, HOST_REG_VCPU, ZYDIS_REGISTER_NONE,
-                     VCPU_OFFSET(event_pending), 4);
-    size_t skip = emit_jrcxz_rel8(b);
-    emit_mov_reg_reg(b, ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_R11);
-    emit_store_vcpu_u32(b, VCPU_OFFSET(next_eip), eip);
-    emit_mov_r14d_imm(b, 0);
-    emit_exit(b, EXIT_EVENT);
-    emit_patch_rel8(b, skip, emit_offset(b));
-    emit_mov_reg_reg(b, ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_R11);
-}
-
 /* ---- ident -------------------------------------------------------------- */
 
 static bool is_high_byte_reg(ZydisRegister r)
@@ -974,8 +956,6 @@ bool translate_block(const struct translate_config *cfg, guest_linear_t eip, str
     for (int i = 0; i < SEG_COUNT; i++)
         st.segment_offset[i] = VCPU_OFFSET(arch.seg[i].base);
 
-    emit_event_poll(&st, eip);
-    out->body_offset = (uint32_t)emit_offset(buf);
     while (!st.ended) {
         uint8_t bytes[ZYDIS_MAX_INSTRUCTION_LENGTH];
         ZydisDecodedInstruction insn;

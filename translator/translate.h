@@ -8,11 +8,9 @@
  * position independent; the cache copies it into the arena.
  *
  * Block layout:
- *     entry:  event poll (exit with EXIT_EVENT when vcpu->event_pending)
- *     body:   one host sequence per guest instruction (body_offset: the
- *             entry for forward chained jumps, which need no poll — every
- *             cycle of guest control flow contains a backward or indirect
- *             transfer, and those enter at the poll)
+ *     body:   one host sequence per guest instruction
+ *             (no event poll: the monitor stops translated code with a
+ *             signal that unlinks the running block, monitor/signals.c)
  *     end:    the control transfer: rel32 jumps to exit stubs (patched to
  *             chain), an indirect exit with the target in r14d, or a callout
  *     stubs:  one per direct exit: store next_eip, point r14 at the jump to
@@ -68,7 +66,6 @@ struct translated_block {
     guest_linear_t eip;
     uint32_t guest_size;
     uint32_t code_size;
-    uint32_t body_offset; /* the entry that skips the event poll */
     unsigned ninsns;
     struct translated_insn insns[TRANSLATE_MAX_INSNS];
     unsigned nexits;
