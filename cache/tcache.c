@@ -136,6 +136,8 @@ struct tc_block *tcache_insert(struct tcache *tc, const struct translated_block 
         b->exits[i].jump_rel32 = tb->exits[i].jump_rel32;
         b->exits[i].stub = tb->exits[i].stub;
     }
+    b->has_ic = tb->has_ic;
+    b->ic = tb->ic;
     b->valid = true;
     uint32_t h = block_hash(b->eip, mode_key);
     b->hash_next = tc->buckets[h];
@@ -188,12 +190,66 @@ static void patch_exit(struct tcache *tc, struct tc_block *from, unsigned i, con
     emit_write_rel32_at(code_arena_write_ptr(tc->arena, site), site, target);
 }
 
+static const uint8_t nop5[5] = {0x0F, 0x1F, 0x44, 0x00, 0x00};
+
+static void write_code(struct tcache *tc, uint8_t *exec, const void *bytes, size_t n)
+{
+    memcpy(code_arena_write_ptr(tc->arena, exec), bytes, n);
+}
+
+/* The inline cache's site: a nop once filled (fall into the compare), a
+ * jump to the fill stub otherwise. */
+static void ic_set_site(struct tcache *tc, struct tc_block *b, bool filled)
+{
+    uint8_t *site = b->code + b->ic.site;
+
+    if (filled) {
+        write_code(tc, site, nop5, sizeof(nop5));
+    } else {
+        uint8_t jmp[5] = {0xE9};
+        int32_t rel = (int32_t)((b->code + b->ic.fill_stub) - (site + 5));
+        memcpy(jmp + 1, &rel, 4);
+        write_code(tc, site, jmp, sizeof(jmp));
+    }
+}
+
+static bool ic_fill(struct tcache *tc, struct tc_block *from, struct tc_block *to)
+{
+    if (from->ic_target) {
+        /* Filled before and unlinked for an event: keep the cached target. */
+        if (from->ic_unlinked) {
+            from->ic_unlinked = false;
+            ic_set_site(tc, from, true);
+        }
+        return true;
+    }
+    if (from->mode_key != to->mode_key)
+        return false;
+    struct tc_link *link = malloc(sizeof(*link));
+    if (!link)
+        return false;
+    link->from = from;
+    link->exit_index = TC_LINK_IC;
+    link->next = to->incoming;
+    to->incoming = link;
+    uint32_t minus_target = (uint32_t)(-(int64_t)to->eip);
+    write_code(tc, from->code + from->ic.disp, &minus_target, 4);
+    uint8_t *hit = from->code + from->ic.hit_rel32;
+    emit_write_rel32_at(code_arena_write_ptr(tc->arena, hit), hit, to->code);
+    from->ic_target = to;
+    ic_set_site(tc, from, true);
+    tc->stats.ic_fills++;
+    return true;
+}
+
 bool tcache_chain_site(struct tcache *tc, const void *site, struct tc_block *to)
 {
     struct tc_block *from = tcache_block_at(tc, site);
 
     if (!from || !from->valid || !to->valid)
         return false;
+    if (from->has_ic && (const uint8_t *)site == from->code + from->ic.site)
+        return ic_fill(tc, from, to);
     for (unsigned i = 0; i < from->nexits; i++) {
         struct tc_exit *exit = &from->exits[i];
 
@@ -228,6 +284,10 @@ bool tcache_chain_site(struct tcache *tc, const void *site, struct tc_block *to)
 
 void tcache_unlink_block_async(struct tcache *tc, struct tc_block *b)
 {
+    if (b->ic_target && !b->ic_unlinked) {
+        ic_set_site(tc, b, false);
+        b->ic_unlinked = true;
+    }
     for (unsigned i = 0; i < b->nexits; i++) {
         struct tc_exit *exit = &b->exits[i];
 
@@ -250,6 +310,16 @@ static void drop_block(struct tcache *tc, struct tc_block *b)
     if (*pp)
         *pp = b->hash_next;
     for (struct tc_link *l = b->incoming; l; l = l->next) {
+        if (l->exit_index == TC_LINK_IC) {
+            /* Empty the inline cache: its site goes back to the fill stub. */
+            if (l->from->valid && l->from->ic_target == b) {
+                l->from->ic_target = NULL;
+                l->from->ic_unlinked = false;
+                ic_set_site(tc, l->from, false);
+                tc->stats.unchains++;
+            }
+            continue;
+        }
         if (!l->from->valid || l->from->exits[l->exit_index].chained != b)
             continue;
         patch_exit(tc, l->from, l->exit_index, l->from->code + l->from->exits[l->exit_index].stub);
@@ -259,6 +329,7 @@ static void drop_block(struct tcache *tc, struct tc_block *b)
     }
     for (unsigned i = 0; i < b->nexits; i++)
         b->exits[i].chained = NULL;
+    b->ic_target = NULL;
     b->valid = false;
     tc->stats.invalidations++;
     if (tc->drop_hook)

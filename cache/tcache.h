@@ -31,9 +31,11 @@ struct tc_exit {
     bool unlinked;            /* linked, but its jump points at the stub for now */
 };
 
+#define TC_LINK_IC 0xFF /* exit_index of a link made by an inline cache */
+
 struct tc_link {
     struct tc_block *from;
-    unsigned exit_index;
+    unsigned exit_index; /* or TC_LINK_IC */
     struct tc_link *next;
 };
 
@@ -48,6 +50,10 @@ struct tc_block {
     bool valid;
     struct translated_insn *insns;
     struct tc_exit exits[TRANSLATE_MAX_EXITS];
+    bool has_ic;
+    struct translated_ic ic;
+    struct tc_block *ic_target; /* the block the inline cache jumps to, or NULL */
+    bool ic_unlinked;           /* filled, but the site jumps to the fill stub for now */
     struct tc_link *incoming;
     struct tc_block *hash_next;
 };
@@ -56,6 +62,7 @@ struct tcache_stats {
     uint64_t lookups, hits, misses;
     uint64_t blocks_translated, guest_insns_translated;
     uint64_t chains, unchains;
+    uint64_t ic_fills; /* indirect-branch inline caches filled */
     uint64_t flushes, invalidations;
 };
 
@@ -84,7 +91,8 @@ bool tcache_contains_code(const struct tcache *tc, const void *p);
 struct tc_block *tcache_block_at(struct tcache *tc, const void *p);
 
 /* Patches the exit whose rel32 sits at executable address `site` to jump to
- * `to`. Returns false when site is not an exit of a live block. */
+ * `to`; or, when `site` is a block's inline-cache site, fills the cache
+ * with `to`. Returns false when site is neither in a live block. */
 bool tcache_chain_site(struct tcache *tc, const void *site, struct tc_block *to);
 
 /* Points every chained exit of b back at its stub without touching any

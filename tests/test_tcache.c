@@ -170,6 +170,45 @@ static void test_chain_unchain_invalidate(void **state)
     tcache_destroy(tc);
 }
 
+static void test_inline_cache(void **state)
+{
+    struct popek_error err;
+    struct tcache *tc = tcache_create(1 << 20, &err);
+    uint8_t code[256];
+    struct translated_block ta = make_block(0x1000, 4, 0, code);
+    /* An indirect exit at offset 8: site (5 bytes), lea disp at 16, hit
+     * jump rel32 at 24, fill stub at 32. */
+    ta.has_ic = true;
+    ta.ic = (struct translated_ic){.site = 8, .disp = 16, .hit_rel32 = 24, .fill_stub = 32};
+    code[8] = 0xE9;
+    struct tc_block *a = tcache_insert(tc, &ta, code, 0);
+    struct translated_block tb = make_block(0x7000, 1, 0, code);
+    struct tc_block *b = tcache_insert(tc, &tb, code, 0);
+    static const uint8_t nop5[5] = {0x0F, 0x1F, 0x44, 0x00, 0x00};
+
+    assert_true(tcache_chain_site(tc, a->code + 8, b));
+    assert_memory_equal(a->code + 8, nop5, 5);                  /* falls into the compare now */
+    assert_int_equal(rel32_at(a->code + 16), (int32_t)-0x7000); /* lea ecx, [r14 - 0x7000] */
+    assert_int_equal(rel32_at(a->code + 24), (int32_t)(b->code - (a->code + 28)));
+    assert_ptr_equal(a->ic_target, b);
+    assert_int_equal(tcache_stats(tc)->ic_fills, 1);
+
+    /* An event unlinks it (the site jumps to the fill stub again)... */
+    tcache_unlink_block_async(tc, a);
+    assert_int_equal(a->code[8], 0xE9);
+    assert_int_equal(rel32_at(a->code + 9), 32 - 13);
+    /* ...and the next fill restores it, keeping the cached target. */
+    assert_true(tcache_chain_site(tc, a->code + 8, b));
+    assert_memory_equal(a->code + 8, nop5, 5);
+    assert_int_equal(tcache_stats(tc)->ic_fills, 1);
+
+    /* Dropping the target empties the cache. */
+    tcache_invalidate_range(tc, 0x7000, 1);
+    assert_null(a->ic_target);
+    assert_int_equal(a->code[8], 0xE9);
+    tcache_destroy(tc);
+}
+
 static int drops, flush_drops;
 static void count_drops(void *ctx, const struct tc_block *b)
 {
@@ -240,6 +279,7 @@ int main(void)
         cmocka_unit_test(test_many_blocks_and_collisions),
         cmocka_unit_test(test_host_address_to_guest_instruction),
         cmocka_unit_test(test_chain_unchain_invalidate),
+        cmocka_unit_test(test_inline_cache),
         cmocka_unit_test(test_flush_and_drop_hook),
         cmocka_unit_test(test_arena_full),
         cmocka_unit_test(test_arena_is_w_xor_x),

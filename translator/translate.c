@@ -17,6 +17,7 @@
 
 struct block_state {
     const struct translate_config *cfg;
+    size_t ic_fill_site; /* rel32 of the inline cache's jump to its fill stub */
     struct emit_buf *buf;
     struct translated_block *out;
     int32_t segment_offset[SEG_COUNT];
@@ -247,8 +248,20 @@ static void emit_indirect_exit(struct block_state *st)
     struct emit_buf *b = st->buf;
     ZydisEncoderRequest req;
     const int32_t ibl = VCPU_OFFSET(ibl);
+    struct translated_ic *ic = &st->out->ic;
+    static const uint8_t lea_ecx_r14_disp32[] = {0x41, 0x8D, 0x8E}; /* lea ecx, [r14 + disp32] */
 
+    /* Inline cache: until filled, go to the fill stub (emitted with the
+     * exit stubs); once filled, compare with the cached target. */
+    ic->site = (uint32_t)emit_offset(b);
+    size_t to_fill = emit_jmp_rel32(b);
     emit_mov_reg_reg(b, ZYDIS_REGISTER_R10, ZYDIS_REGISTER_RCX);
+    emit_bytes(b, lea_ecx_r14_disp32, sizeof(lea_ecx_r14_disp32));
+    ic->disp = (uint32_t)emit_offset(b);
+    emit_u32(b, 0);
+    size_t ic_hit = emit_jrcxz_rel8(b);
+    st->out->has_ic = true;
+    st->ic_fill_site = to_fill;
     if (st->cfg->count_indirect) {
         /* ibl_lookups += 1 */
         emit_mov_reg_mem(b, ZYDIS_REGISTER_RCX, HOST_REG_VCPU, ZYDIS_REGISTER_NONE,
@@ -300,6 +313,10 @@ static void emit_indirect_exit(struct block_state *st)
                                                            .displacement = ibl + 8,
                                                            .size = 8};
     emit_request(b, &req);
+    /* inline-cache hit: a direct jump, patched to the cached target */
+    emit_patch_rel8(b, ic_hit, emit_offset(b));
+    emit_mov_reg_reg(b, ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_R10);
+    ic->hit_rel32 = (uint32_t)emit_jmp_rel32(b);
     st->ended = true;
 }
 
@@ -320,6 +337,16 @@ static void add_direct_exit(struct block_state *st, size_t site, guest_linear_t 
 
 static void emit_exit_stubs(struct block_state *st)
 {
+    if (st->out->has_ic) {
+        /* Inline-cache fill: exit with the target and a link to the site. */
+        struct translated_ic *ic = &st->out->ic;
+        ic->fill_stub = (uint32_t)emit_offset(st->buf);
+        emit_patch_rel32(st->buf, st->ic_fill_site, ic->fill_stub);
+        emit_patch_rel32(st->buf, ic->hit_rel32, ic->fill_stub);
+        emit_store_vcpu_r14d(st->buf, VCPU_OFFSET(next_eip));
+        emit_lea_r14_rip(st->buf, ic->site);
+        emit_exit(st->buf, EXIT_BRANCH);
+    }
     for (unsigned i = 0; i < st->out->nexits; i++) {
         struct translated_exit *exit = &st->out->exits[i];
 
@@ -952,6 +979,7 @@ bool translate_block(const struct translate_config *cfg, guest_linear_t eip, str
     memset(out, 0, offsetof(struct translated_block, insns));
     out->nexits = 0;
     out->ends_in_callout = false;
+    out->has_ic = false;
     out->eip = eip;
     for (int i = 0; i < SEG_COUNT; i++)
         st.segment_offset[i] = VCPU_OFFSET(arch.seg[i].base);
@@ -1003,6 +1031,7 @@ bool translate_block(const struct translate_config *cfg, guest_linear_t eip, str
             buf->encode_failed = false;
             out->nexits = exits_mark;
             st.ended = false;
+            out->has_ic = false;
             rec->cls = INSN_CALLOUT;
             rec->fixup = FIXUP_NONE;
             out->ninsns++;

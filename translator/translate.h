@@ -62,6 +62,15 @@ struct translated_exit {
     uint32_t stub;       /* offset of the exit stub (the unchained target) */
 };
 
+/* The inline cache of a block's indirect exit: the first target seen is
+ * compared inline and reached with a direct jump (cache/tcache.c fills it). */
+struct translated_ic {
+    uint32_t site;      /* 5 bytes: jmp fill_stub until filled, then a nop */
+    uint32_t disp;      /* disp32 of lea ecx, [r14 + disp]: minus the cached target */
+    uint32_t hit_rel32; /* rel32 of the jump to the cached target's block */
+    uint32_t fill_stub; /* exits to the monitor with exit_link = site */
+};
+
 struct translated_block {
     guest_linear_t eip;
     uint32_t guest_size;
@@ -71,6 +80,8 @@ struct translated_block {
     unsigned nexits;
     struct translated_exit exits[TRANSLATE_MAX_EXITS];
     bool ends_in_callout;
+    bool has_ic;
+    struct translated_ic ic;
 };
 
 struct translate_config {
