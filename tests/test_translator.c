@@ -124,6 +124,37 @@ static void test_index_forms(void **state)
            "lea r14d, [rax*4-0x3FFFF000]; mov eax, dword ptr [r14+r13*1]");
 }
 
+/* Every guest register as base and as index, through the same encoder the
+ * translator uses: the host form names the same register, 64-bit. */
+static void test_every_register(void **state)
+{
+    static const char *const names[8] = {"rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi"};
+    char expected[128];
+
+    for (unsigned base = 0; base < 8; base++) {
+        /* mov eax, [base + 0x10]: ModRM mod=01, rm=base (SIB when base is ESP) */
+        uint8_t b[4] = {0x8B, (uint8_t)(0x40 | base), 0x10, 0};
+        size_t len = 3;
+        if (base == 4) {
+            b[1] = 0x44;
+            b[2] = 0x24;
+            b[3] = 0x10;
+            len = 4;
+        }
+        snprintf(expected, sizeof(expected), "mov eax, dword ptr [%s+r13*1+0x10]", names[base]);
+        assert_string_equal(translate_one(b, len, 0), expected);
+    }
+    for (unsigned index = 0; index < 8; index++) {
+        if (index == 4)
+            continue; /* no ESP index in IA-32 */
+        /* mov eax, [ebx + index*2 + 0x10] */
+        uint8_t b[] = {0x8B, 0x44, (uint8_t)(0x40 | (index << 3) | 3), 0x10};
+        snprintf(expected, sizeof(expected),
+                 "lea r14d, [rbx+%s*2+0x10]; mov eax, dword ptr [r14+r13*1]", names[index]);
+        assert_string_equal(translate_one(b, sizeof(b), 0), expected);
+    }
+}
+
 static void test_segment_base_added(void **state)
 {
     static const uint8_t b[] = {0x64, 0x8B, 0x03}; /* mov eax, fs:[ebx] */
@@ -262,6 +293,7 @@ int main(void)
         cmocka_unit_test(test_absolute_forms),
         cmocka_unit_test(test_esp_forms),
         cmocka_unit_test(test_index_forms),
+        cmocka_unit_test(test_every_register),
         cmocka_unit_test(test_segment_base_added),
         cmocka_unit_test(test_high_byte_registers),
         cmocka_unit_test(test_stack_forms),
