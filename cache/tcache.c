@@ -23,7 +23,39 @@ struct tcache {
     struct tcache_stats stats;
     tcache_drop_hook drop_hook;
     void *drop_ctx;
+    const struct tcache_policy *policy;
 };
+
+static bool flush_all_make_room(struct tcache *tc, size_t bytes)
+{
+    tcache_flush(tc);
+    return bytes <= code_arena_size(tc->arena);
+}
+
+const struct tcache_policy tcache_policy_flush_all = {
+    .name = "flush-all",
+    .make_room = flush_all_make_room,
+};
+
+void tcache_set_policy(struct tcache *tc, const struct tcache_policy *policy)
+{
+    tc->policy = policy;
+}
+
+const struct tcache_policy *tcache_policy(const struct tcache *tc)
+{
+    return tc->policy;
+}
+
+struct tc_block *tcache_insert_or_evict(struct tcache *tc, const struct translated_block *tb,
+                                        const uint8_t *code, uint32_t mode_key)
+{
+    struct tc_block *b = tcache_insert(tc, tb, code, mode_key);
+
+    if (!b && tc->policy->make_room(tc, tb->code_size))
+        b = tcache_insert(tc, tb, code, mode_key);
+    return b;
+}
 
 void tcache_set_drop_hook(struct tcache *tc, tcache_drop_hook hook, void *ctx)
 {
@@ -46,6 +78,7 @@ struct tcache *tcache_create(size_t arena_bytes, struct popek_error *err)
         popek_fail(err, "out of memory");
         return NULL;
     }
+    tc->policy = &tcache_policy_flush_all;
     tc->arena = code_arena_create(arena_bytes, err);
     if (!tc->arena) {
         free(tc);

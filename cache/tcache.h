@@ -81,6 +81,23 @@ struct tc_block *tcache_insert(struct tcache *tc, const struct translated_block 
 /* Drops every block (flush-all). */
 void tcache_flush(struct tcache *tc);
 
+/* What to do when the arena is full: the eviction policy. A policy frees
+ * room for at least `bytes` of code or fails. Only flush-all exists today;
+ * the interface is here so hit-rate comparisons can swap in others (FIFO
+ * regions, generational) without touching the monitor. */
+struct tcache_policy {
+    const char *name;
+    bool (*make_room)(struct tcache *tc, size_t bytes);
+};
+extern const struct tcache_policy tcache_policy_flush_all;
+
+void tcache_set_policy(struct tcache *tc, const struct tcache_policy *policy);
+const struct tcache_policy *tcache_policy(const struct tcache *tc);
+
+/* Inserts tb, asking the policy for room when the arena is full. */
+struct tc_block *tcache_insert_or_evict(struct tcache *tc, const struct translated_block *tb,
+                                        const uint8_t *code, uint32_t mode_key);
+
 /* Drops every block whose guest code overlaps [start, start+len). */
 void tcache_invalidate_range(struct tcache *tc, guest_linear_t start, uint32_t len);
 

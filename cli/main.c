@@ -62,6 +62,7 @@ int main(int argc, char **argv)
         .no_reboot = opts.no_reboot,
         .collect_stats = opts.stats_file != NULL || (opts.log_mask & LOG_STATS),
         .time_limit_s = opts.time_limit_s,
+        .tc_bytes = opts.tc_bytes,
         .console = stdout,
     };
     struct machine *m = machine_create(&config, &err);

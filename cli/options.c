@@ -121,6 +121,18 @@ static bool store_time_limit(struct popek_options *o, const char *a, struct pope
     return true;
 }
 
+static bool store_tc_size(struct popek_options *o, const char *a, struct popek_error *e)
+{
+    uint64_t bytes;
+
+    if (!options_parse_size(a, &bytes, e))
+        return popek_fail(e, "--tc-size: '%s' is not a size (e.g. 64M, 512k)", a);
+    if (bytes < KIB(16) || bytes > GIB(1))
+        return popek_fail(e, "--tc-size: %s is out of range (16k to 1G)", a);
+    o->tc_bytes = bytes;
+    return true;
+}
+
 static bool store_help(struct popek_options *o, const char *a, struct popek_error *e)
 {
     o->action = OPTIONS_HELP;
@@ -148,6 +160,8 @@ static const struct option_spec option_table[] = {
     {"mode", "bt|te", store_mode, "execution mode: binary translation or trap-and-emulate", true},
     {"stats", "FILE", store_stats, "write run statistics as JSON to FILE", true},
     {"time-limit", "SECONDS", store_time_limit, "stop the guest after SECONDS of wall time", true},
+    {"tc-size", "SIZE", store_tc_size, "translation cache size (default 64M; flushed when full)",
+     true},
     {"help", NULL, store_help, "print this help and exit", true},
     {"version", NULL, store_version, "print the version and exit", true},
 };
@@ -220,6 +234,7 @@ bool options_parse(int argc, char *const argv[], struct popek_options *opts,
     memset(opts, 0, sizeof(*opts));
     opts->ram_bytes = MIB(OPTIONS_DEFAULT_RAM_MIB);
     opts->mode = EXEC_MODE_BT;
+    opts->tc_bytes = MIB(OPTIONS_DEFAULT_TC_MIB);
 
     for (int i = 1; i < argc; i++) {
         const struct option_spec *spec = find_option(argv[i]);

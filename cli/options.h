@@ -16,6 +16,7 @@
 #include "monitor/machine.h"
 
 #define OPTIONS_DEFAULT_RAM_MIB 128
+#define OPTIONS_DEFAULT_TC_MIB  64
 
 enum options_action {
     OPTIONS_RUN,
@@ -36,6 +37,7 @@ struct popek_options {
     enum exec_mode mode;
     const char *stats_file;
     unsigned time_limit_s; /* 0: none */
+    uint64_t tc_bytes;     /* translation cache arena size */
 };
 
 /* Parses argv (argv[0] is the program name). On error err names the option or

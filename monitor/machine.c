@@ -127,7 +127,7 @@ struct machine *machine_create(const struct machine_config *config, struct popek
     m->code_pages = code_pages_create(m->ram, m->supervisor_view, err);
     if (!m->code_pages)
         goto fail;
-    m->tc = tcache_create(TCACHE_ARENA_BYTES, err);
+    m->tc = tcache_create(config->tc_bytes ? config->tc_bytes : TCACHE_ARENA_BYTES, err);
     if (!m->tc)
         goto fail;
     m->cpu->view_base = (uint64_t)(uintptr_t)view_base(m->supervisor_view);
@@ -250,6 +250,8 @@ void machine_collect_stats(const struct machine *m, struct stats_report *r)
     stats_add(r, "cache", "unchained_jumps", tc->unchains);
     stats_add(r, "cache", "invalidations", tc->invalidations);
     stats_add(r, "cache", "flushes", tc->flushes);
+    stats_add(r, "cache", "arena_bytes",
+              m->config.tc_bytes ? m->config.tc_bytes : TCACHE_ARENA_BYTES);
     if (!m->config.collect_stats)
         ibl_lookups = 0; /* only counted when asked for */
     stats_add(r, "indirect_branches", "lookups", ibl_lookups);

@@ -26,6 +26,7 @@ struct machine_config {
     bool no_reboot;
     bool collect_stats;    /* --stats or -d stats: count indirect-branch probes too */
     unsigned time_limit_s; /* stop the guest after this long (0: never) */
+    uint64_t tc_bytes;     /* translation cache arena size */
     FILE *console;         /* where COM1 and the debug console write */
 };
 

@@ -165,12 +165,10 @@ static struct tc_block *find_or_translate(struct loop *lp, guest_linear_t eip, u
     emit_init(&buf, lp->code, sizeof(lp->code));
     if (!translate_block(&cfg, eip, &buf, &tb))
         return NULL;
-    b = tcache_insert(env->tc, &tb, lp->code, key);
-    if (!b) {
-        tcache_flush(env->tc); /* flush-all: the arena is full */
-        env->cpu->exit_link = 0;
-        b = tcache_insert(env->tc, &tb, lp->code, key);
-    }
+    uint64_t flushes = tcache_stats(env->tc)->flushes;
+    b = tcache_insert_or_evict(env->tc, &tb, lp->code, key);
+    if (tcache_stats(env->tc)->flushes != flushes)
+        env->cpu->exit_link = 0; /* the exit that led here is gone */
     if (b && !bounce) {
         /* Self-modifying code: the pages this block was read from are
          * write-protected until the block is dropped. */

@@ -30,6 +30,8 @@ static void test_defaults(void **state)
     assert_int_equal(o.mode, EXEC_MODE_BT);
     assert_int_equal(o.log_mask, 0);
     assert_null(o.stats_file);
+    assert_int_equal(o.tc_bytes, 64ull << 20);
+    assert_int_equal(o.time_limit_s, 0);
 }
 
 static void test_qemu_spellings(void **state)
@@ -112,6 +114,10 @@ static void test_errors(void **state)
     assert_false(PARSE(&o, &e, "-kernel", "k", "-d", "boot,nonsense"));
     assert_string_equal(e.message, "-d: unknown log item 'nonsense' (try -d help)");
     assert_false(PARSE(&o, &e, "-kernel", "k", "-D"));
+    assert_false(PARSE(&o, &e, "-kernel", "k", "--tc-size", "4k"));
+    assert_string_equal(e.message, "--tc-size: 4k is out of range (16k to 1G)");
+    assert_false(PARSE(&o, &e, "-kernel", "k", "--time-limit", "0"));
+    assert_false(PARSE(&o, &e, "-kernel", "k", "--time-limit", "5s"));
 }
 
 static void test_actions(void **state)
