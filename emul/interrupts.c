@@ -251,6 +251,29 @@ static void iret_load_eflags(struct vcpu_state *cpu, uint32_t image, unsigned si
     cpu->eflags = (cpu->eflags & ~mask) | (image & mask) | EFLAGS_FIXED1;
 }
 
+/* IRET with NT=1 returns to the task in the current TSS's back link (SDM
+ * vol. 2, IRET, "TASK-RETURN"). The checks that can fail are made — a back
+ * link with TI=1 or that does not name a busy TSS in the GDT is #TS — and
+ * only a valid task switch, which popek does not perform yet, stops. */
+static enum emul_status iret_task_return(struct emul_ctx *ctx)
+{
+    struct vcpu_state *cpu = ctx->cpu;
+    uint16_t link = 0;
+    struct emul_desc d;
+    bool in_table;
+
+    if (!emul_linear_read(ctx, cpu->tr.base, &link, 2, EMUL_ACCESS_SYSTEM_READ, 0))
+        return EMUL_FAULT;
+    if (link & 4)
+        return emul_fail(ctx, VEC_TS, link & 0xFFFC);
+    if (!emul_desc_probe(ctx, link, &d, &in_table))
+        return EMUL_FAULT;
+    if (!in_table || desc_s(&d) ||
+        (desc_type(&d) != SYS_TSS32_BUSY && desc_type(&d) != SYS_TSS16_BUSY))
+        return emul_fail(ctx, VEC_TS, link & 0xFFFC);
+    return emul_unsupported(ctx, "task switch (IRET with NT=1 to TSS 0x%04x)", link);
+}
+
 /* SDM vol. 2, IRET, PROTECTED-MODE-RETURN with NT = 0: return to the same
  * level, or to an outer level popping SS:ESP too and nulling the data
  * segment registers the outer level may not use. */
@@ -265,7 +288,7 @@ enum emul_status emul_iret(struct emul_ctx *ctx)
     uint16_t sel;
 
     if (cpu->eflags & EFLAGS_NT)
-        return emul_unsupported(ctx, "task switch (IRET with NT=1)");
+        return iret_task_return(ctx);
     emul_stack_current(ctx, &st);
     if (!emul_stack_room_pop(ctx, &st, 3 * size) || !emul_stack_pop(ctx, &st, &eip, size) ||
         !emul_stack_pop(ctx, &st, &cs, size) || !emul_stack_pop(ctx, &st, &image, size))

@@ -64,13 +64,27 @@ static uint32_t cmdline_number(const char *key, uint32_t fallback)
     return fallback;
 }
 
-/* Every vector: abandon the round by returning (through the runtime's
- * IRET, so its handler bookkeeping stays right) to fuzz_resume at ring 0. */
+/* Every vector: a fault in ring-3 random code skips a few bytes and goes
+ * on (up to SKIPS_PER_ROUND times), so a round executes many instructions;
+ * the watchdog tick, a ring-0 fault, or one fault too many abandons the
+ * round by returning (through the runtime's IRET, so its handler
+ * bookkeeping stays right) to fuzz_resume at ring 0. */
+#define SKIPS_PER_ROUND 64
+static unsigned round_skips;
+
 static void catch_all(struct rt_frame *frame)
 {
+    bool watchdog = frame->vector >= 0x20 && frame->vector < 0x30;
+
     /* PIC interrupts need an EOI so the watchdog keeps ticking. */
-    if (frame->vector >= 0x20 && frame->vector < 0x30)
+    if (watchdog)
         outb(0x20, 0x20);
+    vector_counts[frame->vector & 0xFF]++;
+    if (!watchdog && (frame->cs & 3) == 3 && round_skips < SKIPS_PER_ROUND) {
+        round_skips++;
+        frame->eip += 1 + (xorshift() & 7);
+        return;
+    }
     frame->eax = frame->vector;
     frame->eip = (uint32_t)fuzz_resume;
     frame->cs = RT_SEL_KCODE;
@@ -144,8 +158,8 @@ int main(const struct multiboot_info *mbi)
              * kernel's, which random code will move at will. */
             frame.iret[1] = RT_SEL_KCODE;
         }
-        int vector = fuzz_enter(&frame);
-        vector_counts[vector & 0xFF]++;
+        round_skips = 0;
+        fuzz_enter(&frame);
         if ((r + 1) % 50 == 0)
             rt_printf("fuzz: round %u done\n", r + 1);
         rt_load_tss(KERNEL_STACK_TOP); /* random ring-0 code may have ltr'd something else */

@@ -13,14 +13,17 @@
 set -u
 popek=$1 kernel=$2 runs=$3 rounds=$4
 failures=0 clean_stops=0 completed=0 total_rounds=0 total_bounces=0
-log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+log=$(mktemp) stats=$(mktemp)
+trap 'rm -f "$log" "$stats"' EXIT
+total_insns=0
 
 for seed in $(seq 1 "$runs"); do
-    timeout 120 "$popek" -m 16 -no-reboot --time-limit 4 -kernel "$kernel" \
+    timeout 120 "$popek" -m 16 -no-reboot --time-limit 20 --stats "$stats" -kernel "$kernel" \
         -append "seed=$seed rounds=$rounds" >"$log" 2>&1 </dev/null
     status=$?
     done_rounds=$(grep -c '^fuzz: round' "$log")
+    insns=$(grep -o '"guest_insns_translated": [0-9]*' "$stats" | grep -o '[0-9]*$')
+    total_insns=$((total_insns + ${insns:-0}))
     total_rounds=$((total_rounds + done_rounds * 50))
     if [ $status -eq 124 ] || [ $status -gt 128 ] || [ $status -eq 70 ] ||
         grep -q "Sanitizer\|runtime error" "$log"; then
@@ -31,10 +34,12 @@ for seed in $(seq 1 "$runs"); do
         completed=$((completed + 1))
     else
         clean_stops=$((clean_stops + 1))
-        echo "seed $seed: clean stop: $(grep '^popek:' "$log" | head -n 1)"
+        reason=$(grep '^popek:' "$log" | head -n 1)
+        echo "seed $seed: clean stop: ${reason:-the random code wrote the exit port (status $status)}"
     fi
 done
 echo "fuzz: $runs runs ($completed completed all $rounds rounds, $clean_stops stopped cleanly" \
-    "earlier): $total_rounds rounds, $((total_rounds * 4)) KiB of random code executed from"
+    "earlier): $total_rounds rounds, $((total_rounds * 4)) KiB of random code," \
+    "$total_insns guest instructions translated"
 echo "$((runs - failures)) passed, $failures failed"
 [ $failures -eq 0 ]

@@ -260,6 +260,20 @@ static bool deliver_exception(struct loop *lp, uint8_t vector, bool has_error, u
     }
 }
 
+/* False when the instruction at EIP is not wholly in RAM (it runs off the
+ * end of RAM or sits in the hole), which the translator cannot fetch. */
+static bool code_in_ram(struct loop *lp)
+{
+    struct vcpu *cpu = lp->env->cpu;
+    uint8_t bytes[ZYDIS_MAX_INSTRUCTION_LENGTH];
+    ZydisDecodedInstruction insn;
+    ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
+    size_t n = fetch_code((void *)lp->env, cpu->arch.seg[SEG_CS].base + cpu->arch.eip, bytes,
+                          sizeof(bytes));
+
+    return n == sizeof(bytes) || (n > 0 && translate_decode(bytes, n, &insn, ops));
+}
+
 static bool handle_callout(struct loop *lp, struct popek_error *err, bool *halted)
 {
     struct vcpu *cpu = lp->env->cpu;
@@ -300,6 +314,9 @@ static bool handle_callout(struct loop *lp, struct popek_error *err, bool *halte
         break;
     }
     dump_state(cpu);
+    if (!code_in_ram(lp))
+        return popek_fail(err, "guest execution reached memory that is not RAM at 0x%08x",
+                          cpu->arch.seg[SEG_CS].base + cpu->arch.eip);
     popek_fail(err, "%s", why[0] ? why : "unsupported guest instruction");
     return false;
 }

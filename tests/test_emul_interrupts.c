@@ -335,9 +335,20 @@ static void test_iret_faults(void **state)
     expect_fault(f, VEC_GP, 0); /* EIP beyond the limit */
 
     f->m.mem[STACK0_TOP - 16] = SEL_CODE3;
+    /* NT=1: a task return through the TSS back link (SDM vol. 2, IRET). A
+     * null link, one with TI=1, or one naming an available (not busy) TSS
+     * is #TS(link); a busy TSS would be a real task switch, not modelled. */
     f->cpu.eflags |= EFLAGS_NT;
+    put32(&f->m, TSS_BASE, 0);
+    expect_fault(f, VEC_TS, 0);
+    put32(&f->m, TSS_BASE, 0x0C);
+    expect_fault(f, VEC_TS, 0x0C);
+    put32(&f->m, TSS_BASE, SEL_TSS);
+    expect_fault(f, VEC_TS, SEL_TSS);
+    put32(&f->m, TSS_BASE, SEL_TSS_BUSY);
     assert_int_equal(exec(f), EMUL_UNSUPPORTED);
     assert_non_null(strstr(f->why, "task switch"));
+    put32(&f->m, TSS_BASE, 0);
     f->cpu.eflags &= ~EFLAGS_NT;
 
     put32(&f->m, STACK0_TOP - 12, EFLAGS_VM | EFLAGS_FIXED1);

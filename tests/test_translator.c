@@ -169,6 +169,15 @@ static void test_segment_base_added(void **state)
     assert_string_equal(translate_one(b, sizeof(b), 0), "mov eax, dword ptr [rbx+r13*1]");
 }
 
+static void test_lea_16bit_address(void **state)
+{
+    /* lea ecx, [di + bp - 0x10] with a 16-bit address size (0x67). */
+    EXPECT(BYTES(0x67, 0x8D, 0x4B, 0xF0),
+           "lea r14d, [rbp+rdi*1-0x10]; movzx r14d, r14w; mov ecx, r14d");
+    /* lea cx, [bx+si] (0x66 0x67) */
+    EXPECT(BYTES(0x66, 0x67, 0x8D, 0x08), "lea r14d, [rbx+rsi*1]; movzx r14d, r14w; mov cx, r14w");
+}
+
 static void test_high_byte_registers(void **state)
 {
     /* mov ah, [ebx+8]: AH cannot be encoded with REX, so the address goes
@@ -203,6 +212,8 @@ static void test_string_forms(void **state)
            "lea rsi, [rsi+r13*1]; lea rdi, [rdi+r13*1]; rep movsd; mov esi, esi; mov edi, edi");
     assert_int_equal(tb.insns[0].fixup, FIXUP_STRING_BIASED);
     EXPECT(BYTES(0xAA), "lea rdi, [rdi+r13*1]; stosb; mov edi, edi");
+    /* maskmovq stores to [edi] implicitly: biased like a string instruction. */
+    EXPECT(BYTES(0x0F, 0xF7, 0xC1), "lea rdi, [rdi+r13*1]; maskmovq mm0, mm1; mov edi, edi");
 }
 
 static void test_branches(void **state)
@@ -295,6 +306,7 @@ int main(void)
         cmocka_unit_test(test_index_forms),
         cmocka_unit_test(test_every_register),
         cmocka_unit_test(test_segment_base_added),
+        cmocka_unit_test(test_lea_16bit_address),
         cmocka_unit_test(test_high_byte_registers),
         cmocka_unit_test(test_stack_forms),
         cmocka_unit_test(test_string_forms),

@@ -75,6 +75,10 @@ static bool classify_by_mnemonic(const ZydisDecodedInstruction *insn, enum insn_
     case ZYDIS_MNEMONIC_XLAT:
         *cls = INSN_XLAT;
         return true;
+    case ZYDIS_MNEMONIC_MASKMOVQ: /* implicit [edi] store: biased like a string */
+    case ZYDIS_MNEMONIC_MASKMOVDQU:
+        *cls = INSN_STRING;
+        return true;
     case ZYDIS_MNEMONIC_JMP:
     case ZYDIS_MNEMONIC_CALL:
     case ZYDIS_MNEMONIC_RET:

@@ -397,6 +397,35 @@ static int pick_free_legacy_reg(const ZydisDecodedInstruction *insn, const Zydis
     return -1;
 }
 
+/* lea with a 16-bit address size (0x67), which has no 64-bit-mode encoding:
+ * the sum is computed in r14d, truncated to 16 bits (the address size),
+ * then moved at the operand size (SDM vol. 2, LEA, table 3-53). */
+static bool translate_lea16(struct block_state *st, const ZydisDecodedInstruction *insn,
+                            const ZydisDecodedOperand *ops)
+{
+    const ZydisDecodedOperand *dst = &ops[0], *src = &ops[1];
+    ZydisRegister base = rewrite_host_gpr64(src->mem.base);
+    ZydisRegister index = rewrite_host_gpr64(src->mem.index);
+    ZydisEncoderRequest req;
+
+    if (dst->type != ZYDIS_OPERAND_TYPE_REGISTER || rewrite_host_gpr64(dst->reg.value) == 0 ||
+        (src->mem.base != ZYDIS_REGISTER_NONE && !base) ||
+        (src->mem.index != ZYDIS_REGISTER_NONE && !index))
+        return false;
+    req_init(&req, ZYDIS_MNEMONIC_LEA, 2);
+    op_reg(&req.operands[0], ZYDIS_REGISTER_R14D);
+    op_mem(&req.operands[1], base, index, (int32_t)src->mem.disp.value, 8);
+    req.operands[1].mem.scale = index ? src->mem.scale : 0;
+    emit_request(st->buf, &req);
+    req_init(&req, ZYDIS_MNEMONIC_MOVZX, 2);
+    op_reg(&req.operands[0], ZYDIS_REGISTER_R14D);
+    op_reg(&req.operands[1], ZYDIS_REGISTER_R14W);
+    emit_request(st->buf, &req);
+    emit_mov_reg_reg(st->buf, dst->reg.value,
+                     insn->operand_width == 16 ? ZYDIS_REGISTER_R14W : ZYDIS_REGISTER_R14D);
+    return emit_ok(st->buf);
+}
+
 static bool translate_ident(struct block_state *st, const ZydisDecodedInstruction *insn,
                             const ZydisDecodedOperand *ops, struct translated_insn *rec)
 {
@@ -418,10 +447,9 @@ static bool translate_ident(struct block_state *st, const ZydisDecodedInstructio
         if (ops[i].type != ZYDIS_OPERAND_TYPE_MEMORY)
             continue;
         if (ops[i].mem.type == ZYDIS_MEMOP_TYPE_AGEN) {
-            /* lea: pure arithmetic on guest registers, no access. 16-bit
-             * address arithmetic has no 64-bit-mode encoding. */
+            /* lea: pure arithmetic on guest registers, no access. */
             if (insn->address_width == 16)
-                return false;
+                return translate_lea16(st, insn, ops);
             continue;
         }
         if (mem_index >= 0)
@@ -700,13 +728,26 @@ static bool translate_string(struct block_state *st, const ZydisDecodedInstructi
         emit_string_bias(st, ZYDIS_REGISTER_RDI, dest_segment);
     rec->fixup = FIXUP_STRING_BIASED;
     rec->fixup_reg = (uint8_t)((source_segment + 1) | ((dest_segment + 1) << 4));
-    if (insn->attributes & ZYDIS_ATTRIB_HAS_REPNE)
-        emit_u8(b, 0xF2);
-    else if (insn->attributes & (ZYDIS_ATTRIB_HAS_REP | ZYDIS_ATTRIB_HAS_REPE))
-        emit_u8(b, 0xF3);
-    if (insn->operand_width == 16)
-        emit_u8(b, 0x66);
-    emit_u8(b, insn->opcode); /* A4-AF: the same one-byte opcode in 64-bit mode */
+    if (insn->mnemonic == ZYDIS_MNEMONIC_MASKMOVQ || insn->mnemonic == ZYDIS_MNEMONIC_MASKMOVDQU) {
+        /* Register operands only; the store goes to [rdi] in 64-bit mode. */
+        ZydisEncoderRequest req;
+        if (!ZYAN_SUCCESS(ZydisEncoderDecodedInstructionToEncoderRequest(
+                insn, ops, insn->operand_count_visible, &req)))
+            return false;
+        req.machine_mode = ZYDIS_MACHINE_MODE_LONG_64;
+        req.prefixes &= ~(ZydisInstructionAttributes)ZYDIS_ATTRIB_HAS_SEGMENT;
+        req.address_size_hint = ZYDIS_ADDRESS_SIZE_HINT_NONE;
+        if (!emit_request(b, &req))
+            return false;
+    } else {
+        if (insn->attributes & ZYDIS_ATTRIB_HAS_REPNE)
+            emit_u8(b, 0xF2);
+        else if (insn->attributes & (ZYDIS_ATTRIB_HAS_REP | ZYDIS_ATTRIB_HAS_REPE))
+            emit_u8(b, 0xF3);
+        if (insn->operand_width == 16)
+            emit_u8(b, 0x66);
+        emit_u8(b, insn->opcode); /* A4-AF: the same one-byte opcode in 64-bit mode */
+    }
     if (uses_esi)
         emit_string_unbias(st, ZYDIS_REGISTER_ESI, ZYDIS_REGISTER_RSI, source_segment);
     if (uses_edi)
@@ -1019,7 +1060,8 @@ bool translate_block(const struct translate_config *cfg, guest_linear_t eip, str
             emit_raise_exit(&st, pc, VEC_GP, 0);
             break;
         }
-        int fpu_vector = rec->cls == INSN_IDENT ? fpu_exception(&st, &insn) : -1;
+        int fpu_vector =
+            (rec->cls == INSN_IDENT || rec->cls == INSN_STRING) ? fpu_exception(&st, &insn) : -1;
         if (fpu_vector >= 0) {
             out->ninsns++;
             emit_raise_exit(&st, pc, (uint8_t)fpu_vector, 0);
