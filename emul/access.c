@@ -78,6 +78,15 @@ bool emul_describe_access(const struct vcpu_state *cpu, const uint8_t *bytes, si
     }
     if (insn.address_width == 16)
         ea &= 0xFFFF;
+    /* BT/BTS/BTR/BTC with a register bit offset address the operand-sized
+     * unit the offset falls in (SDM vol. 2, BT, "bit string"). */
+    if ((insn.mnemonic == ZYDIS_MNEMONIC_BT || insn.mnemonic == ZYDIS_MNEMONIC_BTS ||
+         insn.mnemonic == ZYDIS_MNEMONIC_BTR || insn.mnemonic == ZYDIS_MNEMONIC_BTC) &&
+        ops[1].type == ZYDIS_OPERAND_TYPE_REGISTER && gpr_value(cpu, ops[1].reg.value, &v)) {
+        int32_t offset = insn.operand_width == 16 ? (int16_t)v : (int32_t)v;
+        ea += (uint32_t)((offset >> (insn.operand_width == 16 ? 4 : 5)) *
+                         (int32_t)(insn.operand_width / 8));
+    }
     out->address = cpu->seg[segment_index(mem->mem.segment)].base + ea;
     out->size = mem->size / 8;
     out->reads = (mem->actions & ZYDIS_OPERAND_ACTION_MASK_READ) != 0;

@@ -326,6 +326,7 @@ static bool handle_callout(struct loop *lp, struct popek_error *err, bool *halte
  * one-instruction block whose memory operand is a host buffer, filled from
  * and written back to guest memory with the exact 32-bit addresses. */
 static bool bounce_execute(struct loop *lp, struct popek_error *err);
+static bool handle_host_fault(struct loop *lp, struct popek_error *err);
 
 /* The translation class of the instruction at EIP (INSN_CALLOUT when it
  * cannot be read or decoded). */
@@ -446,15 +447,28 @@ static bool bounce_execute(struct loop *lp, struct popek_error *err)
             memory_write((void *)env, access.address, lp->bounce, access.size, EMUL_ACCESS_WRITE, 0,
                          &unused);
         return true;
+    case EXIT_RAISE:
+        /* Known to fault before the access (null segment, CR0.TS...). */
+        cpu->arch.eip = cpu->next_eip - cpu->arch.seg[SEG_CS].base;
+        return deliver_exception(lp, (uint8_t)cpu->raise_vector,
+                                 vector_has_error_code(cpu->raise_vector), cpu->raise_error, err);
     case EXIT_FAULT:
-        if (cpu->host_fault.signo == SIGFPE)
-            return deliver_exception(lp, VEC_DE, false, 0, err);
+        /* The instruction's own fault (#DE, misaligned SSE, x87/SSE
+         * exceptions): the bounce buffer itself never faults. */
+        if (cpu->host_fault.signo != SIGSEGV || cpu->host_fault.code == SI_KERNEL) {
+            cpu->arch.eip -= cpu->arch.seg[SEG_CS].base;
+            return handle_host_fault(lp, err);
+        }
         break;
     default:
         break;
     }
     dump_state(cpu);
-    return popek_fail(err, "re-executing the instruction at 0x%08x failed", eip);
+    return popek_fail(err,
+                      "re-executing the instruction at 0x%08x failed (exit %u, host signal %d "
+                      "code %d at %#lx)",
+                      eip, cpu->exit_reason, cpu->host_fault.signo, cpu->host_fault.code,
+                      (unsigned long)cpu->host_fault.host_address);
 }
 
 /* An unmasked x87 or SSE floating-point exception: #XM for SSE

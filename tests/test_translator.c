@@ -178,6 +178,26 @@ static void test_lea_16bit_address(void **state)
     EXPECT(BYTES(0x66, 0x67, 0x8D, 0x08), "lea r14d, [rbx+rsi*1]; movzx r14d, r14w; mov cx, r14w");
 }
 
+static void test_bit_string_forms(void **state)
+{
+    /* bt [ebx+8], eax addresses ebx+8 + (eax SAR 5)*4, which may be 256 MiB
+     * away: the offset is applied in r14d and the register form used. */
+    EXPECT(BYTES(0x0F, 0xA3, 0x43, 0x08),
+           "lea r14d, [rbx+0x08]; mov r10d, 0x05; sarx r11d, eax, r10d; lea r14d, [r14+r11*4]; "
+           "mov r11d, dword ptr [r14+r13*1]; bt r11d, eax");
+    /* lock bts [ecx+edx*4], esi: load, bts, store. */
+    EXPECT(BYTES(0xF0, 0x0F, 0xAB, 0x34, 0x91),
+           "lea r14d, [rcx+rdx*4]; mov r10d, 0x05; sarx r11d, esi, r10d; lea r14d, [r14+r11*4]; "
+           "mov r11d, dword ptr [r14+r13*1]; bts r11d, esi; mov dword ptr [r14+r13*1], r11d");
+    /* 16-bit: btr word [ebx], ax: the offset is sign-extended, SAR 4, *2. */
+    EXPECT(BYTES(0x66, 0x0F, 0xB3, 0x03),
+           "lea r14d, [rbx]; movsx r11d, ax; mov r10d, 0x04; sarx r11d, r11d, r10d; "
+           "lea r14d, [r14+r11*2]; mov r11w, word ptr [r14+r13*1]; btr r11w, ax; "
+           "mov word ptr [r14+r13*1], r11w");
+    /* An immediate bit offset stays within the operand: ident as it is. */
+    EXPECT(BYTES(0x0F, 0xBA, 0x23, 0x1F), "bt dword ptr [rbx+r13*1], 0x1F");
+}
+
 static void test_high_byte_registers(void **state)
 {
     /* mov ah, [ebx+8]: AH cannot be encoded with REX, so the address goes
@@ -307,6 +327,7 @@ int main(void)
         cmocka_unit_test(test_every_register),
         cmocka_unit_test(test_segment_base_added),
         cmocka_unit_test(test_lea_16bit_address),
+        cmocka_unit_test(test_bit_string_forms),
         cmocka_unit_test(test_high_byte_registers),
         cmocka_unit_test(test_stack_forms),
         cmocka_unit_test(test_string_forms),

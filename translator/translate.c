@@ -426,6 +426,90 @@ static bool translate_lea16(struct block_state *st, const ZydisDecodedInstructio
     return emit_ok(st->buf);
 }
 
+/* BT/BTS/BTR/BTC with a memory operand and a register bit offset address
+ * memory at EA + (offset SAR 5) * 4 (SDM vol. 2, BT, "bit string"): up to
+ * 256 MiB below or above the operand, far past the view's 64 KiB lower guard.
+ * So the host never sees that form: r14d = EA + (offset SAR 5) * 4 is
+ * computed flag-free (sarx, lea), the dword is loaded, the register form of
+ * the instruction (bit = offset mod 32) runs on it, and the result is
+ * stored back. Uniprocessor guest: the lock prefix has nobody to exclude. */
+static bool is_bit_string_access(const ZydisDecodedInstruction *insn,
+                                 const ZydisDecodedOperand *ops)
+{
+    switch (insn->mnemonic) {
+    case ZYDIS_MNEMONIC_BT:
+    case ZYDIS_MNEMONIC_BTS:
+    case ZYDIS_MNEMONIC_BTR:
+    case ZYDIS_MNEMONIC_BTC:
+        return ops[0].type == ZYDIS_OPERAND_TYPE_MEMORY &&
+               ops[1].type == ZYDIS_OPERAND_TYPE_REGISTER;
+    default:
+        return false;
+    }
+}
+
+static bool translate_bit_string(struct block_state *st, const ZydisDecodedInstruction *insn,
+                                 const ZydisDecodedOperand *ops)
+{
+    struct emit_buf *b = st->buf;
+    ZydisEncoderRequest req;
+    unsigned size = insn->operand_width / 8;
+    ZydisRegister offset = ops[1].reg.value;
+    ZydisRegister value = size == 2 ? ZYDIS_REGISTER_R11W : ZYDIS_REGISTER_R11D;
+    ZydisRegister addr_base = HOST_REG_VIEW;
+
+    if ((size != 2 && size != 4) || !rewrite_host_gpr64(offset))
+        return false;
+    if (st->cfg->bounce_buffer) {
+        /* r14 holds the bounce buffer, already the right dword. */
+        addr_base = ZYDIS_REGISTER_NONE;
+    } else {
+        /* r14d = EA (with the segment base), as for index forms. */
+        struct mem_rewrite rw;
+        ZydisDecodedOperand forced = ops[0];
+        if (!rewrite_memory_operand(insn, &forced, st->cfg->nonzero_bases, st->segment_offset, &rw))
+            return false;
+        if (rw.base != ZYDIS_REGISTER_R14) {
+            /* A [base+disp] or [disp] form: compute the same address in r14d. */
+            int64_t disp =
+                (int32_t)(uint32_t)(forced.mem.disp.has_displacement ? forced.mem.disp.value : 0);
+            emit_lea(b, ZYDIS_REGISTER_R14D,
+                     forced.mem.base != ZYDIS_REGISTER_NONE ? rewrite_host_gpr64(forced.mem.base)
+                                                            : ZYDIS_REGISTER_NONE,
+                     ZYDIS_REGISTER_NONE, disp);
+        } else {
+            emit_rewrite_prefix(b, &rw);
+        }
+        /* r11d = offset SAR log2(bits), r14d += r11d * size */
+        if (size == 2) {
+            req_init(&req, ZYDIS_MNEMONIC_MOVSX, 2);
+            op_reg(&req.operands[0], ZYDIS_REGISTER_R11D);
+            op_reg(&req.operands[1], offset);
+            emit_request(b, &req);
+        }
+        emit_bytes(b, (const uint8_t[]){0x41, 0xBA}, 2); /* mov r10d, imm32 */
+        emit_u32(b, size == 2 ? 4 : 5);
+        req_init(&req, ZYDIS_MNEMONIC_SARX, 3);
+        op_reg(&req.operands[0], ZYDIS_REGISTER_R11D);
+        op_reg(&req.operands[1], size == 2 ? ZYDIS_REGISTER_R11D : offset);
+        op_reg(&req.operands[2], ZYDIS_REGISTER_R10D);
+        emit_request(b, &req);
+        req_init(&req, ZYDIS_MNEMONIC_LEA, 2);
+        op_reg(&req.operands[0], ZYDIS_REGISTER_R14D);
+        op_mem(&req.operands[1], ZYDIS_REGISTER_R14, ZYDIS_REGISTER_R11, 0, 8);
+        req.operands[1].mem.scale = (uint8_t)size;
+        emit_request(b, &req);
+    }
+    emit_mov_reg_mem(b, value, ZYDIS_REGISTER_R14, addr_base, 0, size);
+    req_init(&req, insn->mnemonic, 2);
+    op_reg(&req.operands[0], value);
+    op_reg(&req.operands[1], offset);
+    emit_request(b, &req);
+    if (insn->mnemonic != ZYDIS_MNEMONIC_BT)
+        emit_mov_mem_reg(b, ZYDIS_REGISTER_R14, addr_base, 0, size, value);
+    return emit_ok(b);
+}
+
 static bool translate_ident(struct block_state *st, const ZydisDecodedInstruction *insn,
                             const ZydisDecodedOperand *ops, struct translated_insn *rec)
 {
@@ -434,6 +518,8 @@ static bool translate_ident(struct block_state *st, const ZydisDecodedInstructio
     int mem_index = -1;
     bool high_byte = false;
 
+    if (is_bit_string_access(insn, ops))
+        return translate_bit_string(st, insn, ops);
     if (!ZYAN_SUCCESS(ZydisEncoderDecodedInstructionToEncoderRequest(
             insn, ops, insn->operand_count_visible, &req)))
         return false;
