@@ -263,9 +263,12 @@ static bool string_step(struct emul_ctx *ctx, enum string_kind kind, unsigned si
 /* SDM vol. 2, REP/REPE/REPZ/REPNE/REPNZ: nothing at all when the count is 0;
  * otherwise iterate, decrementing the count after each iteration, until it
  * reaches 0 or — for CMPS/SCAS only — ZF says stop (REPE: ZF = 0, REPNE:
- * ZF = 1). F2 on MOVS/STOS/LODS repeats as F3 does. All iterations run in
- * this call; a fault keeps the completed ones and leaves EIP at the
- * instruction so that it resumes where it stopped. */
+ * ZF = 1). F2 on MOVS/STOS/LODS repeats as F3 does. At most
+ * STRING_ITERATIONS_PER_CALL iterations run per call; a fault keeps the
+ * completed ones and leaves EIP at the instruction so that it resumes where
+ * it stopped. */
+#define STRING_ITERATIONS_PER_CALL 65536u
+
 enum emul_status emul_string_insn(struct emul_ctx *ctx)
 {
     struct vcpu_state *cpu = ctx->cpu;
@@ -287,7 +290,14 @@ enum emul_status emul_string_insn(struct emul_ctx *ctx)
     }
     compares = kind == STR_CMPS || kind == STR_SCAS;
     count = index_get(ctx, REG_ECX);
-    while (count != 0) {
+    for (unsigned done = 0; count != 0; done++) {
+        if (done == STRING_ITERATIONS_PER_CALL) {
+            /* More to do: return with EIP at the instruction so the monitor
+             * can take interrupts (and its time limit) between chunks, as
+             * the processor is interruptible between iterations. */
+            cpu->eip = ctx->insn_eip;
+            return EMUL_OK;
+        }
         if (!string_step(ctx, kind, size, src_seg)) {
             cpu->eip = ctx->insn_eip;
             ctx->commit_on_fault = done_any;

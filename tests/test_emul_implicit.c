@@ -886,10 +886,18 @@ static void test_big_rep(void **state)
     REG(t, EDI) = 0x200000;
     REG(t, ECX) = n;
     CODE(f, 0xF3, 0xAA);
+    /* 65536 iterations per call, EIP staying at the instruction until the
+     * count is done (the monitor takes interrupts in between). */
+    uint32_t eip = f->cpu.eip;
+    for (unsigned call = 1; call < n / 65536; call++) {
+        run_ok(t, 0);
+        assert_int_equal(f->cpu.eip, eip);
+        assert_int_equal(REG(t, ECX), n - call * 65536);
+    }
     run_ok(t, 2);
     assert_int_equal(REG(t, ECX), 0);
     assert_int_equal(REG(t, EDI), 0x200000 + n);
-    assert_int_equal(t->data_accesses, n);
+    assert_int_equal(t->data_accesses, 65536); /* the last call */
     assert_int_equal(MEM(t)[0x200000], 0x3C);
     assert_int_equal(MEM(t)[0x200000 + n - 1], 0x3C);
     assert_int_equal(MEM(t)[0x200000 + n], 0);
