@@ -20,11 +20,9 @@ static const struct {
     {"in_asm", LOG_IN_ASM, "show the guest code of each translated block"},
     {"out_asm", LOG_OUT_ASM, "show the host code generated for each translated block"},
     {"int", LOG_INT, "show exceptions and interrupts delivered to the guest"},
-    {"exec", LOG_EXEC, "show each translated block as it is executed"},
+    {"exec", LOG_EXEC, "show each translated block as it is executed (disables chaining)"},
     {"cpu", LOG_CPU, "show the vCPU state at each exit from translated code"},
     {"ioport", LOG_IOPORT, "show guest port I/O"},
-    {"unimp", LOG_UNIMP, "show guest use of unimplemented functionality"},
-    {"guest_errors", LOG_GUEST_ERRORS, "show guest errors (invalid operations)"},
     {"stats", LOG_STATS, "print a summary of the statistics at exit"},
 };
 

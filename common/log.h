@@ -17,12 +17,10 @@ enum log_item {
     LOG_IN_ASM = 1u << 1,  /* guest code of each new translated block */
     LOG_OUT_ASM = 1u << 2, /* host code emitted for each new block */
     LOG_INT = 1u << 3,     /* exceptions and interrupts delivered to the guest */
-    LOG_EXEC = 1u << 4,    /* each block executed (very verbose) */
+    LOG_EXEC = 1u << 4,    /* each block executed (very verbose; no chaining) */
     LOG_CPU = 1u << 5,     /* register state at each callout/exit */
     LOG_IOPORT = 1u << 6,  /* port I/O accesses */
-    LOG_UNIMP = 1u << 7,   /* guest use of unimplemented features */
-    LOG_GUEST_ERRORS = 1u << 8,
-    LOG_STATS = 1u << 9, /* human summary of the statistics at exit */
+    LOG_STATS = 1u << 9,   /* human summary of the statistics at exit */
 };
 
 extern unsigned log_mask;

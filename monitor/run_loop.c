@@ -675,14 +675,26 @@ static int run_loop_body(const struct run_env *env, struct run_stats *stats,
             popek_fail(err, "cannot translate the block at 0x%08x", eip);
             return 1;
         }
-        if (cpu->exit_link)
-            tcache_chain_site(env->tc, (const void *)cpu->exit_link, b);
-        else if (cpu->exit_reason == EXIT_BRANCH)
-            stats->ibl_misses++;
-        ibl_fill(cpu, eip, key, b);
-        cpu->ibl_mode_tag = (uint64_t)key << 32;
+        if (log_enabled(LOG_EXEC)) {
+            /* Every block goes through here: no chaining, no inline caches,
+             * and an indirect-branch tag that matches nothing. */
+            log_printf("exec: block 0x%08x key %#x eax=%08x esp=%08x eflags=%08x\n", eip, key,
+                       cpu->arch.regs[REG_EAX], cpu->arch.regs[REG_ESP], cpu->arch.eflags);
+            cpu->ibl_mode_tag = ~0ull;
+        } else {
+            if (cpu->exit_link)
+                tcache_chain_site(env->tc, (const void *)cpu->exit_link, b);
+            else if (cpu->exit_reason == EXIT_BRANCH)
+                stats->ibl_misses++;
+            ibl_fill(cpu, eip, key, b);
+            cpu->ibl_mode_tag = (uint64_t)key << 32;
+        }
         cpu->arch.interrupt_shadow = false;
         tc_enter(cpu, b->code);
+        if (log_enabled(LOG_CPU)) {
+            log_printf("cpu: exit %u next_eip=%08x\n", cpu->exit_reason, cpu->next_eip);
+            vcpu_state_dump(&cpu->arch, log_stream ? log_stream : stderr);
+        }
 
         switch (cpu->exit_reason) {
         case EXIT_BRANCH:
