@@ -96,9 +96,12 @@ static void event_nudge_handler(int signo, siginfo_t *info, void *context)
 
 bool signals_install(struct popek_error *err)
 {
+    static __thread bool installed; /* once per thread: runs repeat after a reset */
     stack_t ss = {.ss_size = ALT_STACK_SIZE, .ss_flags = 0};
     struct sigaction sa;
 
+    if (installed)
+        return true;
     ss.ss_sp = malloc(ALT_STACK_SIZE);
     if (!ss.ss_sp || sigaltstack(&ss, NULL) < 0)
         return popek_fail(err, "cannot set up the signal stack: %s", strerror(errno));
@@ -113,5 +116,6 @@ bool signals_install(struct popek_error *err)
     sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
     if (sigaction(SIGNAL_EVENT_NUDGE, &sa, NULL) < 0)
         return popek_fail(err, "cannot install signal handlers: %s", strerror(errno));
+    installed = true;
     return true;
 }
