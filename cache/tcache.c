@@ -371,6 +371,14 @@ static void drop_block(struct tcache *tc, struct tc_block *b)
 
 void tcache_invalidate_range(struct tcache *tc, guest_linear_t start, uint32_t len)
 {
+    /* A range that wraps past 4 GiB is two ranges (a pusha at ESP 0x10
+     * writes both ends of the address space). */
+    if ((uint64_t)start + len > 0x100000000ull) {
+        uint32_t first = (uint32_t)(0x100000000ull - start);
+        tcache_invalidate_range(tc, start, first);
+        tcache_invalidate_range(tc, 0, len - first);
+        return;
+    }
     for (size_t i = 0; i < tc->nblocks; i++) {
         struct tc_block *b = tc->by_address[i];
         if (!b->valid)

@@ -263,6 +263,7 @@ void machine_collect_stats(const struct machine *m, struct stats_report *r)
     stats_add(r, "exits", "callout", rs->exits_callout);
     stats_add(r, "exits", "fault", rs->exits_fault);
     stats_add(r, "exits", "raise", rs->exits_raise);
+    stats_add(r, "exits", "stale_callouts", rs->stale_callouts);
     stats_add(r, "events", "exceptions_delivered", rs->exceptions_delivered);
     stats_add(r, "events", "interrupts_delivered", rs->interrupts_delivered);
     stats_add(r, "events", "machine_resets", m->resets);

@@ -25,8 +25,9 @@
 
 struct loop {
     const struct run_env *env;
-    bool reset_requested;         /* a triple fault without -no-reboot */
-    const char *unsupported_mode; /* set when the guest entered a mode popek lacks */
+    bool reset_requested;              /* a triple fault without -no-reboot */
+    guest_linear_t last_stale_callout; /* see handle_callout */
+    const char *unsupported_mode;      /* set when the guest entered a mode popek lacks */
     struct run_stats *stats;
     struct emul_env emul;
     uint8_t code[CODE_BUFFER_BYTES];
@@ -274,6 +275,8 @@ static bool code_in_ram(struct loop *lp)
     return n == sizeof(bytes) || (n > 0 && translate_decode(bytes, n, &insn, ops));
 }
 
+static enum insn_class class_at_eip(struct loop *lp);
+
 static bool handle_callout(struct loop *lp, struct popek_error *err, bool *halted)
 {
     struct vcpu *cpu = lp->env->cpu;
@@ -283,6 +286,7 @@ static bool handle_callout(struct loop *lp, struct popek_error *err, bool *halte
     cpu->arch.eip = cpu->next_eip;
     switch (emul_execute(&cpu->arch, &lp->emul, &fault, why, sizeof(why))) {
     case EMUL_OK:
+        lp->last_stale_callout = 0xFFFFFFFFu;
         if (lp->unsupported_mode) {
             dump_state(cpu);
             return popek_fail(err, "at eip 0x%08x: %s", cpu->arch.eip, lp->unsupported_mode);
@@ -298,6 +302,17 @@ static bool handle_callout(struct loop *lp, struct popek_error *err, bool *halte
     case EMUL_TRIPLE_FAULT:
         return triple_fault(lp, err, "executing a system instruction");
     case EMUL_UNSUPPORTED:
+        guest_linear_t here = cpu->arch.seg[SEG_CS].base + cpu->arch.eip;
+        if (class_at_eip(lp) != INSN_CALLOUT && here != lp->last_stale_callout) {
+            /* The bytes are no longer the callout this block was made from
+             * (a write the cache missed): drop it and translate again —
+             * once; a translator that cannot translate the instruction
+             * would bring it straight back here. */
+            lp->last_stale_callout = here;
+            lp->stats->stale_callouts++;
+            tcache_invalidate_range(lp->env->tc, cpu->arch.seg[SEG_CS].base + cpu->arch.eip, 1);
+            return true;
+        }
         /* Stack and string forms the translator leaves to the monitor
          * (16-bit operand sizes: ret 16, leave 16...) are emulated by the
          * implicit-memory emulator. */
@@ -621,6 +636,7 @@ static int run_loop_body(const struct run_env *env, struct run_stats *stats,
     int status;
 
     memset(lp, 0, sizeof(*lp));
+    lp->last_stale_callout = 0xFFFFFFFFu;
     lp->env = env;
     lp->stats = stats;
     lp->emul = (struct emul_env){

@@ -167,6 +167,12 @@ static void test_chain_unchain_invalidate(void **state)
     assert_true(a->valid);
     tcache_invalidate_range(tc, 0x1010, 1);
     assert_false(a->valid);
+
+    /* A write that wraps past 4 GiB reaches blocks at the bottom too. */
+    struct translated_block tz = make_block(0x0001, 2, 0, code);
+    struct tc_block *z = tcache_insert(tc, &tz, code, 0);
+    tcache_invalidate_range(tc, 0xFFFFFFF0u, 0x20);
+    assert_false(z->valid);
     tcache_destroy(tc);
 }
 
