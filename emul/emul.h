@@ -18,6 +18,8 @@
 
 #include <stddef.h>
 
+#include <Zydis/Zydis.h>
+
 #include "common/types.h"
 #include "monitor/vcpu.h"
 
@@ -122,6 +124,10 @@ struct emul_access_desc {
  * more than one, or is not a 32-bit-address form popek re-executes. */
 bool emul_describe_access(const struct vcpu_state *cpu, const uint8_t *bytes, size_t len,
                           struct emul_access_desc *out);
+
+/* True when the virtual CPU has instructions of this Zydis ISA set (the
+ * translator runs only these natively; emul/ raises #UD for the others). */
+bool emul_cpu_has_isa_set(ZydisISASet isa);
 
 /* CPUID for the virtual CPU of DESIGN.md §5; exposed for unit tests and for
  * the translator's mode decisions. */

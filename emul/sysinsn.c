@@ -39,7 +39,7 @@ static enum emul_status raise_ud(struct emul_ctx *ctx)
 }
 
 /* The ISA sets of the virtual P6 + SSE2 CPU (DESIGN.md §5). */
-static bool isa_set_is_ours(ZydisISASet isa)
+bool emul_cpu_has_isa_set(ZydisISASet isa)
 {
     switch (isa) {
     case ZYDIS_ISA_SET_I86:
@@ -73,7 +73,7 @@ static bool isa_set_is_ours(ZydisISASet isa)
 
 static enum emul_status not_emulated(struct emul_ctx *ctx)
 {
-    if (!isa_set_is_ours(ctx->insn.meta.isa_set))
+    if (!emul_cpu_has_isa_set(ctx->insn.meta.isa_set))
         return raise_ud(ctx);
     return emul_unsupported(ctx, "instruction not emulated by emul/");
 }

@@ -238,27 +238,38 @@ static bool triple_fault(struct loop *lp, struct popek_error *err, const char *w
     return popek_fail(err, "guest triple fault (%s) at eip 0x%08x", what, cpu->arch.eip);
 }
 
+/* Pushes an event through the guest IDT (emul/); false when the guest
+ * cannot go on (a triple fault without reset, or an unsupported gate). */
+static bool deliver_event(struct loop *lp, enum emul_event_kind kind, uint8_t vector,
+                          bool has_error, uint32_t error, struct popek_error *err)
+{
+    struct vcpu *cpu = lp->env->cpu;
+    char why[256] = "";
+
+    switch (emul_deliver_event(&cpu->arch, &lp->emul, kind, vector, has_error, error, why,
+                               sizeof(why))) {
+    case EMUL_OK:
+        return true;
+    case EMUL_TRIPLE_FAULT:
+        return triple_fault(lp, err,
+                            kind == EMUL_EVENT_EXTERNAL ? "delivering an interrupt"
+                                                        : "delivering an exception");
+    default:
+        dump_state(cpu);
+        return popek_fail(err, "%s", why[0] ? why : "cannot deliver a guest event");
+    }
+}
+
 /* Delivers a guest exception; false when the guest cannot go on. */
 static bool deliver_exception(struct loop *lp, uint8_t vector, bool has_error, uint32_t error,
                               struct popek_error *err)
 {
     struct vcpu *cpu = lp->env->cpu;
-    char why[256] = "";
 
     if (log_enabled(LOG_INT))
         log_printf("int: exception %u err=%#x at eip=%08x\n", vector, error, cpu->arch.eip);
     lp->stats->exceptions_delivered++;
-    switch (emul_deliver_event(&cpu->arch, &lp->emul, EMUL_EVENT_EXCEPTION, vector, has_error,
-                               error, why, sizeof(why))) {
-    case EMUL_OK:
-        return true;
-    case EMUL_TRIPLE_FAULT:
-        return triple_fault(lp, err, "delivering an exception");
-    default:
-        dump_state(cpu);
-        popek_fail(err, "%s", why[0] ? why : "cannot deliver a guest exception");
-        return false;
-    }
+    return deliver_event(lp, EMUL_EVENT_EXCEPTION, vector, has_error, error, err);
 }
 
 /* False when the instruction at EIP is not wholly in RAM (it runs off the
@@ -561,7 +572,6 @@ static void service_devices(const struct run_env *env)
 static bool inject_interrupt(struct loop *lp, bool *delivered, struct popek_error *err)
 {
     struct vcpu *cpu = lp->env->cpu;
-    char why[256] = "";
 
     *delivered = false;
     if (!(cpu->arch.eflags & EFLAGS_IF) || cpu->arch.interrupt_shadow ||
@@ -572,17 +582,7 @@ static bool inject_interrupt(struct loop *lp, bool *delivered, struct popek_erro
         log_printf("int: external interrupt vector 0x%02x at eip=%08x\n", vector, cpu->arch.eip);
     lp->stats->interrupts_delivered++;
     *delivered = true;
-    switch (emul_deliver_event(&cpu->arch, &lp->emul, EMUL_EVENT_EXTERNAL, (uint8_t)vector, false,
-                               0, why, sizeof(why))) {
-    case EMUL_OK:
-        return true;
-    case EMUL_TRIPLE_FAULT:
-        return triple_fault(lp, err, "delivering an interrupt");
-    default:
-        dump_state(cpu);
-        popek_fail(err, "%s", why[0] ? why : "cannot deliver a guest interrupt");
-        return false;
-    }
+    return deliver_event(lp, EMUL_EVENT_EXTERNAL, (uint8_t)vector, false, 0, err);
 }
 
 /* HLT: sleep until the next device deadline. False when nothing can ever

@@ -9,34 +9,14 @@
  */
 #include "translator/classify.h"
 
+#include "emul/emul.h"
+
+/* Ident needs an ISA set the virtual CPU has (emul/ owns that list) and no
+ * 286 system instructions (lar, lsl, verr...: callouts). */
 static bool isa_set_is_ident(ZydisISASet isa)
 {
-    switch (isa) {
-    case ZYDIS_ISA_SET_I86:
-    case ZYDIS_ISA_SET_I186:
-    case ZYDIS_ISA_SET_I386:
-    case ZYDIS_ISA_SET_I486:
-    case ZYDIS_ISA_SET_I486REAL:
-    case ZYDIS_ISA_SET_PENTIUMREAL:
-    case ZYDIS_ISA_SET_PPRO:
-    case ZYDIS_ISA_SET_CMOV:
-    case ZYDIS_ISA_SET_FCMOV:
-    case ZYDIS_ISA_SET_X87:
-    case ZYDIS_ISA_SET_PENTIUMMMX:
-    case ZYDIS_ISA_SET_SSE:
-    case ZYDIS_ISA_SET_SSE2:
-    case ZYDIS_ISA_SET_SSE2MMX:
-    case ZYDIS_ISA_SET_SSEMXCSR:
-    case ZYDIS_ISA_SET_SSE_PREFETCH:
-    case ZYDIS_ISA_SET_CLFSH:
-    case ZYDIS_ISA_SET_FXSAVE:
-    case ZYDIS_ISA_SET_FAT_NOP:
-    case ZYDIS_ISA_SET_PREFETCH_NOP:
-    case ZYDIS_ISA_SET_PAUSE:
-        return true;
-    default:
-        return false;
-    }
+    return emul_cpu_has_isa_set(isa) && isa != ZYDIS_ISA_SET_I286PROTECTED &&
+           isa != ZYDIS_ISA_SET_I286REAL;
 }
 
 /* Instructions with special handling, whatever their ISA set says. */
