@@ -304,6 +304,15 @@ static inline bool emul_parity(uint8_t value)
 
 typedef enum emul_status (*emul_handler)(struct emul_ctx *ctx);
 
+/* Fetches and decodes the instruction at CS:EIP, runs the handler `select`
+ * picks for it (or `unhandled` when it picks none) on a working copy of the
+ * state, and commits it as emul_execute() documents: the one place both
+ * emul_execute() and emul_execute_implicit() go through. */
+enum emul_status emul_run_instruction(struct vcpu_state *cpu, const struct emul_env *env,
+                                      struct emul_fault *fault, char *why, size_t why_len,
+                                      emul_handler (*select)(const struct emul_ctx *ctx),
+                                      emul_handler unhandled);
+
 /* decode_fetch.c */
 enum emul_status emul_fetch_decode(struct emul_ctx *ctx);
 /* Best-effort decode of CS:EIP as 16-bit code, only to name it in a message. */

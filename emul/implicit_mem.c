@@ -560,51 +560,13 @@ static emul_handler implicit_handler_for(const struct emul_ctx *ctx)
     }
 }
 
+static enum emul_status not_implicit(struct emul_ctx *ctx)
+{
+    return emul_unsupported(ctx, "not an instruction with implicit memory operands");
+}
+
 enum emul_status emul_execute_implicit(struct vcpu_state *cpu, const struct emul_env *env,
                                        struct emul_fault *fault, char *why, size_t why_len)
 {
-    struct vcpu_state work = *cpu;
-    struct emul_ctx ctx = {
-        .cpu = &work,
-        .committed = cpu,
-        .env = env,
-        .fault = fault,
-        .why = why,
-        .why_len = why_len,
-    };
-    enum emul_status status;
-    emul_handler handler;
-
-    memset(fault, 0, sizeof(*fault));
-    if (why && why_len)
-        why[0] = '\0';
-    /* The modes emul_execute() does not model either (DESIGN.md §5). */
-    if (!(cpu->cr0 & CR0_PE) || (cpu->eflags & EFLAGS_VM) ||
-        !(cpu->seg[SEG_CS].attr & SEG_ATTR_DB)) {
-        emul_peek_insn(&ctx);
-        return emul_unsupported(&ctx, "implicit-operand emulation needs 32-bit protected mode");
-    }
-    status = emul_fetch_decode(&ctx);
-    if (status != EMUL_OK)
-        return status;
-    handler = implicit_handler_for(&ctx);
-    if (!handler)
-        return emul_unsupported(&ctx, "not an instruction with implicit memory operands");
-
-    work.interrupt_shadow = 0; /* the previous instruction has completed */
-    work.eip = ctx.next_eip;
-    status = handler(&ctx);
-    switch (status) {
-    case EMUL_OK:
-        work.eflags &= ~EFLAGS_RF; /* SDM vol. 3, §17.3.1.1 */
-        *cpu = work;
-        break;
-    case EMUL_FAULT:
-        if (ctx.commit_on_fault)
-            *cpu = work;
-        break;
-    default:
-        break;
-    }
-    return status;
+    return emul_run_instruction(cpu, env, fault, why, why_len, implicit_handler_for, not_implicit);
 }

@@ -221,8 +221,10 @@ static void notify_env(const struct emul_ctx *ctx)
         env->invlpg(env->opaque, ctx->invlpg_addr);
 }
 
-enum emul_status emul_execute(struct vcpu_state *cpu, const struct emul_env *env,
-                              struct emul_fault *fault, char *why, size_t why_len)
+enum emul_status emul_run_instruction(struct vcpu_state *cpu, const struct emul_env *env,
+                                      struct emul_fault *fault, char *why, size_t why_len,
+                                      emul_handler (*select)(const struct emul_ctx *ctx),
+                                      emul_handler unhandled)
 {
     struct vcpu_state work = *cpu;
     struct emul_ctx ctx = {
@@ -252,9 +254,9 @@ enum emul_status emul_execute(struct vcpu_state *cpu, const struct emul_env *env
     status = emul_fetch_decode(&ctx);
     if (status != EMUL_OK)
         return status;
-    handler = handler_for(&ctx);
+    handler = select(&ctx);
     if (!handler)
-        return not_emulated(&ctx);
+        return unhandled(&ctx);
 
     /* The previous instruction has completed: its interrupt shadow ends. */
     work.interrupt_shadow = 0;
@@ -278,4 +280,10 @@ enum emul_status emul_execute(struct vcpu_state *cpu, const struct emul_env *env
         break;
     }
     return status;
+}
+
+enum emul_status emul_execute(struct vcpu_state *cpu, const struct emul_env *env,
+                              struct emul_fault *fault, char *why, size_t why_len)
+{
+    return emul_run_instruction(cpu, env, fault, why, why_len, handler_for, not_emulated);
 }

@@ -272,18 +272,33 @@ static bool deliver_exception(struct loop *lp, uint8_t vector, bool has_error, u
     return deliver_event(lp, EMUL_EVENT_EXCEPTION, vector, has_error, error, err);
 }
 
+/* The guest instruction at CS:EIP, fetched and decoded once for the
+ * monitor's decisions about it (a fault's class, what it accesses). */
+struct insn_at_eip {
+    uint8_t bytes[ZYDIS_MAX_INSTRUCTION_LENGTH];
+    size_t nbytes; /* how many could be read (RAM only) */
+    bool decoded;
+    ZydisDecodedInstruction insn;
+    ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
+};
+
+static void decode_at_eip(struct loop *lp, struct insn_at_eip *at)
+{
+    const struct vcpu *cpu = lp->env->cpu;
+
+    at->nbytes = fetch_code((void *)lp->env, cpu->arch.seg[SEG_CS].base + cpu->arch.eip, at->bytes,
+                            sizeof(at->bytes));
+    at->decoded = at->nbytes && translate_decode(at->bytes, at->nbytes, &at->insn, at->ops);
+}
+
 /* False when the instruction at EIP is not wholly in RAM (it runs off the
  * end of RAM or sits in the hole), which the translator cannot fetch. */
 static bool code_in_ram(struct loop *lp)
 {
-    struct vcpu *cpu = lp->env->cpu;
-    uint8_t bytes[ZYDIS_MAX_INSTRUCTION_LENGTH];
-    ZydisDecodedInstruction insn;
-    ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
-    size_t n = fetch_code((void *)lp->env, cpu->arch.seg[SEG_CS].base + cpu->arch.eip, bytes,
-                          sizeof(bytes));
+    struct insn_at_eip at;
 
-    return n == sizeof(bytes) || (n > 0 && translate_decode(bytes, n, &insn, ops));
+    decode_at_eip(lp, &at);
+    return at.nbytes == sizeof(at.bytes) || at.decoded;
 }
 
 static enum insn_class class_at_eip(struct loop *lp);
@@ -358,16 +373,10 @@ static bool handle_host_fault(struct loop *lp, struct popek_error *err);
  * cannot be read or decoded). */
 static enum insn_class class_at_eip(struct loop *lp)
 {
-    struct vcpu *cpu = lp->env->cpu;
-    uint8_t bytes[ZYDIS_MAX_INSTRUCTION_LENGTH];
-    size_t n = fetch_code((void *)lp->env, cpu->arch.seg[SEG_CS].base + cpu->arch.eip, bytes,
-                          sizeof(bytes));
-    ZydisDecodedInstruction insn;
-    ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
+    struct insn_at_eip at;
 
-    if (!n || !translate_decode(bytes, n, &insn, ops))
-        return INSN_CALLOUT;
-    return classify_instruction(&insn, ops);
+    decode_at_eip(lp, &at);
+    return at.decoded ? classify_instruction(&at.insn, at.ops) : INSN_CALLOUT;
 }
 
 /* Instructions whose memory operands are implicit (string, stack, call/ret,
@@ -398,18 +407,14 @@ static bool emulate_implicit_access(struct loop *lp, struct popek_error *err)
 static bool emulate_indirect_jump(struct loop *lp)
 {
     struct vcpu *cpu = lp->env->cpu;
-    uint8_t bytes[ZYDIS_MAX_INSTRUCTION_LENGTH];
-    size_t n = fetch_code((void *)lp->env, cpu->arch.seg[SEG_CS].base + cpu->arch.eip, bytes,
-                          sizeof(bytes));
-    ZydisDecodedInstruction insn;
-    ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
+    struct insn_at_eip at;
     struct emul_access_desc access;
     struct emul_fault unused;
     uint32_t target = 0;
 
-    if (!translate_decode(bytes, n, &insn, ops) || insn.mnemonic != ZYDIS_MNEMONIC_JMP ||
-        insn.operand_width != 32 || !emul_describe_access(&cpu->arch, bytes, n, &access) ||
-        access.size != 4)
+    decode_at_eip(lp, &at);
+    if (!at.decoded || at.insn.mnemonic != ZYDIS_MNEMONIC_JMP || at.insn.operand_width != 32 ||
+        !emul_describe_access(&cpu->arch, at.bytes, at.nbytes, &access) || access.size != 4)
         return false;
     memory_read((void *)lp->env, access.address, &target, 4, EMUL_ACCESS_READ, 0, &unused);
     cpu->arch.eip = target;
@@ -443,12 +448,13 @@ static bool bounce_execute(struct loop *lp, struct popek_error *err)
     const struct run_env *env = lp->env;
     struct vcpu *cpu = env->cpu;
     guest_linear_t eip = cpu->arch.seg[SEG_CS].base + cpu->arch.eip;
-    uint8_t bytes[ZYDIS_MAX_INSTRUCTION_LENGTH];
-    size_t n = fetch_code((void *)env, eip, bytes, sizeof(bytes));
+    struct insn_at_eip at;
     struct emul_access_desc access;
     struct emul_fault unused;
 
-    if (!emul_describe_access(&cpu->arch, bytes, n, &access) || access.size > BOUNCE_BYTES) {
+    decode_at_eip(lp, &at);
+    if (!emul_describe_access(&cpu->arch, at.bytes, at.nbytes, &access) ||
+        access.size > BOUNCE_BYTES) {
         dump_state(cpu);
         return popek_fail(err,
                           "cannot emulate the faulting access of the instruction at 0x%08x "
@@ -503,14 +509,11 @@ static bool bounce_execute(struct loop *lp, struct popek_error *err)
 static uint8_t floating_point_vector(struct loop *lp)
 {
     struct vcpu *cpu = lp->env->cpu;
-    uint8_t bytes[ZYDIS_MAX_INSTRUCTION_LENGTH];
-    ZydisDecodedInstruction insn;
-    ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
-    size_t n = fetch_code((void *)lp->env, cpu->arch.seg[SEG_CS].base + cpu->arch.eip, bytes,
-                          sizeof(bytes));
+    struct insn_at_eip at;
 
-    if (n && translate_decode(bytes, n, &insn, ops) &&
-        (insn.meta.isa_set == ZYDIS_ISA_SET_SSE || insn.meta.isa_set == ZYDIS_ISA_SET_SSE2))
+    decode_at_eip(lp, &at);
+    if (at.decoded &&
+        (at.insn.meta.isa_set == ZYDIS_ISA_SET_SSE || at.insn.meta.isa_set == ZYDIS_ISA_SET_SSE2))
         return (cpu->arch.cr4 & CR4_OSXMMEXCPT) ? VEC_XM : VEC_UD;
     return VEC_MF;
 }

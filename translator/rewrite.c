@@ -117,28 +117,14 @@ bool rewrite_memory_operand(const ZydisDecodedInstruction *insn, const ZydisDeco
     disp = (int32_t)(uint32_t)disp;
 
     if (index != ZYDIS_REGISTER_NONE || add_segment_base || addr16) {
-        if (base == ZYDIS_REGISTER_NONE && index == ZYDIS_REGISTER_NONE) {
-            /* [disp] with a segment base: r14d = disp */
-            emit_lea_r14d(out, ZYDIS_REGISTER_NONE, ZYDIS_REGISTER_NONE, 0,
-                          disp); /* sign-extended disp32; the 32-bit result is the address */
-        } else {
-            emit_lea_r14d(out, base, index, op->mem.scale, disp);
-        }
+        /* disp is sign-extended to 64 bits; the 32-bit result is the address. */
+        emit_lea_r14d(out, base, index, op->mem.scale, disp);
         if (addr16)
             emit_movzx_r14d_r14w(out);
         if (add_segment_base) {
+            /* r14d += segment base, with 32-bit wrap: lea r14d, [r14 + r11] */
             emit_load_segment_base(out, segment_offset[segment]);
-            /* lea r14d, [r14 + r11]: add the base with 32-bit wrap */
-            ZydisEncoderRequest *req = &out->prefix[out->prefix_count++];
-            request_init(req, ZYDIS_MNEMONIC_LEA);
-            req->operand_count = 2;
-            req->operands[0].type = ZYDIS_OPERAND_TYPE_REGISTER;
-            req->operands[0].reg.value = ZYDIS_REGISTER_R14D;
-            req->operands[1].type = ZYDIS_OPERAND_TYPE_MEMORY;
-            req->operands[1].mem.base = ZYDIS_REGISTER_R14;
-            req->operands[1].mem.index = ZYDIS_REGISTER_R11;
-            req->operands[1].mem.scale = 1;
-            req->operands[1].mem.size = 8;
+            emit_lea_r14d(out, ZYDIS_REGISTER_R14, ZYDIS_REGISTER_R11, 1, 0);
         }
         out->base = ZYDIS_REGISTER_R14;
         out->index = HOST_REG_VIEW;
