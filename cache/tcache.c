@@ -1,7 +1,8 @@
 /*
  * cache/tcache.c — block map, chaining and flushing (tcache.h).
  *
- * The block map is a chained hash table keyed by XXH3 of (eip, mode key).
+ * The block map is a chained hash table keyed by XXH3 of (eip, phys, mode
+ * key).
  * Blocks are appended to the arena in address order, so `by_address` is
  * sorted by construction and a host address is resolved by binary search.
  */
@@ -15,6 +16,13 @@
 
 #define TCACHE_BUCKETS (1u << 16)
 
+/* A link that depends on the current mapping of its target's page. */
+struct logged_link {
+    struct tc_block *from, *to;
+    uint8_t exit_index; /* or TC_LINK_IC */
+    bool global;
+};
+
 struct tcache {
     struct code_arena *arena;
     struct tc_block *buckets[TCACHE_BUCKETS];
@@ -24,6 +32,8 @@ struct tcache {
     tcache_drop_hook drop_hook;
     void *drop_ctx;
     const struct tcache_policy *policy;
+    struct logged_link *links;
+    size_t nlinks, links_capacity;
 };
 
 static bool flush_all_make_room(struct tcache *tc, size_t bytes)
@@ -63,11 +73,11 @@ void tcache_set_drop_hook(struct tcache *tc, tcache_drop_hook hook, void *ctx)
     tc->drop_ctx = ctx;
 }
 
-static uint32_t block_hash(guest_linear_t eip, uint32_t mode_key)
+static uint32_t block_hash(guest_linear_t eip, guest_phys_t phys, uint32_t mode_key)
 {
-    uint64_t key = ((uint64_t)mode_key << 32) | eip;
+    uint32_t key[3] = {eip, phys, mode_key};
 
-    return (uint32_t)XXH3_64bits(&key, sizeof(key)) & (TCACHE_BUCKETS - 1);
+    return (uint32_t)XXH3_64bits(key, sizeof(key)) & (TCACHE_BUCKETS - 1);
 }
 
 struct tcache *tcache_create(size_t arena_bytes, struct popek_error *err)
@@ -105,6 +115,7 @@ void tcache_flush(struct tcache *tc)
     for (size_t i = 0; i < tc->nblocks; i++)
         free_block(tc->by_address[i]);
     tc->nblocks = 0;
+    tc->nlinks = 0;
     memset(tc->buckets, 0, sizeof(tc->buckets));
     code_arena_reset(tc->arena);
     tc->stats.flushes++;
@@ -116,15 +127,17 @@ void tcache_destroy(struct tcache *tc)
         return;
     tcache_flush(tc);
     free(tc->by_address);
+    free(tc->links);
     code_arena_destroy(tc->arena);
     free(tc);
 }
 
-struct tc_block *tcache_lookup(struct tcache *tc, guest_linear_t eip, uint32_t mode_key)
+struct tc_block *tcache_lookup(struct tcache *tc, guest_linear_t eip, guest_phys_t phys,
+                               uint32_t mode_key)
 {
     tc->stats.lookups++;
-    for (struct tc_block *b = tc->buckets[block_hash(eip, mode_key)]; b; b = b->hash_next) {
-        if (b->eip == eip && b->mode_key == mode_key) {
+    for (struct tc_block *b = tc->buckets[block_hash(eip, phys, mode_key)]; b; b = b->hash_next) {
+        if (b->eip == eip && b->phys == phys && b->mode_key == mode_key) {
             tc->stats.hits++;
             return b;
         }
@@ -157,6 +170,8 @@ struct tc_block *tcache_insert(struct tcache *tc, const struct translated_block 
     memcpy(dest, code, tb->code_size);
     memcpy(insns, tb->insns, tb->ninsns * sizeof(*insns));
     b->eip = tb->eip;
+    b->phys = tb->phys;
+    b->phys_last_frame = tb->phys_last_frame;
     b->mode_key = mode_key;
     b->guest_size = tb->guest_size;
     b->code = code_arena_exec_ptr(tc->arena, dest);
@@ -172,7 +187,7 @@ struct tc_block *tcache_insert(struct tcache *tc, const struct translated_block 
     b->has_ic = tb->has_ic;
     b->ic = tb->ic;
     b->valid = true;
-    uint32_t h = block_hash(b->eip, mode_key);
+    uint32_t h = block_hash(b->eip, b->phys, mode_key);
     b->hash_next = tc->buckets[h];
     tc->buckets[h] = b;
     tc->by_address[tc->nblocks++] = b;
@@ -246,7 +261,41 @@ static void ic_set_site(struct tcache *tc, struct tc_block *b, bool filled)
     }
 }
 
-static bool ic_fill(struct tcache *tc, struct tc_block *from, struct tc_block *to)
+/* True when every page of `to` is a page of `from`: then `from` running
+ * means those pages map as they did when `to` was made, and the link needs
+ * no mapping of its own. */
+static bool link_is_page_local(const struct tc_block *from, const struct tc_block *to)
+{
+    uint32_t from_first = from->eip >> 12, from_last = (from->eip + from->guest_size - 1) >> 12;
+    uint32_t to_first = to->eip >> 12, to_last = (to->eip + to->guest_size - 1) >> 12;
+
+    if (!to->guest_size || !from->guest_size)
+        return false;
+    return (to_first == from_first || to_first == from_last) &&
+           (to_last == from_first || to_last == from_last);
+}
+
+/* Records a link that depends on the target page's current mapping. False
+ * when out of memory (the caller does not make the link then). */
+static bool log_link(struct tcache *tc, struct tc_block *from, unsigned exit_index,
+                     struct tc_block *to, bool global)
+{
+    if (link_is_page_local(from, to))
+        return true;
+    if (tc->nlinks == tc->links_capacity) {
+        size_t capacity = tc->links_capacity ? tc->links_capacity * 2 : 1024;
+        struct logged_link *grown = realloc(tc->links, capacity * sizeof(*grown));
+        if (!grown)
+            return false;
+        tc->links = grown;
+        tc->links_capacity = capacity;
+    }
+    tc->links[tc->nlinks++] = (struct logged_link){
+        .from = from, .to = to, .exit_index = (uint8_t)exit_index, .global = global};
+    return true;
+}
+
+static bool ic_fill(struct tcache *tc, struct tc_block *from, struct tc_block *to, bool to_global)
 {
     if (from->ic_target) {
         /* Filled before and unlinked for an event: keep the cached target. */
@@ -261,6 +310,10 @@ static bool ic_fill(struct tcache *tc, struct tc_block *from, struct tc_block *t
     struct tc_link *link = malloc(sizeof(*link));
     if (!link)
         return false;
+    if (!log_link(tc, from, TC_LINK_IC, to, to_global)) {
+        free(link);
+        return false;
+    }
     link->from = from;
     link->exit_index = TC_LINK_IC;
     link->next = to->incoming;
@@ -275,14 +328,14 @@ static bool ic_fill(struct tcache *tc, struct tc_block *from, struct tc_block *t
     return true;
 }
 
-bool tcache_chain_site(struct tcache *tc, const void *site, struct tc_block *to)
+bool tcache_chain_site(struct tcache *tc, const void *site, struct tc_block *to, bool to_global)
 {
     struct tc_block *from = tcache_block_at(tc, site);
 
     if (!from || !from->valid || !to->valid)
         return false;
     if (from->has_ic && (const uint8_t *)site == from->code + from->ic.site)
-        return ic_fill(tc, from, to);
+        return ic_fill(tc, from, to, to_global);
     for (unsigned i = 0; i < from->nexits; i++) {
         struct tc_exit *exit = &from->exits[i];
 
@@ -303,6 +356,10 @@ bool tcache_chain_site(struct tcache *tc, const void *site, struct tc_block *to)
         struct tc_link *link = malloc(sizeof(*link));
         if (!link)
             return false;
+        if (!log_link(tc, from, i, to, to_global)) {
+            free(link);
+            return false;
+        }
         link->from = from;
         link->exit_index = i;
         link->next = to->incoming;
@@ -336,7 +393,7 @@ void tcache_unlink_block_async(struct tcache *tc, struct tc_block *b)
  * next flush. */
 static void drop_block(struct tcache *tc, struct tc_block *b)
 {
-    struct tc_block **pp = &tc->buckets[block_hash(b->eip, b->mode_key)];
+    struct tc_block **pp = &tc->buckets[block_hash(b->eip, b->phys, b->mode_key)];
 
     while (*pp && *pp != b)
         pp = &(*pp)->hash_next;
@@ -369,26 +426,84 @@ static void drop_block(struct tcache *tc, struct tc_block *b)
         tc->drop_hook(tc->drop_ctx, b);
 }
 
-void tcache_invalidate_range(struct tcache *tc, guest_linear_t start, uint32_t len)
+void tcache_invalidate_frame(struct tcache *tc, uint32_t frame)
 {
-    /* A range that wraps past 4 GiB is two ranges (a pusha at ESP 0x10
-     * writes both ends of the address space). */
-    if ((uint64_t)start + len > 0x100000000ull) {
-        uint32_t first = (uint32_t)(0x100000000ull - start);
-        tcache_invalidate_range(tc, start, first);
-        tcache_invalidate_range(tc, 0, len - first);
-        return;
-    }
     for (size_t i = 0; i < tc->nblocks; i++) {
         struct tc_block *b = tc->by_address[i];
-        if (!b->valid)
-            continue;
-        /* Overlap of [b->eip, +guest_size + 15) and [start, +len): the last
-         * instruction may reach up to 15 bytes past the block's size. */
-        uint64_t b_end = (uint64_t)b->eip + b->guest_size + 15;
-        if ((uint64_t)start < b_end && (uint64_t)start + len > b->eip)
+        if (b->valid && ((b->phys >> 12) == frame || b->phys_last_frame == frame))
             drop_block(tc, b);
     }
+}
+
+void tcache_invalidate_block(struct tcache *tc, struct tc_block *b)
+{
+    if (b->valid)
+        drop_block(tc, b);
+}
+
+static void remove_incoming(struct tc_block *to, const struct tc_block *from, unsigned exit_index)
+{
+    for (struct tc_link **pp = &to->incoming; *pp; pp = &(*pp)->next) {
+        if ((*pp)->from == from && (*pp)->exit_index == exit_index) {
+            struct tc_link *gone = *pp;
+            *pp = gone->next;
+            free(gone);
+            return;
+        }
+    }
+}
+
+/* Undoes one logged link if it still stands. */
+static void undo_link(struct tcache *tc, const struct logged_link *l)
+{
+    struct tc_block *from = l->from, *to = l->to;
+
+    if (!from->valid || !to->valid)
+        return; /* dropping either already unlinked it */
+    if (l->exit_index == TC_LINK_IC) {
+        if (from->ic_target != to)
+            return;
+        from->ic_target = NULL;
+        from->ic_unlinked = false;
+        ic_set_site(tc, from, false);
+    } else {
+        struct tc_exit *exit = &from->exits[l->exit_index];
+        if (exit->chained != to)
+            return;
+        patch_exit(tc, from, l->exit_index, from->code + exit->stub);
+        exit->chained = NULL;
+        exit->unlinked = false;
+    }
+    remove_incoming(to, from, l->exit_index);
+    tc->stats.links_dropped++;
+}
+
+void tcache_drop_links(struct tcache *tc, bool including_global)
+{
+    size_t kept = 0;
+
+    for (size_t i = 0; i < tc->nlinks; i++) {
+        if (tc->links[i].global && !including_global)
+            tc->links[kept++] = tc->links[i];
+        else
+            undo_link(tc, &tc->links[i]);
+    }
+    tc->nlinks = kept;
+}
+
+void tcache_drop_links_to_page(struct tcache *tc, guest_linear_t page)
+{
+    size_t kept = 0;
+
+    page >>= 12;
+    for (size_t i = 0; i < tc->nlinks; i++) {
+        const struct tc_block *to = tc->links[i].to;
+        if ((to->eip >> 12) == page || ((to->eip + to->guest_size - 1) >> 12) == page)
+            undo_link(tc, &tc->links[i]);
+        else
+            tc->links[kept++] = tc->links[i];
+    }
+    tc->nlinks = kept;
 }
 
 const struct tcache_stats *tcache_stats(const struct tcache *tc)

@@ -2,15 +2,25 @@
  * cache/tcache.h — the translation cache: translated blocks, their lookup,
  * chaining and flushing.
  *
- * A block is keyed by (guest EIP, mode key); the mode key holds everything a
- * translation assumed (CPL, which segment bases are non-zero, ...), so a
- * block is only ever entered in the mode it was made for. Blocks live in the
- * code arena; their metadata (instruction map, exits) in ordinary memory.
+ * A block is keyed by (guest EIP, physical address of EIP, mode key): the
+ * code at a linear address depends on the address space, and the mode key
+ * holds everything else a translation assumed (CPL, which segment bases are
+ * non-zero, ...), so a block is only ever entered where it was made for.
+ * Blocks live in the code arena; their metadata (instruction map, exits) in
+ * ordinary memory. Self-modifying code drops blocks by physical frame, so
+ * a write through any alias finds them.
  *
  * Chaining: a block's direct exits first jump to stubs that return to the
  * monitor; once the target block exists the monitor patches the exit's rel32
  * to jump straight to it (tcache_chain). Every chained link is recorded at
  * its target too, so dropping a block unchains everything that reached it.
+ *
+ * A link is a cached translation, like a TLB entry. One whose target lies
+ * on the pages of its source block is valid wherever the source runs. Any
+ * other link depends on the current mapping of the target's page: it is
+ * logged as *global* (the page was mapped global, so it survives CR3 loads,
+ * SDM vol. 3, §4.10.2.4) or *local*, and tcache_drop_links() undoes them
+ * when the guest flushes its TLB.
  *
  * Eviction is flush-all when the arena is full (the policy is a parameter of
  * the monitor's loop, so hit-rate comparisons can swap it).
@@ -41,6 +51,8 @@ struct tc_link {
 
 struct tc_block {
     guest_linear_t eip;
+    guest_phys_t phys;        /* physical address of eip */
+    uint32_t phys_last_frame; /* frame of the last byte (differs when it straddles) */
     uint32_t mode_key;
     uint32_t guest_size;
     uint8_t *code; /* executable address of the entry */
@@ -64,6 +76,7 @@ struct tcache_stats {
     uint64_t chains, unchains;
     uint64_t ic_fills; /* indirect-branch inline caches filled */
     uint64_t flushes, invalidations;
+    uint64_t links_dropped; /* mapping-dependent links undone by TLB flushes */
 };
 
 struct tcache;
@@ -71,7 +84,14 @@ struct tcache;
 struct tcache *tcache_create(size_t arena_bytes, struct popek_error *err);
 void tcache_destroy(struct tcache *tc);
 
-struct tc_block *tcache_lookup(struct tcache *tc, guest_linear_t eip, uint32_t mode_key);
+struct tc_block *tcache_lookup(struct tcache *tc, guest_linear_t eip, guest_phys_t phys,
+                               uint32_t mode_key);
+
+/* True when the block's guest bytes span two pages. */
+static inline bool tc_block_straddles(const struct tc_block *b)
+{
+    return b->guest_size && ((b->eip ^ (b->eip + b->guest_size - 1)) >> 12) != 0;
+}
 
 /* Copies a translated block into the arena and indexes it. Returns NULL when
  * the arena is full (flush and retry). */
@@ -98,8 +118,11 @@ const struct tcache_policy *tcache_policy(const struct tcache *tc);
 struct tc_block *tcache_insert_or_evict(struct tcache *tc, const struct translated_block *tb,
                                         const uint8_t *code, uint32_t mode_key);
 
-/* Drops every block whose guest code overlaps [start, start+len). */
-void tcache_invalidate_range(struct tcache *tc, guest_linear_t start, uint32_t len);
+/* Drops every block whose guest code lies (partly) in physical frame `frame`. */
+void tcache_invalidate_frame(struct tcache *tc, uint32_t frame);
+
+/* Drops one block. */
+void tcache_invalidate_block(struct tcache *tc, struct tc_block *b);
 
 /* True when p is in the code arena (async-signal-safe). */
 bool tcache_contains_code(const struct tcache *tc, const void *p);
@@ -109,8 +132,17 @@ struct tc_block *tcache_block_at(struct tcache *tc, const void *p);
 
 /* Patches the exit whose rel32 sits at executable address `site` to jump to
  * `to`; or, when `site` is a block's inline-cache site, fills the cache
- * with `to`. Returns false when site is neither in a live block. */
-bool tcache_chain_site(struct tcache *tc, const void *site, struct tc_block *to);
+ * with `to`. `to_global` says whether to's page is mapped global now.
+ * Returns false when site is neither in a live block. */
+bool tcache_chain_site(struct tcache *tc, const void *site, struct tc_block *to, bool to_global);
+
+/* Undoes the links that depend on the current mappings: the local ones (a
+ * CR3 load), or all of them (a global TLB flush). */
+void tcache_drop_links(struct tcache *tc, bool including_global);
+
+/* Undoes the mapping-dependent links into blocks on linear page `page`
+ * (INVLPG). */
+void tcache_drop_links_to_page(struct tcache *tc, guest_linear_t page);
 
 /* Points every chained exit of b back at its stub without touching any
  * bookkeeping memory: async-signal-safe, for the thread running b to call

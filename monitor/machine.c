@@ -19,22 +19,20 @@
 #include "monitor/stats.h"
 #include "monitor/trampoline.h"
 #include "monitor/vcpu_runtime.h"
-#include "shadowpt/identity.h"
-#include "shadowpt/view.h"
+#include "shadowpt/shadow.h"
 
 #define TCACHE_ARENA_BYTES (64u << 20)
 
 struct machine {
     struct machine_config config;
     struct guest_ram *ram;
-    struct view *supervisor_view;
+    struct shadow_mmu *mmu; /* the views and the shadow page tables */
     struct ioport_bus *ioport;
     struct uart16550 *com1;
     struct debug_ports *debug_ports;
     struct pic8259 *pic;
     struct pit8254 *pit;
     struct host_timer *timer;
-    struct code_pages *code_pages;
     struct vcpu *cpu; /* runtime vCPU (translated code's r15) around the arch state */
     struct tcache *tc;
     struct run_stats run_stats;
@@ -71,7 +69,7 @@ bool machine_integrity_intact(struct machine *m)
         if (canary[i] != VCPU_CANARY_BYTE)
             return false;
     }
-    return view_canaries_intact(m->supervisor_view);
+    return shadow_canaries_intact(m->mmu);
 }
 
 /* The devices' clock: the host's monotonic clock (DESIGN.md: timekeeping
@@ -101,8 +99,9 @@ struct machine *machine_create(const struct machine_config *config, struct popek
     m->ram = guest_ram_create(config->ram_bytes, err);
     if (!m->ram)
         goto fail;
-    m->supervisor_view = view_create(m->ram, err);
-    if (!m->supervisor_view || !shadow_map_identity(m->supervisor_view, m->ram, err))
+    m->mmu = shadow_create(
+        m->ram, config->address_spaces ? config->address_spaces : SHADOW_DEFAULT_SPACES, err);
+    if (!m->mmu)
         goto fail;
     m->ioport = ioport_bus_create();
     if (!m->ioport) {
@@ -124,13 +123,10 @@ struct machine *machine_create(const struct machine_config *config, struct popek
     m->timer = host_timer_create(&m->cpu->event_pending, pthread_self(), SIGNAL_EVENT_NUDGE, err);
     if (!m->timer)
         goto fail;
-    m->code_pages = code_pages_create(m->ram, m->supervisor_view, err);
-    if (!m->code_pages)
-        goto fail;
     m->tc = tcache_create(config->tc_bytes ? config->tc_bytes : TCACHE_ARENA_BYTES, err);
     if (!m->tc)
         goto fail;
-    m->cpu->view_base = (uint64_t)(uintptr_t)view_base(m->supervisor_view);
+    m->cpu->view_base = (uint64_t)(uintptr_t)shadow_view_base(m->mmu, false);
     m->cpu->view_base_high = m->cpu->view_base + 0x80000000ull;
     m->cpu->exit_routine = (uint64_t)(uintptr_t)tc_exit_routine;
     /* The FPU/SSE reset state (FCW 0x37F, MXCSR 0x1F80; SDM vol. 3, §9.1.2). */
@@ -147,13 +143,12 @@ void machine_destroy(struct machine *m)
         return;
     host_timer_destroy(m->timer);
     tcache_destroy(m->tc);
-    code_pages_destroy(m->code_pages);
     pit8254_destroy(m->pit);
     pic8259_destroy(m->pic);
     debug_ports_destroy(m->debug_ports);
     uart16550_destroy(m->com1);
     ioport_bus_destroy(m->ioport);
-    view_destroy(m->supervisor_view);
+    shadow_destroy(m->mmu);
     guest_ram_destroy(m->ram);
     free(m->cpu);
     free(m);
@@ -186,7 +181,7 @@ bool machine_reset(struct machine *m, struct popek_error *err)
     if (!guest_ram_clear(m->ram, err))
         return false;
     tcache_flush(m->tc);
-    code_pages_unprotect_all(m->code_pages);
+    shadow_reset(m->mmu);
     memset(m->cpu->ibl, 0, sizeof(m->cpu->ibl));
     vcpu_state_reset(&m->cpu->arch);
     m->cpu->event_pending = 0;
@@ -218,7 +213,7 @@ int machine_run(struct machine *m, struct popek_error *err)
         .pic = m->pic,
         .pit = m->pit,
         .timer = m->timer,
-        .code_pages = m->code_pages,
+        .mmu = m->mmu,
         .exit_requested = machine_exit_check,
         .ctx = m,
         .no_reboot = m->config.no_reboot,
@@ -272,8 +267,27 @@ void machine_collect_stats(const struct machine *m, struct stats_report *r)
     stats_add(r, "host_signals", "sigfpe", rs->signals_fpe);
     stats_add(r, "host_signals", "other", rs->signals_other);
     stats_add(r, "host_signals", "smc_write_faults", rs->smc_write_faults);
+    stats_add(r, "host_signals", "shadow_fill_faults", rs->shadow_fill_faults);
     stats_add(r, "host_signals", "bounce_executions", rs->bounce_executions);
     stats_add(r, "host_signals", "implicit_emulations", rs->implicit_emulations);
+    const struct shadow_stats *sh = shadow_stats(m->mmu);
+    stats_add(r, "shadow", "fills", sh->fills);
+    stats_add(r, "shadow", "prefaulted_pages", sh->prefaulted_pages);
+    stats_add(r, "shadow", "dirty_upgrades", sh->dirty_upgrades);
+    stats_add(r, "shadow", "guest_page_faults", rs->page_faults_delivered);
+    stats_add(r, "shadow", "tracked_pages", sh->tracked_pages);
+    stats_add(r, "shadow", "unsyncs", sh->unsyncs);
+    stats_add(r, "shadow", "resyncs", sh->resyncs);
+    stats_add(r, "shadow", "resync_entry_changes", sh->resync_entry_changes);
+    stats_add(r, "shadow", "cr3_loads", sh->cr3_loads);
+    stats_add(r, "shadow", "space_cache_hits", sh->space_hits);
+    stats_add(r, "shadow", "space_cache_misses", sh->space_misses);
+    stats_add(r, "shadow", "invlpgs", sh->invlpgs);
+    stats_add(r, "shadow", "evictions", sh->evictions);
+    stats_add(r, "shadow", "host_map_ops", sh->host_map_ops);
+    stats_add(r, "shadow", "code_frames", sh->code_frames);
+    stats_add(r, "shadow", "not_ram_accesses", sh->not_ram);
+    stats_add(r, "cache", "links_dropped", tc->links_dropped);
     for (unsigned i = 0; i < RUN_STATS_MNEMONICS; i++) {
         if (rs->callouts[i])
             stats_add(r, "callouts",

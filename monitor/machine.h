@@ -24,10 +24,11 @@ struct machine_config {
     uint64_t ram_bytes;
     enum exec_mode mode;
     bool no_reboot;
-    bool collect_stats;    /* --stats or -d stats: count indirect-branch probes too */
-    unsigned time_limit_s; /* stop the guest after this long (0: never) */
-    uint64_t tc_bytes;     /* translation cache arena size */
-    FILE *console;         /* where COM1 and the debug console write */
+    bool collect_stats;      /* --stats or -d stats: count indirect-branch probes too */
+    unsigned time_limit_s;   /* stop the guest after this long (0: never) */
+    uint64_t tc_bytes;       /* translation cache arena size */
+    unsigned address_spaces; /* cached guest address spaces (0: the default) */
+    FILE *console;           /* where COM1 and the debug console write */
 };
 
 struct machine;

@@ -1,10 +1,12 @@
 /*
  * monitor/run_loop.c — the monitor's dispatch loop (run_loop.h).
  *
- * Paging is off in this version: guest linear addresses are physical, code is
- * fetched straight from guest RAM, and emul/ reaches memory through the
- * monitor's own mapping of RAM (reads outside RAM float high, writes vanish,
- * as on a PC bus with nothing behind the address).
+ * Guest memory is reached three ways: translated code through the current
+ * view (the shadow MMU fills it on demand), the translator's fetches and
+ * emul/'s accesses through a software walk of the guest's page tables
+ * (shadow_translate) and the monitor's own mapping of RAM. Physical
+ * addresses that are not RAM read as all ones and ignore writes, as on a PC
+ * bus with nothing behind the address.
  */
 #include "monitor/run_loop.h"
 
@@ -17,51 +19,117 @@
 #include "emul/emul.h"
 #include "monitor/signals.h"
 #include "monitor/trampoline.h"
+#include "shadowpt/view.h"
 #include "translator/trace.h"
 
 #define CODE_BUFFER_BYTES (64 * 1024)
 #define BOUNCE_BYTES      4096
 #define MODE_KEY_BOUNCE   0x80000000u /* blocks re-executing one access against the buffer */
+#define MAX_FILL_RETRIES  8           /* host faults in a row at one EIP before emulating */
 
 struct loop {
     const struct run_env *env;
     bool reset_requested;              /* a triple fault without -no-reboot */
     guest_linear_t last_stale_callout; /* see handle_callout */
     const char *unsupported_mode;      /* set when the guest entered a mode popek lacks */
+    guest_linear_t retry_eip;          /* see handle_host_fault */
+    unsigned retries;
     struct run_stats *stats;
     struct emul_env emul;
+    /* Indirect-branch table slots filled for targets on non-global pages:
+     * a CR3 load empties them (the table is a TLB of sorts). */
+    uint32_t ibl_local_slots[VCPU_IBL_ENTRIES];
+    uint32_t ibl_local_count;
+    bool ibl_local_overflow;
     uint8_t code[CODE_BUFFER_BYTES];
     uint8_t bounce[BOUNCE_BYTES] __attribute__((aligned(64)));
 };
 
-/* ---- guest memory for the translator and emul/ (paging off) --------------- */
-
-static size_t fetch_code(void *opaque, guest_linear_t eip, uint8_t *buf, size_t len)
+static unsigned current_cpl(const struct vcpu *cpu)
 {
-    const struct run_env *env = opaque;
-    size_t n = 0;
-
-    while (n < len) {
-        guest_phys_t addr = eip + (uint32_t)n;
-        if (!guest_ram_is_usable_frame(env->ram, addr >> GUEST_PAGE_SHIFT))
-            break;
-        buf[n] = *(uint8_t *)guest_ram_host_ptr(env->ram, addr, 1);
-        n++;
-    }
-    return n;
+    return cpu->arch.seg[SEG_CS].selector & 3u;
 }
+
+/* ---- guest memory for the translator and emul/ ---------------------------- */
+
+static enum walk_access walk_access_of(enum emul_access access)
+{
+    switch (access) {
+    case EMUL_ACCESS_WRITE:
+    case EMUL_ACCESS_SYSTEM_WRITE:
+        return WALK_WRITE;
+    case EMUL_ACCESS_FETCH:
+        return WALK_FETCH;
+    default:
+        return WALK_READ;
+    }
+}
+
+/* A CPL-3 access is a user access, except the processor's own accesses to
+ * descriptor tables and the TSS (SDM vol. 3, §4.6: implicit supervisor
+ * accesses). */
+static bool access_is_user(enum emul_access access, unsigned cpl)
+{
+    return cpl == 3 && access != EMUL_ACCESS_SYSTEM_READ && access != EMUL_ACCESS_SYSTEM_WRITE;
+}
+
+/* Splits [addr, addr+len) at page boundaries (and at the 4 GiB wrap) and
+ * translates every piece before anything is accessed, so that an access
+ * faults as a whole. Returns the number of pieces, or -1 with *fault set. */
+struct access_piece {
+    guest_phys_t phys;
+    unsigned offset, len; /* within the caller's buffer */
+};
+
+static int translate_access(const struct run_env *env, guest_linear_t addr, unsigned len,
+                            enum emul_access access, unsigned cpl, struct access_piece *pieces,
+                            unsigned max_pieces, struct emul_fault *fault)
+{
+    unsigned n = 0, done = 0;
+
+    while (done < len) {
+        guest_linear_t linear = addr + done; /* wraps at 4 GiB like the hardware */
+        unsigned chunk = GUEST_PAGE_SIZE - (linear & (GUEST_PAGE_SIZE - 1));
+        struct walk_result w;
+
+        if (chunk > len - done)
+            chunk = len - done;
+        if (!shadow_translate(env->mmu, linear, walk_access_of(access), access_is_user(access, cpl),
+                              &w)) {
+            *fault = (struct emul_fault){.vector = VEC_PF,
+                                         .has_error_code = true,
+                                         .error_code = w.error_code,
+                                         .fault_address = linear};
+            return -1;
+        }
+        if (n == max_pieces)
+            return -1;
+        pieces[n++] = (struct access_piece){.phys = w.phys, .offset = done, .len = chunk};
+        done += chunk;
+    }
+    return (int)n;
+}
+
+#define MAX_PIECES 64
 
 static bool memory_read(void *opaque, guest_linear_t addr, void *buf, unsigned len,
                         enum emul_access access, unsigned cpl, struct emul_fault *fault)
 {
     const struct run_env *env = opaque;
+    struct access_piece pieces[MAX_PIECES];
     uint8_t *out = buf;
+    int n = translate_access(env, addr, len, access, cpl, pieces, MAX_PIECES, fault);
 
-    for (unsigned i = 0; i < len; i++) {
-        guest_phys_t a = addr + i; /* wraps at 4 GiB like the hardware */
-        out[i] = guest_ram_is_usable_frame(env->ram, a >> GUEST_PAGE_SHIFT)
-                     ? *(uint8_t *)guest_ram_host_ptr(env->ram, a, 1)
-                     : 0xFF;
+    if (n < 0)
+        return false;
+    for (int i = 0; i < n; i++) {
+        const void *src = guest_ram_is_usable_frame(env->ram, pieces[i].phys >> GUEST_PAGE_SHIFT)
+                              ? guest_ram_host_ptr(env->ram, pieces[i].phys, pieces[i].len)
+                              : NULL;
+        if (src)
+            memcpy(out + pieces[i].offset, src, pieces[i].len);
+        else
+            memset(out + pieces[i].offset, 0xFF, pieces[i].len);
     }
     return true;
 }
@@ -70,16 +138,53 @@ static bool memory_write(void *opaque, guest_linear_t addr, const void *buf, uns
                          enum emul_access access, unsigned cpl, struct emul_fault *fault)
 {
     const struct run_env *env = opaque;
+    struct access_piece pieces[MAX_PIECES];
     const uint8_t *in = buf;
+    int n = translate_access(env, addr, len, access, cpl, pieces, MAX_PIECES, fault);
 
-    for (unsigned i = 0; i < len; i++) {
-        guest_phys_t a = addr + i;
-        if (guest_ram_is_usable_frame(env->ram, a >> GUEST_PAGE_SHIFT))
-            *(uint8_t *)guest_ram_host_ptr(env->ram, a, 1) = in[i];
+    if (n < 0)
+        return false;
+    for (int i = 0; i < n; i++) {
+        uint32_t frame = pieces[i].phys >> GUEST_PAGE_SHIFT;
+        void *dst = guest_ram_is_usable_frame(env->ram, frame)
+                        ? guest_ram_host_ptr(env->ram, pieces[i].phys, pieces[i].len)
+                        : NULL;
+        if (!dst)
+            continue;
+        if (shadow_frame_has_code(env->mmu, frame)) {
+            /* Code may change: drop the frame's translations first. */
+            tcache_invalidate_frame(env->tc, frame);
+            shadow_unprotect_code_frame(env->mmu, frame);
+        }
+        memcpy(dst, in + pieces[i].offset, pieces[i].len);
+        shadow_note_phys_write(env->mmu, pieces[i].phys, pieces[i].len);
     }
-    /* Code may have changed: drop translations of what was written. */
-    tcache_invalidate_range(env->tc, addr, len);
     return true;
+}
+
+/* The translator's code fetch: page by page through the guest's tables, at
+ * the current CPL; stops at the first byte that cannot be fetched (it
+ * becomes a callout that raises the fault when executed). */
+static size_t fetch_code(void *opaque, guest_linear_t eip, uint8_t *buf, size_t len)
+{
+    const struct run_env *env = opaque;
+    bool user = current_cpl(env->cpu) == 3;
+    size_t n = 0;
+
+    while (n < len) {
+        guest_linear_t linear = eip + (uint32_t)n;
+        size_t chunk = GUEST_PAGE_SIZE - (linear & (GUEST_PAGE_SIZE - 1));
+        struct walk_result w;
+
+        if (chunk > len - n)
+            chunk = len - n;
+        if (!shadow_translate(env->mmu, linear, WALK_FETCH, user, &w) ||
+            !guest_ram_is_usable_frame(env->ram, w.phys >> GUEST_PAGE_SHIFT))
+            break;
+        memcpy(buf + n, guest_ram_host_ptr(env->ram, w.phys, chunk), chunk);
+        n += chunk;
+    }
+    return n;
 }
 
 static uint32_t port_in(void *opaque, io_port_t port, unsigned size)
@@ -101,19 +206,104 @@ static uint64_t read_tsc(void *opaque)
     return __rdtsc();
 }
 
-/* CR0 changes the translator cannot follow yet stop the guest cleanly. */
 static struct loop *current_loop;
+
+/* ---- the indirect-branch table ------------------------------------------- */
+
+static void ibl_clear_slot(struct vcpu *cpu, uint32_t slot)
+{
+    memset(&cpu->ibl[slot], 0, sizeof(cpu->ibl[slot])); /* not_tag 0 matches no (eip, key) */
+}
+
+/* Enters `b` as the target for `eip` under mode `key`. `global` says
+ * whether eip's page is mapped global: other entries go when the guest
+ * loads CR3. */
+static void ibl_fill(struct loop *lp, guest_linear_t eip, uint32_t key, const struct tc_block *b,
+                     bool global)
+{
+    struct vcpu *cpu = lp->env->cpu;
+    uint32_t slot = eip & (VCPU_IBL_ENTRIES - 1);
+    struct vcpu_ibl_entry *e = &cpu->ibl[slot];
+    uint64_t not_tag = ~((uint64_t)key << 32 | eip);
+
+    if (e->not_tag == not_tag && e->host_code == (uint64_t)(uintptr_t)b->code)
+        return;
+    e->host_code = (uint64_t)(uintptr_t)b->code;
+    e->not_tag = not_tag;
+    if (global)
+        return;
+    if (lp->ibl_local_count < VCPU_IBL_ENTRIES)
+        lp->ibl_local_slots[lp->ibl_local_count++] = slot;
+    else
+        lp->ibl_local_overflow = true;
+}
+
+static void ibl_flush(struct loop *lp, bool including_global)
+{
+    struct vcpu *cpu = lp->env->cpu;
+
+    if (including_global || lp->ibl_local_overflow) {
+        memset(cpu->ibl, 0, sizeof(cpu->ibl));
+    } else {
+        for (uint32_t i = 0; i < lp->ibl_local_count; i++)
+            ibl_clear_slot(cpu, lp->ibl_local_slots[i]);
+    }
+    lp->ibl_local_count = 0;
+    lp->ibl_local_overflow = false;
+}
+
+/* INVLPG: the entries whose target lies on the page (their slots are the
+ * page's 4096 offsets, modulo the table size). */
+static void ibl_flush_page(struct loop *lp, guest_linear_t page)
+{
+    struct vcpu *cpu = lp->env->cpu;
+
+    page &= GUEST_PAGE_MASK;
+    for (uint32_t off = 0; off < GUEST_PAGE_SIZE; off++) {
+        uint32_t slot = (page + off) & (VCPU_IBL_ENTRIES - 1);
+        uint64_t tag = ~cpu->ibl[slot].not_tag;
+        if (cpu->ibl[slot].not_tag && ((uint32_t)tag & GUEST_PAGE_MASK) == page)
+            ibl_clear_slot(cpu, slot);
+    }
+}
+
+/* ---- paging registers ----------------------------------------------------- */
+
+/* CR0, CR3 or CR4 changed: the shadow MMU follows, and the links between
+ * blocks that were cached translations go as the TLB would. */
 static void control_register_written(void *opaque, unsigned crn, uint32_t old_value)
 {
     const struct run_env *env = opaque;
-    uint32_t cr0 = env->cpu->arch.cr0;
+    const struct vcpu_state *s = &env->cpu->arch;
+    struct paging_regs regs = {.cr0 = s->cr0, .cr3 = s->cr3, .cr4 = s->cr4};
 
-    if (crn != 0 || !current_loop)
+    if (!current_loop)
         return;
-    if (cr0 & CR0_PG)
-        current_loop->unsupported_mode = "guest paging (CR0.PG=1) is not supported yet";
-    else if (!(cr0 & CR0_PE))
+    if (crn == 0 && !(s->cr0 & CR0_PE))
         current_loop->unsupported_mode = "real mode (CR0.PE=0) is not supported yet";
+    switch (shadow_set_paging(env->mmu, &regs, crn == 3)) {
+    case SHADOW_FLUSH_NONE:
+        break;
+    case SHADOW_FLUSH_NON_GLOBAL:
+        tcache_drop_links(env->tc, false);
+        ibl_flush(current_loop, false);
+        break;
+    case SHADOW_FLUSH_ALL:
+        tcache_drop_links(env->tc, true);
+        ibl_flush(current_loop, true);
+        break;
+    }
+}
+
+static void invlpg(void *opaque, guest_linear_t addr)
+{
+    const struct run_env *env = opaque;
+
+    if (!current_loop)
+        return;
+    shadow_invlpg(env->mmu, addr);
+    tcache_drop_links_to_page(env->tc, addr & GUEST_PAGE_MASK);
+    ibl_flush_page(current_loop, addr);
 }
 
 /* ---- translation -------------------------------------------------------- */
@@ -143,14 +333,34 @@ static uint32_t mode_key(const struct vcpu_state *s)
     return (s->seg[SEG_CS].selector & 3u) | (bases << 2) | (unusable << 8) | (fpu << 14);
 }
 
-static struct tc_block *find_or_translate(struct loop *lp, guest_linear_t eip, uint32_t key)
+/* The frame of the page holding `linear` as an instruction fetch at the
+ * current CPL sees it, or UINT32_MAX. */
+static uint32_t fetch_frame(const struct run_env *env, guest_linear_t linear)
+{
+    struct walk_result w;
+
+    if (!shadow_translate(env->mmu, linear, WALK_FETCH, current_cpl(env->cpu) == 3, &w))
+        return UINT32_MAX;
+    return w.phys >> GUEST_PAGE_SHIFT;
+}
+
+/* The block for (eip, its physical address, key), translated on a miss. A
+ * block that straddles two pages is only reused while its second page maps
+ * the frame it was read from. */
+static struct tc_block *find_or_translate(struct loop *lp, guest_linear_t eip, guest_phys_t phys,
+                                          uint32_t key)
 {
     bool bounce = key & MODE_KEY_BOUNCE;
     const struct run_env *env = lp->env;
-    struct tc_block *b = tcache_lookup(env->tc, eip, key);
+    struct tc_block *b = tcache_lookup(env->tc, eip, phys, key);
     struct translated_block tb;
     struct emit_buf buf;
 
+    if (b && tc_block_straddles(b) &&
+        fetch_frame(env, eip + b->guest_size - 1) != b->phys_last_frame) {
+        tcache_invalidate_block(env->tc, b);
+        b = NULL;
+    }
     if (b)
         return b;
     struct translate_config cfg = {
@@ -166,16 +376,19 @@ static struct tc_block *find_or_translate(struct loop *lp, guest_linear_t eip, u
     emit_init(&buf, lp->code, sizeof(lp->code));
     if (!translate_block(&cfg, eip, &buf, &tb))
         return NULL;
+    tb.phys = phys;
+    tb.phys_last_frame = phys >> GUEST_PAGE_SHIFT;
+    if (tb.guest_size && ((eip ^ (eip + tb.guest_size - 1)) & GUEST_PAGE_MASK))
+        tb.phys_last_frame = fetch_frame(env, eip + tb.guest_size - 1);
     uint64_t flushes = tcache_stats(env->tc)->flushes;
     b = tcache_insert_or_evict(env->tc, &tb, lp->code, key);
     if (tcache_stats(env->tc)->flushes != flushes)
         env->cpu->exit_link = 0; /* the exit that led here is gone */
     if (b && !bounce) {
-        /* Self-modifying code: the pages this block was read from are
-         * write-protected until the block is dropped. */
-        code_pages_protect(env->code_pages, eip);
-        if (tb.guest_size)
-            code_pages_protect(env->code_pages, eip + tb.guest_size - 1);
+        /* Self-modifying code: the frames this block was read from are
+         * write-protected, in every view and alias, until it is dropped. */
+        shadow_protect_code_frame(env->mmu, phys >> GUEST_PAGE_SHIFT);
+        shadow_protect_code_frame(env->mmu, tb.phys_last_frame);
     }
     if (b && (log_enabled(LOG_IN_ASM) || log_enabled(LOG_OUT_ASM)))
         trace_block(log_stream ? log_stream : stderr, log_enabled(LOG_IN_ASM),
@@ -183,14 +396,15 @@ static struct tc_block *find_or_translate(struct loop *lp, guest_linear_t eip, u
     return b;
 }
 
-/* ---- the indirect-branch table ------------------------------------------- */
-
-static void ibl_fill(struct vcpu *cpu, guest_linear_t eip, uint32_t key, const struct tc_block *b)
+/* Sets the view translated code sees (r13/r12) for the current CPL and
+ * address space, then runs `code`. */
+static void enter_translated(const struct run_env *env, const void *code)
 {
-    struct vcpu_ibl_entry *e = &cpu->ibl[eip & (VCPU_IBL_ENTRIES - 1)];
+    struct vcpu *cpu = env->cpu;
 
-    e->host_code = (uint64_t)(uintptr_t)b->code;
-    e->not_tag = ~((uint64_t)key << 32 | eip);
+    cpu->view_base = (uint64_t)(uintptr_t)shadow_view_base(env->mmu, current_cpl(cpu) == 3);
+    cpu->view_base_high = cpu->view_base + 0x80000000ull;
+    tc_enter(cpu, code);
 }
 
 static void cache_drop_hook(void *ctx, const struct tc_block *b)
@@ -200,7 +414,11 @@ static void cache_drop_hook(void *ctx, const struct tc_block *b)
 
     if (!b) {
         memset(cpu->ibl, 0, sizeof(cpu->ibl)); /* not_tag 0 matches no (eip, key) */
-        code_pages_unprotect_all(env->code_pages);
+        if (current_loop) {
+            current_loop->ibl_local_count = 0;
+            current_loop->ibl_local_overflow = false;
+        }
+        shadow_unprotect_all_code(env->mmu);
         return;
     }
     struct vcpu_ibl_entry *e = &cpu->ibl[b->eip & (VCPU_IBL_ENTRIES - 1)];
@@ -272,6 +490,17 @@ static bool deliver_exception(struct loop *lp, uint8_t vector, bool has_error, u
     return deliver_event(lp, EMUL_EVENT_EXCEPTION, vector, has_error, error, err);
 }
 
+/* A guest fault found while emulating: #PF sets CR2 first. */
+static bool deliver_emul_fault(struct loop *lp, const struct emul_fault *fault,
+                               struct popek_error *err)
+{
+    if (fault->vector == VEC_PF) {
+        lp->env->cpu->arch.cr2 = fault->fault_address;
+        lp->stats->page_faults_delivered++;
+    }
+    return deliver_exception(lp, fault->vector, fault->has_error_code, fault->error_code, err);
+}
+
 /* The guest instruction at CS:EIP, fetched and decoded once for the
  * monitor's decisions about it (a fault's class, what it accesses). */
 struct insn_at_eip {
@@ -322,9 +551,7 @@ static bool handle_callout(struct loop *lp, struct popek_error *err, bool *halte
         *halted = true;
         return true;
     case EMUL_FAULT:
-        if (fault.vector == VEC_PF)
-            cpu->arch.cr2 = fault.fault_address;
-        return deliver_exception(lp, fault.vector, fault.has_error_code, fault.error_code, err);
+        return deliver_emul_fault(lp, &fault, err);
     case EMUL_TRIPLE_FAULT:
         return triple_fault(lp, err, "executing a system instruction");
     case EMUL_UNSUPPORTED:
@@ -336,7 +563,9 @@ static bool handle_callout(struct loop *lp, struct popek_error *err, bool *halte
              * would bring it straight back here. */
             lp->last_stale_callout = here;
             lp->stats->stale_callouts++;
-            tcache_invalidate_range(lp->env->tc, cpu->arch.seg[SEG_CS].base + cpu->arch.eip, 1);
+            uint32_t frame = fetch_frame(lp->env, here);
+            if (frame != UINT32_MAX)
+                tcache_invalidate_frame(lp->env->tc, frame);
             return true;
         }
         /* Stack and string forms the translator leaves to the monitor
@@ -346,9 +575,7 @@ static bool handle_callout(struct loop *lp, struct popek_error *err, bool *halte
         case EMUL_OK:
             return true;
         case EMUL_FAULT:
-            if (fault.vector == VEC_PF)
-                cpu->arch.cr2 = fault.fault_address;
-            return deliver_exception(lp, fault.vector, fault.has_error_code, fault.error_code, err);
+            return deliver_emul_fault(lp, &fault, err);
         default:
             break;
         }
@@ -393,9 +620,7 @@ static bool emulate_implicit_access(struct loop *lp, struct popek_error *err)
     case EMUL_OK:
         return true;
     case EMUL_FAULT:
-        if (fault.vector == VEC_PF)
-            cpu->arch.cr2 = fault.fault_address;
-        return deliver_exception(lp, fault.vector, fault.has_error_code, fault.error_code, err);
+        return deliver_emul_fault(lp, &fault, err);
     default:
         dump_state(cpu);
         return popek_fail(err, "%s", why[0] ? why : "cannot emulate a faulting guest access");
@@ -403,21 +628,27 @@ static bool emulate_implicit_access(struct loop *lp, struct popek_error *err)
 }
 
 /* jmp [mem] whose pointer is not in RAM or wraps: load the target the way
- * the hardware would (32-bit address arithmetic, RAM or floating bus). */
-static bool emulate_indirect_jump(struct loop *lp)
+ * the hardware would (32-bit address arithmetic, RAM or floating bus).
+ * False when the instruction is not such a jump. */
+static bool emulate_indirect_jump(struct loop *lp, bool *ok, struct popek_error *err)
 {
     struct vcpu *cpu = lp->env->cpu;
     struct insn_at_eip at;
     struct emul_access_desc access;
-    struct emul_fault unused;
+    struct emul_fault fault;
     uint32_t target = 0;
 
     decode_at_eip(lp, &at);
     if (!at.decoded || at.insn.mnemonic != ZYDIS_MNEMONIC_JMP || at.insn.operand_width != 32 ||
         !emul_describe_access(&cpu->arch, at.bytes, at.nbytes, &access) || access.size != 4)
         return false;
-    memory_read((void *)lp->env, access.address, &target, 4, EMUL_ACCESS_READ, 0, &unused);
+    if (!memory_read((void *)lp->env, access.address, &target, 4, EMUL_ACCESS_READ,
+                     current_cpl(cpu), &fault)) {
+        *ok = deliver_emul_fault(lp, &fault, err);
+        return true;
+    }
     cpu->arch.eip = target;
+    *ok = true;
     return true;
 }
 
@@ -428,10 +659,12 @@ static bool emulate_faulting_access(struct loop *lp, struct popek_error *err)
     switch (class_at_eip(lp)) {
     case INSN_IDENT:
         return bounce_execute(lp, err);
-    case INSN_BRANCH:
-        if (emulate_indirect_jump(lp))
-            return true;
+    case INSN_BRANCH: {
+        bool ok;
+        if (emulate_indirect_jump(lp, &ok, err))
+            return ok;
         return emulate_implicit_access(lp, err);
+    }
     case INSN_STACK:
     case INSN_STRING:
     case INSN_XLAT:
@@ -450,7 +683,8 @@ static bool bounce_execute(struct loop *lp, struct popek_error *err)
     guest_linear_t eip = cpu->arch.seg[SEG_CS].base + cpu->arch.eip;
     struct insn_at_eip at;
     struct emul_access_desc access;
-    struct emul_fault unused;
+    struct emul_fault fault;
+    unsigned cpl = current_cpl(cpu);
 
     decode_at_eip(lp, &at);
     if (!emul_describe_access(&cpu->arch, at.bytes, at.nbytes, &access) ||
@@ -461,23 +695,34 @@ static bool bounce_execute(struct loop *lp, struct popek_error *err)
                           "(only single-operand ident instructions are re-executed)",
                           eip);
     }
-    memory_read((void *)env, access.address, lp->bounce, access.size, EMUL_ACCESS_READ, 0, &unused);
+    /* The access must be allowed as a whole before the instruction runs:
+     * a store checks as a write (the #PF error code says W). */
+    struct access_piece pieces[MAX_PIECES];
+    if ((access.writes && translate_access(env, access.address, access.size, EMUL_ACCESS_WRITE, cpl,
+                                           pieces, MAX_PIECES, &fault) < 0) ||
+        !memory_read((void *)env, access.address, lp->bounce, access.size, EMUL_ACCESS_READ, cpl,
+                     &fault))
+        return deliver_emul_fault(lp, &fault, err);
     uint32_t key = mode_key(&cpu->arch) | MODE_KEY_BOUNCE;
-    struct tc_block *b = find_or_translate(lp, eip, key);
+    uint32_t frame = fetch_frame(env, eip);
+    struct tc_block *b =
+        frame == UINT32_MAX
+            ? NULL
+            : find_or_translate(lp, eip, frame << GUEST_PAGE_SHIFT | (eip & 0xFFFu), key);
     if (!b || b->ninsns != 1 || b->insns[0].cls != INSN_IDENT) {
         dump_state(cpu);
         return popek_fail(err, "cannot re-execute the instruction at 0x%08x", eip);
     }
     lp->stats->bounce_executions++;
     cpu->ibl_mode_tag = (uint64_t)key << 32;
-    tc_enter(cpu, b->code);
+    enter_translated(env, b->code);
     cpu->exit_link = 0; /* never chain out of a bounce block */
     switch (cpu->exit_reason) {
     case EXIT_BRANCH:
         cpu->arch.eip = cpu->next_eip - cpu->arch.seg[SEG_CS].base;
-        if (access.writes)
-            memory_write((void *)env, access.address, lp->bounce, access.size, EMUL_ACCESS_WRITE, 0,
-                         &unused);
+        if (access.writes && !memory_write((void *)env, access.address, lp->bounce, access.size,
+                                           EMUL_ACCESS_WRITE, cpl, &fault))
+            return deliver_emul_fault(lp, &fault, err);
         return true;
     case EXIT_RAISE:
         /* Known to fault before the access (null segment, CR0.TS...). */
@@ -533,28 +778,56 @@ static bool handle_host_fault(struct loop *lp, struct popek_error *err)
         /* The host CPU's #GP on the guest's own instruction (reserved MXCSR
          * bits in ldmxcsr/fxrstor, a misaligned movaps...): the guest's too. */
         return deliver_exception(lp, VEC_GP, true, 0, err);
+    if (f->signo != SIGSEGV && f->signo != SIGBUS) {
+        dump_state(cpu);
+        return popek_fail(err, "guest instruction at eip 0x%08x raised host signal %d",
+                          cpu->arch.eip, f->signo);
+    }
     int64_t linear = (int64_t)(f->host_address - cpu->view_base);
-    if (f->signo == SIGSEGV && linear >= 0 && linear < (int64_t)GIB(4) &&
-        code_pages_is_protected(lp->env->code_pages, (guest_linear_t)linear)) {
-        /* A store into translated code: drop the page's blocks and make it
+    if (linear < -(int64_t)VIEW_GUARD_BELOW ||
+        linear >= (int64_t)(VIEW_WINDOW_SIZE + VIEW_GUARD_ABOVE)) {
+        /* Translated code never forms such an address: a popek bug. */
+        dump_state(cpu);
+        return popek_fail(err,
+                          "guest access at eip 0x%08x faulted outside the guest's view (host "
+                          "address %#lx)",
+                          cpu->arch.eip, (unsigned long)f->host_address);
+    }
+    struct shadow_fault sf;
+    shadow_handle_fault(lp->env->mmu, (const uint8_t *)(uintptr_t)cpu->view_base,
+                        (const void *)(uintptr_t)f->host_address, f->error_code & 2, &sf);
+    guest_linear_t here = cpu->arch.seg[SEG_CS].base + cpu->arch.eip;
+    switch (sf.kind) {
+    case SHADOW_FAULT_RETRY:
+        /* Mapped now: run the instruction again. A page that keeps
+         * faulting (the host refused the mapping) is emulated instead. */
+        lp->retries = here == lp->retry_eip ? lp->retries + 1 : 0;
+        lp->retry_eip = here;
+        lp->stats->shadow_fill_faults++;
+        if (lp->retries < MAX_FILL_RETRIES)
+            return true;
+        lp->retries = 0;
+        return emulate_faulting_access(lp, err);
+    case SHADOW_FAULT_GUEST_PF:
+        cpu->arch.cr2 = sf.linear;
+        lp->stats->page_faults_delivered++;
+        return deliver_exception(lp, VEC_PF, true, sf.error_code, err);
+    case SHADOW_FAULT_CODE_WRITE:
+        /* A store into translated code: drop the frame's blocks and make it
          * writable. The store itself runs alone (against the bounce buffer,
          * written back through the monitor's mapping), so that whatever
          * follows it is translated from the new bytes — even the next
          * instruction of the same block. */
-        guest_linear_t page = (guest_linear_t)linear & GUEST_PAGE_MASK;
         lp->stats->smc_write_faults++;
-        tcache_invalidate_range(lp->env->tc, page, GUEST_PAGE_SIZE);
-        code_pages_unprotect(lp->env->code_pages, page);
+        tcache_invalidate_frame(lp->env->tc, sf.frame);
+        shadow_unprotect_code_frame(lp->env->mmu, sf.frame);
+        return emulate_faulting_access(lp, err);
+    case SHADOW_FAULT_NOT_RAM:
+    case SHADOW_FAULT_OUTSIDE:
+        /* Not RAM (emulated against the bus), or a 32-bit wrap into a
+         * view guard (emulated with exact wrap-around). */
         return emulate_faulting_access(lp, err);
     }
-    if (f->signo == SIGSEGV && linear >= -(int64_t)VIEW_GUARD_BELOW &&
-        linear < (int64_t)(VIEW_WINDOW_SIZE + VIEW_GUARD_ABOVE))
-        return emulate_faulting_access(lp, err);
-    dump_state(cpu);
-    popek_fail(err,
-               "guest access at eip 0x%08x faulted on the host (signal %d, host address %#lx): "
-               "MMIO and wrap-around emulation are not built yet",
-               cpu->arch.eip, f->signo, (unsigned long)f->host_address);
     return false;
 }
 
@@ -650,6 +923,7 @@ static int run_loop_body(const struct run_env *env, struct run_stats *stats,
         .port_out = port_out,
         .read_tsc = read_tsc,
         .control_register_written = control_register_written,
+        .invlpg = invlpg,
     };
     current_loop = lp;
     if (!signals_install(err))
@@ -689,7 +963,18 @@ static int run_loop_body(const struct run_env *env, struct run_stats *stats,
         }
         guest_linear_t eip = cpu->arch.seg[SEG_CS].base + cpu->arch.eip;
         uint32_t key = mode_key(&cpu->arch);
-        struct tc_block *b = find_or_translate(lp, eip, key);
+        struct walk_result fetch;
+        if (!shadow_translate(env->mmu, eip, WALK_FETCH, current_cpl(cpu) == 3, &fetch)) {
+            /* The next instruction's page cannot be fetched: #PF with CR2
+             * at it (SDM vol. 3, §4.7). */
+            cpu->exit_link = 0;
+            cpu->arch.cr2 = eip;
+            stats->page_faults_delivered++;
+            if (!deliver_exception(lp, VEC_PF, true, fetch.error_code, err))
+                return 1;
+            continue;
+        }
+        struct tc_block *b = find_or_translate(lp, eip, fetch.phys, key);
         if (!b) {
             popek_fail(err, "cannot translate the block at 0x%08x", eip);
             return 1;
@@ -702,14 +987,14 @@ static int run_loop_body(const struct run_env *env, struct run_stats *stats,
             cpu->ibl_mode_tag = ~0ull;
         } else {
             if (cpu->exit_link)
-                tcache_chain_site(env->tc, (const void *)cpu->exit_link, b);
+                tcache_chain_site(env->tc, (const void *)cpu->exit_link, b, fetch.global);
             else if (cpu->exit_reason == EXIT_BRANCH)
                 stats->ibl_misses++;
-            ibl_fill(cpu, eip, key, b);
+            ibl_fill(lp, eip, key, b, fetch.global);
             cpu->ibl_mode_tag = (uint64_t)key << 32;
         }
         cpu->arch.interrupt_shadow = false;
-        tc_enter(cpu, b->code);
+        enter_translated(env, b->code);
         if (log_enabled(LOG_CPU)) {
             log_printf("cpu: exit %u next_eip=%08x\n", cpu->exit_reason, cpu->next_eip);
             vcpu_state_dump(&cpu->arch, log_stream ? log_stream : stderr);

@@ -11,8 +11,8 @@
 #include "devices/pit8254.h"
 #include "monitor/host_timer.h"
 #include "monitor/vcpu_runtime.h"
-#include "shadowpt/code_pages.h"
 #include "shadowpt/guest_ram.h"
+#include "shadowpt/shadow.h"
 
 struct run_env {
     struct vcpu *cpu;
@@ -22,7 +22,7 @@ struct run_env {
     struct pic8259 *pic;
     struct pit8254 *pit;
     struct host_timer *timer;
-    struct code_pages *code_pages;
+    struct shadow_mmu *mmu;
     bool (*exit_requested)(void *ctx, int *status);
     void *ctx;
     bool no_reboot;
@@ -40,6 +40,8 @@ struct run_stats {
     uint64_t stale_callouts; /* callout blocks whose bytes had changed under them */
     uint64_t signals_segv, signals_fpe, signals_other;
     uint64_t smc_write_faults;              /* stores that hit a write-protected code page */
+    uint64_t page_faults_delivered;         /* guest #PF, from translated code or emul/ */
+    uint64_t shadow_fill_faults;            /* host faults that only needed a shadow fill */
     uint64_t bounce_executions;             /* accesses re-executed against the bounce buffer */
     uint64_t implicit_emulations;           /* string/stack accesses emulated by emul/ */
     uint64_t callouts[RUN_STATS_MNEMONICS]; /* by guest mnemonic */

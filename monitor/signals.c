@@ -61,6 +61,7 @@ static void guest_fault_handler(int signo, siginfo_t *info, void *context)
     cpu->host_fault.signo = signo;
     cpu->host_fault.code = info->si_code;
     cpu->host_fault.host_address = (uint64_t)info->si_addr;
+    cpu->host_fault.error_code = (uint64_t)gregs[REG_ERR];
     cpu->host_fault.host_rip = (uint64_t)rip;
 
     /* Resume on the monitor's stack at the common exit path. The FPU state

@@ -28,6 +28,7 @@ struct vcpu_host_fault {
     int signo;
     int code;
     uint64_t host_address; /* si_addr */
+    uint64_t error_code;   /* the host #PF error code (bit 1: a write) */
     uint64_t host_rip;
 };
 

@@ -1,6 +1,6 @@
 /*
- * tests/test_guest_ram.c — guest RAM, views and the paging-off identity map
- * (shadowpt/guest_ram.c, view.c, identity.c).
+ * tests/test_guest_ram.c — guest RAM and views (shadowpt/guest_ram.c,
+ * view.c).
  *
  * Host accessibility is probed without taking signals: write(2) from an
  * address fails with EFAULT when it is not readable, read(2) into an address
@@ -16,7 +16,6 @@
 #include <cmocka.h>
 
 #include "shadowpt/guest_ram.h"
-#include "shadowpt/identity.h"
 #include "shadowpt/view.h"
 
 static int probe_pipe[2];
@@ -163,33 +162,6 @@ static void test_view_map_alias_and_protection(void **state)
     guest_ram_destroy(ram);
 }
 
-static void test_identity_map(void **state)
-{
-    struct popek_error e;
-    struct guest_ram *ram = guest_ram_create(MIB(32), &e);
-    struct view *view = view_create(ram, &e);
-    uint8_t *base = view_base(view);
-
-    assert_true(shadow_map_identity(view, ram, &e));
-    /* Two runs: conventional and extended memory. */
-    assert_int_equal(view_mapping_calls(view), 2);
-    assert_true(host_writable(base + 0));
-    assert_true(host_writable(base + 0x9FFFF));
-    assert_false(host_readable(base + 0xA0000)); /* VGA window */
-    assert_false(host_readable(base + 0xF0000)); /* BIOS ROM */
-    assert_false(host_readable(base + 0xFFFFF));
-    assert_true(host_writable(base + 0x100000));
-    assert_true(host_writable(base + MIB(32) - 1));
-    assert_false(host_readable(base + MIB(32)));
-    assert_false(host_readable(base + 0xFEE00000u)); /* local APIC: MMIO later */
-
-    /* A write through the view is a write to guest-physical memory. */
-    memcpy(base + 0x200000, "popek", 6);
-    assert_string_equal((char *)guest_ram_host_ptr(ram, 0x200000, 6), "popek");
-    view_destroy(view);
-    guest_ram_destroy(ram);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -197,7 +169,6 @@ int main(void)
         cmocka_unit_test(test_ram_bounds),
         cmocka_unit_test(test_view_reservation),
         cmocka_unit_test(test_view_map_alias_and_protection),
-        cmocka_unit_test(test_identity_map),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

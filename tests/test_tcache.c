@@ -22,6 +22,8 @@ static struct translated_block make_block(guest_linear_t eip, unsigned ninsns,
 
     memset(&tb, 0, sizeof(tb));
     tb.eip = eip;
+    tb.phys = eip; /* identity, as with paging off */
+    tb.phys_last_frame = (eip + ninsns - 1) >> 12;
     tb.ninsns = ninsns;
     tb.guest_size = ninsns;
     for (unsigned i = 0; i < ninsns; i++) {
@@ -54,15 +56,15 @@ static void test_lookup_by_eip_and_mode(void **state)
     uint8_t code[256];
     struct translated_block tb = make_block(0x1000, 3, 0x2000, code);
 
-    assert_null(tcache_lookup(tc, 0x1000, 0));
+    assert_null(tcache_lookup(tc, 0x1000, 0x1000, 0));
     struct tc_block *a = tcache_insert(tc, &tb, code, 0);
     struct tc_block *b = tcache_insert(tc, &tb, code, 3); /* same EIP, CPL 3 */
     assert_non_null(a);
     assert_non_null(b);
-    assert_ptr_equal(tcache_lookup(tc, 0x1000, 0), a);
-    assert_ptr_equal(tcache_lookup(tc, 0x1000, 3), b);
-    assert_null(tcache_lookup(tc, 0x1001, 0));
-    assert_null(tcache_lookup(tc, 0x1000, 1));
+    assert_ptr_equal(tcache_lookup(tc, 0x1000, 0x1000, 0), a);
+    assert_ptr_equal(tcache_lookup(tc, 0x1000, 0x1000, 3), b);
+    assert_null(tcache_lookup(tc, 0x1001, 0x1001, 0));
+    assert_null(tcache_lookup(tc, 0x1000, 0x1000, 1));
     /* The code was copied into the arena. */
     assert_memory_equal(a->code, code, tb.code_size);
 
@@ -87,10 +89,10 @@ static void test_many_blocks_and_collisions(void **state)
         assert_non_null(tcache_insert(tc, &tb, code, eip & 1));
     }
     for (guest_linear_t eip = 0; eip < 100000; eip += 997) {
-        struct tc_block *b = tcache_lookup(tc, eip * 16, eip & 1);
+        struct tc_block *b = tcache_lookup(tc, eip * 16, eip * 16, eip & 1);
         assert_non_null(b);
         assert_int_equal(b->eip, eip * 16);
-        assert_null(tcache_lookup(tc, eip * 16, (eip & 1) ^ 1));
+        assert_null(tcache_lookup(tc, eip * 16, eip * 16, (eip & 1) ^ 1));
     }
     tcache_destroy(tc);
 }
@@ -133,11 +135,11 @@ static void test_chain_unchain_invalidate(void **state)
     /* Only the matching target/mode can be chained, and only once. */
     struct translated_block tc_other = make_block(0x3000, 1, 0, code);
     struct tc_block *other = tcache_insert(tc, &tc_other, code, 0);
-    assert_false(tcache_chain_site(tc, site, other));
-    assert_false(tcache_chain_site(tc, code, b)); /* not an arena address */
-    assert_true(tcache_chain_site(tc, site, b));
+    assert_false(tcache_chain_site(tc, site, other, true));
+    assert_false(tcache_chain_site(tc, code, b, true)); /* not an arena address */
+    assert_true(tcache_chain_site(tc, site, b, true));
     assert_int_equal(rel32_at(site), (int32_t)(b->code - (site + 4)));
-    assert_true(tcache_chain_site(tc, b->code + 1, a));
+    assert_true(tcache_chain_site(tc, b->code + 1, a, true));
     assert_int_equal(rel32_at(b->code + 1), (int32_t)(a->code - (b->code + 5)));
 
     /* Unlinking for an event points the jump at the stub; chaining the
@@ -145,34 +147,104 @@ static void test_chain_unchain_invalidate(void **state)
     tcache_unlink_block_async(tc, a);
     assert_true(a->exits[0].unlinked);
     assert_int_equal(rel32_at(site), (int32_t)(a->code + a->exits[0].stub - (site + 4)));
-    assert_true(tcache_chain_site(tc, site, b));
+    assert_true(tcache_chain_site(tc, site, b, true));
     assert_false(a->exits[0].unlinked);
     assert_int_equal(rel32_at(site), (int32_t)(b->code - (site + 4)));
     assert_null(b->incoming->next);
     assert_ptr_equal(a->exits[0].chained, b);
-    assert_false(tcache_chain_site(tc, site, b));
+    assert_false(tcache_chain_site(tc, site, b, true));
 
-    /* Invalidating b's guest bytes points a's jump back at a's stub. */
-    tcache_invalidate_range(tc, 0x2001, 1);
+    /* Invalidating b's frame points a's jump back at a's stub. */
+    tcache_invalidate_frame(tc, 0x2);
     assert_false(b->valid);
-    assert_null(tcache_lookup(tc, 0x2000, 0));
+    assert_null(tcache_lookup(tc, 0x2000, 0x2000, 0));
     assert_null(a->exits[0].chained);
     assert_int_equal(rel32_at(site), (int32_t)(a->code + a->exits[0].stub - (site + 4)));
     assert_true(a->valid);
     assert_int_equal(tcache_stats(tc)->unchains, 1);
     assert_false(b->exits[0].chained); /* b's own chains go with it */
-    /* Invalidation reaches up to 15 bytes past a block (its last
-     * instruction may be that long); a range before it leaves it alone. */
-    tcache_invalidate_range(tc, 0x0FF0, 0x10);
+    /* Another frame leaves a alone; its own frame drops it. */
+    tcache_invalidate_frame(tc, 0x0);
     assert_true(a->valid);
-    tcache_invalidate_range(tc, 0x1010, 1);
+    tcache_invalidate_frame(tc, 0x1);
     assert_false(a->valid);
 
-    /* A write that wraps past 4 GiB reaches blocks at the bottom too. */
-    struct translated_block tz = make_block(0x0001, 2, 0, code);
+    /* A block straddling two pages goes with either frame. */
+    struct translated_block tz = make_block(0x2FFE, 4, 0, code);
     struct tc_block *z = tcache_insert(tc, &tz, code, 0);
-    tcache_invalidate_range(tc, 0xFFFFFFF0u, 0x20);
+    assert_true(tc_block_straddles(z));
+    tcache_invalidate_frame(tc, 0x3);
     assert_false(z->valid);
+    tcache_destroy(tc);
+}
+
+/* The same linear address in two address spaces: two blocks, told apart by
+ * their physical address. */
+static void test_lookup_by_physical_address(void **state)
+{
+    struct popek_error err;
+    struct tcache *tc = tcache_create(1 << 20, &err);
+    uint8_t code[256];
+    struct translated_block t1 = make_block(0x08048000, 2, 0, code);
+    struct translated_block t2 = make_block(0x08048000, 2, 0, code);
+
+    t1.phys = 0x00500000;
+    t1.phys_last_frame = 0x500;
+    t2.phys = 0x00777000;
+    t2.phys_last_frame = 0x777;
+    struct tc_block *a = tcache_insert(tc, &t1, code, 3);
+    struct tc_block *b = tcache_insert(tc, &t2, code, 3);
+    assert_ptr_equal(tcache_lookup(tc, 0x08048000, 0x00500000, 3), a);
+    assert_ptr_equal(tcache_lookup(tc, 0x08048000, 0x00777000, 3), b);
+    assert_null(tcache_lookup(tc, 0x08048000, 0x00600000, 3));
+    /* A write to one frame (through any alias) drops only its block. */
+    tcache_invalidate_frame(tc, 0x777);
+    assert_true(a->valid);
+    assert_false(b->valid);
+    tcache_destroy(tc);
+}
+
+/* Links that depend on a mapping are undone as a TLB flush would: local
+ * ones by a CR3 load, global ones only by a global flush or an INVLPG of
+ * their target's page; links within the source's own page stay. */
+static void test_link_scopes(void **state)
+{
+    struct popek_error err;
+    struct tcache *tc = tcache_create(1 << 20, &err);
+    uint8_t code[256];
+    struct translated_block ta = make_block(0x1000, 2, 0x5000, code);
+    struct tc_block *a = tcache_insert(tc, &ta, code, 0);
+    struct translated_block tb = make_block(0x5000, 2, 0x5100, code);
+    struct tc_block *b = tcache_insert(tc, &tb, code, 0);
+    struct translated_block tc2 = make_block(0x5100, 2, 0x9000, code);
+    struct tc_block *c = tcache_insert(tc, &tc2, code, 0);
+    struct translated_block td = make_block(0x9000, 2, 0x1000, code);
+    struct tc_block *d = tcache_insert(tc, &td, code, 0);
+
+    assert_true(tcache_chain_site(tc, a->code + 1, b, false)); /* other page, local */
+    assert_true(tcache_chain_site(tc, b->code + 1, c, false)); /* same page */
+    assert_true(tcache_chain_site(tc, c->code + 1, d, true));  /* other page, global */
+
+    tcache_drop_links(tc, false);
+    assert_null(a->exits[0].chained);
+    assert_int_equal(rel32_at(a->code + 1), (int32_t)(a->code + a->exits[0].stub - (a->code + 5)));
+    assert_null(b->incoming); /* the link record went too */
+    assert_ptr_equal(b->exits[0].chained, c);
+    assert_ptr_equal(c->exits[0].chained, d);
+    assert_int_equal(tcache_stats(tc)->links_dropped, 1);
+
+    /* INVLPG of another page leaves the global link; of d's page, not. */
+    tcache_drop_links_to_page(tc, 0x5000);
+    assert_ptr_equal(c->exits[0].chained, d);
+    tcache_drop_links_to_page(tc, 0x9000);
+    assert_null(c->exits[0].chained);
+    assert_ptr_equal(b->exits[0].chained, c);
+
+    /* Relinked, a global flush takes it again; the same-page link stays. */
+    assert_true(tcache_chain_site(tc, c->code + 1, d, true));
+    tcache_drop_links(tc, true);
+    assert_null(c->exits[0].chained);
+    assert_ptr_equal(b->exits[0].chained, c);
     tcache_destroy(tc);
 }
 
@@ -192,7 +264,7 @@ static void test_inline_cache(void **state)
     struct tc_block *b = tcache_insert(tc, &tb, code, 0);
     static const uint8_t nop5[5] = {0x0F, 0x1F, 0x44, 0x00, 0x00};
 
-    assert_true(tcache_chain_site(tc, a->code + 8, b));
+    assert_true(tcache_chain_site(tc, a->code + 8, b, false));
     assert_memory_equal(a->code + 8, nop5, 5);                  /* falls into the compare now */
     assert_int_equal(rel32_at(a->code + 16), (int32_t)-0x7000); /* lea ecx, [r14 - 0x7000] */
     assert_int_equal(rel32_at(a->code + 24), (int32_t)(b->code - (a->code + 28)));
@@ -204,12 +276,19 @@ static void test_inline_cache(void **state)
     assert_int_equal(a->code[8], 0xE9);
     assert_int_equal(rel32_at(a->code + 9), 32 - 13);
     /* ...and the next fill restores it, keeping the cached target. */
-    assert_true(tcache_chain_site(tc, a->code + 8, b));
+    assert_true(tcache_chain_site(tc, a->code + 8, b, true));
     assert_memory_equal(a->code + 8, nop5, 5);
     assert_int_equal(tcache_stats(tc)->ic_fills, 1);
 
-    /* Dropping the target empties the cache. */
-    tcache_invalidate_range(tc, 0x7000, 1);
+    /* A CR3 load empties a local cache... */
+    tcache_drop_links(tc, false);
+    assert_null(a->ic_target);
+    assert_int_equal(a->code[8], 0xE9);
+    assert_true(tcache_chain_site(tc, a->code + 8, b, true));
+    assert_ptr_equal(a->ic_target, b);
+
+    /* ...and dropping the target empties it too. */
+    tcache_invalidate_frame(tc, 0x7);
     assert_null(a->ic_target);
     assert_int_equal(a->code[8], 0xE9);
     tcache_destroy(tc);
@@ -233,12 +312,12 @@ static void test_flush_and_drop_hook(void **state)
 
     tcache_set_drop_hook(tc, count_drops, NULL);
     assert_non_null(tcache_insert(tc, &t, code, 0));
-    tcache_invalidate_range(tc, 0x1000, 1);
+    tcache_invalidate_frame(tc, 0x1);
     assert_int_equal(drops, 1);
     assert_non_null(tcache_insert(tc, &t, code, 0));
     tcache_flush(tc);
     assert_int_equal(flush_drops, 1);
-    assert_null(tcache_lookup(tc, 0x1000, 0));
+    assert_null(tcache_lookup(tc, 0x1000, 0x1000, 0));
     assert_int_equal(tcache_stats(tc)->flushes, 1);
     tcache_set_drop_hook(tc, NULL, NULL);
     tcache_destroy(tc);
@@ -285,6 +364,8 @@ int main(void)
         cmocka_unit_test(test_many_blocks_and_collisions),
         cmocka_unit_test(test_host_address_to_guest_instruction),
         cmocka_unit_test(test_chain_unchain_invalidate),
+        cmocka_unit_test(test_lookup_by_physical_address),
+        cmocka_unit_test(test_link_scopes),
         cmocka_unit_test(test_inline_cache),
         cmocka_unit_test(test_flush_and_drop_hook),
         cmocka_unit_test(test_arena_full),

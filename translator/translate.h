@@ -73,6 +73,11 @@ struct translated_ic {
 
 struct translated_block {
     guest_linear_t eip;
+    /* Where the code came from physically, filled in by the monitor (the
+     * translator reads through its fetch callback and never knows): the
+     * physical address of eip and the frame of the block's last byte. */
+    guest_phys_t phys;
+    uint32_t phys_last_frame;
     uint32_t guest_size;
     uint32_t code_size;
     unsigned ninsns;

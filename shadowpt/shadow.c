@@ -1,0 +1,867 @@
+/*
+ * shadowpt/shadow.c — the shadow MMU (shadow.h).
+ *
+ * Per view, a shadow entry per guest page (`spte`, 4 MiB of NORESERVE
+ * memory, zero = unmapped) records which frame is mapped there and why the
+ * host protection is what it is:
+ *
+ *     frame << 12 | GUEST_W (the guest lets this view write it)
+ *                 | DIRTY   (its D flag is set: writes need no walk)
+ *                 | HOST_W  (mapped writable on the host)  | MAPPED
+ *
+ * A page is host-writable exactly when GUEST_W and DIRTY hold and its frame
+ * is neither translated code nor a tracked page table in sync. Only
+ * host-writable mappings are entered in the reverse map (rmap.c): they are
+ * the ones protecting a frame has to find.
+ */
+#include "shadowpt/shadow.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "monitor/vcpu.h"
+#include "shadowpt/rmap.h"
+#include "shadowpt/view.h"
+
+#define WINDOW_PAGES   (1u << 20)
+#define REGION_PAGES   1024u /* one page directory entry: 4 MiB */
+#define ENTRIES        1024u
+#define IDENTITY_SPACE 0u
+
+/* Host mapping operations allowed before the least recently used space is
+ * emptied. Each operation adds at most two host VMAs (a split), and
+ * vm.max_map_count is 65530 (DESIGN.md §1). */
+#define DEFAULT_MAP_BUDGET 24000u
+
+#define SPTE_MAPPED   0x1u
+#define SPTE_GUEST_W  0x2u
+#define SPTE_DIRTY    0x4u
+#define SPTE_HOST_W   0x8u
+#define SPTE_FRAME(e) ((e) >> GUEST_PAGE_SHIFT)
+
+#define FRAME_CODE    0x1u /* holds translated code */
+#define FRAME_TRACKED 0x2u /* used as a page directory or page table */
+
+#define ROLE_PD 0x1u
+#define ROLE_PT 0x2u
+
+struct shadow_view {
+    struct view *view;
+    uint32_t *spte;                 /* WINDOW_PAGES entries */
+    uint16_t region_pages[ENTRIES]; /* mapped pages per 4 MiB region */
+    uint32_t mapped_pages;
+};
+
+struct space {
+    bool in_use;
+    uint32_t pd_frame; /* CR3's page directory */
+    uint64_t last_used;
+    uint64_t map_ops;        /* host mapping operations since it was last emptied */
+    unsigned nviews;         /* 1 for the identity space: one view serves every CPL */
+    struct shadow_view v[2]; /* [0] supervisor, [1] user */
+};
+
+/* A frame used as a page directory or page table by a cached space, with
+ * the contents the shadow was derived from. */
+struct tracked {
+    uint32_t frame;
+    uint8_t roles;
+    bool unsynced;
+    uint32_t snapshot[ENTRIES];
+};
+
+struct shadow_mmu {
+    struct guest_ram *ram;
+    uint32_t nframes;
+    struct paging_regs regs;
+    unsigned nspaces;                           /* paging spaces, besides the identity one */
+    struct space spaces[SHADOW_MAX_SPACES + 1]; /* [0]: identity (paging off) */
+    struct space *current;
+    uint64_t clock;
+    uint64_t map_budget;
+    uint8_t *frame_flags;
+    struct tracked **tracked; /* per frame, NULL when not tracked */
+    uint32_t *unsynced;       /* frames to resync */
+    uint32_t nunsynced;
+    struct rmap *rmap;
+    struct shadow_stats stats;
+};
+
+/* ---- small helpers -------------------------------------------------------- */
+
+static unsigned space_index(const struct shadow_mmu *mmu, const struct space *s)
+{
+    return (unsigned)(s - mmu->spaces);
+}
+
+static bool frame_is_ram(const struct shadow_mmu *mmu, uint32_t frame)
+{
+    return frame < mmu->nframes && guest_ram_is_usable_frame(mmu->ram, frame);
+}
+
+/* True when no view may write the frame directly. */
+static bool frame_protected(const struct shadow_mmu *mmu, uint32_t frame)
+{
+    if (mmu->frame_flags[frame] & FRAME_CODE)
+        return true;
+    return (mmu->frame_flags[frame] & FRAME_TRACKED) && !mmu->tracked[frame]->unsynced;
+}
+
+static uint32_t spte_make(const struct shadow_mmu *mmu, uint32_t frame, bool guest_w, bool dirty)
+{
+    uint32_t e = frame << GUEST_PAGE_SHIFT | SPTE_MAPPED;
+
+    if (guest_w)
+        e |= SPTE_GUEST_W;
+    if (dirty)
+        e |= SPTE_DIRTY;
+    if (guest_w && dirty && !frame_protected(mmu, frame))
+        e |= SPTE_HOST_W;
+    return e;
+}
+
+static void note_map_op(struct shadow_mmu *mmu, struct space *s)
+{
+    s->map_ops++;
+    mmu->stats.host_map_ops++;
+}
+
+/* ---- mapping and unmapping ------------------------------------------------ */
+
+/* Maps `n` pages from `lpage` whose shadow entries are `e[0..n)` (frames
+ * contiguous, same host protection) with one mmap. */
+static bool map_run(struct shadow_mmu *mmu, struct space *s, unsigned vi, uint32_t lpage,
+                    const uint32_t *e, uint32_t n)
+{
+    struct shadow_view *sv = &s->v[vi];
+    struct popek_error err;
+    bool writable = e[0] & SPTE_HOST_W;
+
+    if (!view_map_frames(sv->view, lpage << GUEST_PAGE_SHIFT, SPTE_FRAME(e[0]), n,
+                         writable ? VIEW_PROT_READ_WRITE : VIEW_PROT_READ, &err))
+        return false;
+    note_map_op(mmu, s);
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t page = lpage + i;
+        if (!(sv->spte[page] & SPTE_MAPPED)) {
+            sv->region_pages[page / REGION_PAGES]++;
+            sv->mapped_pages++;
+        }
+        sv->spte[page] = e[i];
+        if (writable &&
+            !rmap_add(&mmu->rmap[SPTE_FRAME(e[i])], rmap_entry(space_index(mmu, s), vi, page))) {
+            /* Unlisted, it could not be found to protect: read-only. */
+            view_protect(sv->view, page << GUEST_PAGE_SHIFT, 1, VIEW_PROT_READ);
+            sv->spte[page] &= ~SPTE_HOST_W;
+        }
+    }
+    return true;
+}
+
+/* Collects pages into runs that one mmap can map. */
+struct run_builder {
+    uint32_t lpage, n;
+    uint32_t e[ENTRIES];
+};
+
+static void run_flush(struct shadow_mmu *mmu, struct space *s, unsigned vi, struct run_builder *r)
+{
+    if (r->n)
+        map_run(mmu, s, vi, r->lpage, r->e, r->n);
+    r->n = 0;
+}
+
+static void run_add(struct shadow_mmu *mmu, struct space *s, unsigned vi, struct run_builder *r,
+                    uint32_t lpage, uint32_t e)
+{
+    if (r->n) {
+        uint32_t last = r->e[r->n - 1];
+        bool joins = lpage == r->lpage + r->n && SPTE_FRAME(e) == SPTE_FRAME(last) + 1 &&
+                     (e & SPTE_HOST_W) == (last & SPTE_HOST_W) && r->n < ENTRIES;
+        if (!joins)
+            run_flush(mmu, s, vi, r);
+    }
+    if (!r->n)
+        r->lpage = lpage;
+    r->e[r->n++] = e;
+}
+
+static void unmap_pages(struct shadow_mmu *mmu, struct space *s, unsigned vi, uint32_t lpage,
+                        uint32_t n)
+{
+    struct shadow_view *sv = &s->v[vi];
+    struct popek_error err;
+    uint32_t mapped = 0;
+
+    for (uint32_t i = 0; i < n; i++) {
+        if (sv->spte[lpage + i] & SPTE_MAPPED) {
+            sv->spte[lpage + i] = 0;
+            sv->region_pages[(lpage + i) / REGION_PAGES]--;
+            mapped++;
+        }
+    }
+    if (!mapped)
+        return;
+    sv->mapped_pages -= mapped;
+    view_unmap(sv->view, lpage << GUEST_PAGE_SHIFT, n, &err);
+    note_map_op(mmu, s);
+}
+
+static void unmap_region(struct shadow_mmu *mmu, struct space *s, uint32_t region)
+{
+    for (unsigned vi = 0; vi < s->nviews; vi++) {
+        if (s->v[vi].region_pages[region])
+            unmap_pages(mmu, s, vi, region * REGION_PAGES, REGION_PAGES);
+    }
+}
+
+/* Makes every host-writable mapping of `frame` read-only (rmap). */
+static void downgrade_frame(struct shadow_mmu *mmu, uint32_t frame)
+{
+    struct rmap *rm = &mmu->rmap[frame];
+
+    for (uint32_t i = 0; i < rm->n; i++) {
+        unsigned si = rmap_entry_space(rm->e[i]), vi = rmap_entry_view(rm->e[i]);
+        uint32_t page = rmap_entry_page(rm->e[i]);
+        struct space *s = &mmu->spaces[si];
+        uint32_t *e = &s->v[vi].spte[page];
+
+        if ((*e & (SPTE_MAPPED | SPTE_HOST_W)) != (SPTE_MAPPED | SPTE_HOST_W) ||
+            SPTE_FRAME(*e) != frame)
+            continue; /* stale: unmapped or remapped since */
+        view_protect(s->v[vi].view, page << GUEST_PAGE_SHIFT, 1, VIEW_PROT_READ);
+        note_map_op(mmu, s);
+        *e &= ~SPTE_HOST_W;
+    }
+    rmap_clear(rm);
+}
+
+/* ---- address spaces ------------------------------------------------------- */
+
+static void space_empty(struct shadow_mmu *mmu, struct space *s)
+{
+    struct popek_error err;
+
+    for (unsigned vi = 0; vi < s->nviews; vi++) {
+        struct shadow_view *sv = &s->v[vi];
+        if (sv->mapped_pages || s->map_ops) {
+            view_unmap(sv->view, 0, WINDOW_PAGES, &err);
+            madvise(sv->spte, WINDOW_PAGES * sizeof(uint32_t), MADV_DONTNEED);
+            memset(sv->region_pages, 0, sizeof(sv->region_pages));
+            sv->mapped_pages = 0;
+        }
+    }
+    s->map_ops = 0;
+}
+
+static struct tracked *track_frame(struct shadow_mmu *mmu, uint32_t frame, uint8_t role);
+static void untrack_role(struct shadow_mmu *mmu, uint32_t frame, uint8_t role);
+
+static void space_drop(struct shadow_mmu *mmu, struct space *s)
+{
+    space_empty(mmu, s);
+    if (s->in_use && s != &mmu->spaces[IDENTITY_SPACE])
+        untrack_role(mmu, s->pd_frame, ROLE_PD);
+    s->in_use = s == &mmu->spaces[IDENTITY_SPACE];
+}
+
+static struct space *space_for_cr3(struct shadow_mmu *mmu, uint32_t cr3)
+{
+    uint32_t pd_frame = cr3 >> GUEST_PAGE_SHIFT;
+    struct space *victim = NULL;
+
+    for (unsigned i = 1; i <= mmu->nspaces; i++) {
+        struct space *s = &mmu->spaces[i];
+        if (s->in_use && s->pd_frame == pd_frame) {
+            mmu->stats.space_hits++;
+            return s;
+        }
+        if (!victim || !s->in_use || (victim->in_use && s->last_used < victim->last_used))
+            victim = s;
+    }
+    mmu->stats.space_misses++;
+    space_drop(mmu, victim);
+    victim->in_use = true;
+    victim->pd_frame = pd_frame;
+    if (frame_is_ram(mmu, pd_frame))
+        track_frame(mmu, pd_frame, ROLE_PD);
+    return victim;
+}
+
+/* Keeps the host's mapping count bounded: empties the space that made the
+ * most mapping operations, the current one last. */
+static void enforce_map_budget(struct shadow_mmu *mmu)
+{
+    uint64_t total = 0;
+    struct space *worst = NULL;
+
+    for (unsigned i = 0; i <= mmu->nspaces; i++) {
+        struct space *s = &mmu->spaces[i];
+        total += s->map_ops;
+        if (s != mmu->current && s->map_ops && (!worst || s->map_ops > worst->map_ops))
+            worst = s;
+    }
+    if (total < mmu->map_budget)
+        return;
+    mmu->stats.evictions++;
+    space_empty(mmu, worst ? worst : mmu->current);
+}
+
+/* ---- page-table tracking -------------------------------------------------- */
+
+static struct tracked *track_frame(struct shadow_mmu *mmu, uint32_t frame, uint8_t role)
+{
+    struct tracked *t = mmu->tracked[frame];
+
+    if (t) {
+        t->roles |= role;
+        return t;
+    }
+    t = malloc(sizeof(*t));
+    if (!t)
+        return NULL;
+    t->frame = frame;
+    t->roles = role;
+    t->unsynced = false;
+    memcpy(t->snapshot, guest_ram_host_ptr(mmu->ram, frame << GUEST_PAGE_SHIFT, GUEST_PAGE_SIZE),
+           sizeof(t->snapshot));
+    mmu->tracked[frame] = t;
+    mmu->frame_flags[frame] |= FRAME_TRACKED;
+    mmu->stats.tracked_pages++;
+    downgrade_frame(mmu, frame);
+    return t;
+}
+
+static void untrack(struct shadow_mmu *mmu, uint32_t frame)
+{
+    struct tracked *t = mmu->tracked[frame];
+
+    if (!t)
+        return;
+    if (t->unsynced) {
+        for (uint32_t i = 0; i < mmu->nunsynced; i++) {
+            if (mmu->unsynced[i] == frame) {
+                mmu->unsynced[i] = mmu->unsynced[--mmu->nunsynced];
+                break;
+            }
+        }
+    }
+    free(t);
+    mmu->tracked[frame] = NULL;
+    mmu->frame_flags[frame] &= ~FRAME_TRACKED;
+    mmu->stats.tracked_pages--;
+}
+
+static void untrack_role(struct shadow_mmu *mmu, uint32_t frame, uint8_t role)
+{
+    struct tracked *t = frame < mmu->nframes ? mmu->tracked[frame] : NULL;
+
+    if (t && !(t->roles &= (uint8_t)~role))
+        untrack(mmu, frame);
+}
+
+static void untrack_all(struct shadow_mmu *mmu)
+{
+    for (uint32_t f = 0; f < mmu->nframes; f++) {
+        if (mmu->tracked[f])
+            untrack(mmu, f);
+    }
+    mmu->nunsynced = 0;
+}
+
+static void mark_unsynced(struct shadow_mmu *mmu, uint32_t frame)
+{
+    struct tracked *t = mmu->tracked[frame];
+
+    if (!t || t->unsynced)
+        return;
+    t->unsynced = true;
+    mmu->unsynced[mmu->nunsynced++] = frame;
+    mmu->stats.unsyncs++;
+}
+
+/* The walk's own A/D updates are not guest changes: keep the snapshots of
+ * in-sync tables equal to memory. */
+static void refresh_snapshot_entry(struct shadow_mmu *mmu, guest_phys_t entry_addr)
+{
+    uint32_t frame = entry_addr >> GUEST_PAGE_SHIFT;
+    struct tracked *t = frame < mmu->nframes ? mmu->tracked[frame] : NULL;
+
+    if (t && !t->unsynced)
+        t->snapshot[(entry_addr & 0xFFFu) >> 2] = guest_walk_read_entry(mmu->ram, entry_addr);
+}
+
+static bool walk(struct shadow_mmu *mmu, guest_linear_t linear, enum walk_access access, bool user,
+                 struct walk_result *out)
+{
+    bool ok = guest_walk(mmu->ram, &mmu->regs, linear, access, user, true, out);
+
+    if (mmu->regs.cr0 & CR0_PG) {
+        refresh_snapshot_entry(mmu, (mmu->regs.cr3 & PTE_FRAME_MASK) + ((linear >> 22) << 2));
+        if (ok && !out->large)
+            refresh_snapshot_entry(mmu, out->pte_addr);
+    }
+    return ok;
+}
+
+static bool pde_maps_table(const struct shadow_mmu *mmu, uint32_t pde)
+{
+    return (pde & PTE_P) && !((pde & PTE_PS) && (mmu->regs.cr4 & CR4_PSE));
+}
+
+/* Brings every unsynced table back in sync: each entry that differs from
+ * the snapshot drops the mappings derived from it, in every cached space
+ * (SDM vol. 3, §4.10.4: after a CR3 load or INVLPG no stale translation of
+ * a changed entry may be used; popek drops more than that, which is
+ * allowed). Page directories first, so that page tables are matched
+ * against current directory entries. */
+static void resync_all(struct shadow_mmu *mmu)
+{
+    if (!mmu->nunsynced)
+        return;
+    for (uint32_t u = 0; u < mmu->nunsynced; u++) {
+        struct tracked *t = mmu->tracked[mmu->unsynced[u]];
+        const uint32_t *live =
+            guest_ram_host_ptr(mmu->ram, t->frame << GUEST_PAGE_SHIFT, GUEST_PAGE_SIZE);
+        if (!(t->roles & ROLE_PD))
+            continue;
+        for (unsigned s = 1; s <= mmu->nspaces; s++) {
+            struct space *sp = &mmu->spaces[s];
+            if (!sp->in_use || sp->pd_frame != t->frame)
+                continue;
+            for (uint32_t i = 0; i < ENTRIES; i++) {
+                if (live[i] != t->snapshot[i]) {
+                    mmu->stats.resync_entry_changes++;
+                    unmap_region(mmu, sp, i);
+                }
+            }
+        }
+    }
+    for (uint32_t u = 0; u < mmu->nunsynced; u++) {
+        struct tracked *t = mmu->tracked[mmu->unsynced[u]];
+        const uint32_t *live =
+            guest_ram_host_ptr(mmu->ram, t->frame << GUEST_PAGE_SHIFT, GUEST_PAGE_SIZE);
+        uint16_t changed[ENTRIES];
+        uint32_t nchanged = 0;
+        if (!(t->roles & ROLE_PT))
+            continue;
+        for (uint32_t i = 0; i < ENTRIES; i++) {
+            if (live[i] != t->snapshot[i])
+                changed[nchanged++] = (uint16_t)i;
+        }
+        mmu->stats.resync_entry_changes += nchanged;
+        if (!nchanged)
+            continue;
+        for (unsigned s = 1; s <= mmu->nspaces; s++) {
+            struct space *sp = &mmu->spaces[s];
+            if (!sp->in_use)
+                continue;
+            const uint32_t *pd =
+                guest_ram_host_ptr(mmu->ram, sp->pd_frame << GUEST_PAGE_SHIFT, GUEST_PAGE_SIZE);
+            if (!pd)
+                continue;
+            for (uint32_t d = 0; d < ENTRIES; d++) {
+                if (!pde_maps_table(mmu, pd[d]) || (pd[d] >> GUEST_PAGE_SHIFT) != t->frame)
+                    continue;
+                for (unsigned vi = 0; vi < sp->nviews; vi++) {
+                    if (!sp->v[vi].region_pages[d])
+                        continue;
+                    for (uint32_t c = 0; c < nchanged; c++)
+                        unmap_pages(mmu, sp, vi, d * REGION_PAGES + changed[c], 1);
+                }
+            }
+        }
+    }
+    for (uint32_t u = 0; u < mmu->nunsynced; u++) {
+        struct tracked *t = mmu->tracked[mmu->unsynced[u]];
+        memcpy(t->snapshot,
+               guest_ram_host_ptr(mmu->ram, t->frame << GUEST_PAGE_SHIFT, GUEST_PAGE_SIZE),
+               sizeof(t->snapshot));
+        t->unsynced = false;
+        downgrade_frame(mmu, t->frame);
+        mmu->stats.resyncs++;
+    }
+    mmu->nunsynced = 0;
+}
+
+/* ---- fills ------------------------------------------------------------------ */
+
+/* Paging off: linear is physical. Maps the RAM of the faulting page's
+ * 4 MiB region, in runs. */
+static void fill_identity(struct shadow_mmu *mmu, struct space *s, guest_linear_t linear)
+{
+    static struct run_builder run;
+    uint32_t region = linear >> 22;
+
+    run.n = 0;
+    for (uint32_t page = region * REGION_PAGES; page < (region + 1) * REGION_PAGES; page++) {
+        if (!frame_is_ram(mmu, page) || (s->v[0].spte[page] & SPTE_MAPPED)) {
+            run_flush(mmu, s, 0, &run);
+            continue;
+        }
+        run_add(mmu, s, 0, &run, page, spte_make(mmu, page, true, true));
+    }
+    run_flush(mmu, s, 0, &run);
+}
+
+/* The shadow entry a view gets for a guest page, from its walk result. */
+static uint32_t spte_for(const struct shadow_mmu *mmu, unsigned vi, uint32_t frame, bool user_w,
+                         bool super_w, bool dirty)
+{
+    return spte_make(mmu, frame, vi ? user_w : super_w, dirty);
+}
+
+/* Maps the other present, accessed pages of the guest page table that maps
+ * `linear` (prefault-around): the Accessed flag says the guest's TLB could
+ * already hold them, so mapping them sets nothing the hardware would not
+ * have set. */
+static void prefault_table(struct shadow_mmu *mmu, struct space *s, unsigned vi,
+                           guest_linear_t linear, uint32_t pde)
+{
+    static struct run_builder run;
+    const uint32_t *pt = guest_ram_host_ptr(mmu->ram, pde & PTE_FRAME_MASK, GUEST_PAGE_SIZE);
+    uint32_t region = linear >> 22;
+    uint32_t *spte = s->v[vi].spte;
+
+    if (!pt || !(pde & PTE_A))
+        return;
+    run.n = 0;
+    for (uint32_t i = 0; i < ENTRIES; i++) {
+        uint32_t page = region * REGION_PAGES + i, pte = pt[i], rights = pde & pte;
+        uint32_t frame = pte >> GUEST_PAGE_SHIFT;
+        bool usable = (pte & (PTE_P | PTE_A)) == (PTE_P | PTE_A) && frame_is_ram(mmu, frame) &&
+                      !(spte[page] & SPTE_MAPPED) && (vi == 0 || (rights & PTE_US));
+        if (!usable) {
+            run_flush(mmu, s, vi, &run);
+            continue;
+        }
+        bool user_w = (rights & PTE_US) && (rights & PTE_RW);
+        bool super_w = !(mmu->regs.cr0 & CR0_WP) || (rights & PTE_RW);
+        run_add(mmu, s, vi, &run, page, spte_for(mmu, vi, frame, user_w, super_w, pte & PTE_D));
+        mmu->stats.prefaulted_pages++;
+    }
+    run_flush(mmu, s, vi, &run);
+}
+
+/* Maps a whole 4 MiB guest page (its PDE's A flag is set by the walk). */
+static void fill_large(struct shadow_mmu *mmu, struct space *s, unsigned vi,
+                       const struct walk_result *w, guest_linear_t linear)
+{
+    static struct run_builder run;
+    uint32_t region = linear >> 22, first_frame = (w->pte & PDE_LARGE_FRAME_MASK) >> 12;
+
+    run.n = 0;
+    for (uint32_t i = 0; i < REGION_PAGES; i++) {
+        uint32_t page = region * REGION_PAGES + i, frame = first_frame + i;
+        if (!frame_is_ram(mmu, frame)) {
+            run_flush(mmu, s, vi, &run);
+            continue;
+        }
+        run_add(mmu, s, vi, &run, page,
+                spte_for(mmu, vi, frame, w->user_write_ok, w->super_write_ok, w->pte & PTE_D));
+    }
+    run_flush(mmu, s, vi, &run);
+}
+
+static void fill_paged(struct shadow_mmu *mmu, struct space *s, unsigned vi, guest_linear_t linear,
+                       bool write, struct shadow_fault *out)
+{
+    struct walk_result w;
+    uint32_t page = linear >> GUEST_PAGE_SHIFT;
+
+    if (!walk(mmu, linear, write ? WALK_WRITE : WALK_READ, vi == 1, &w)) {
+        mmu->stats.guest_page_faults++;
+        out->kind = SHADOW_FAULT_GUEST_PF;
+        out->error_code = w.error_code;
+        return;
+    }
+    uint32_t frame = w.phys >> GUEST_PAGE_SHIFT;
+    if (!frame_is_ram(mmu, frame)) {
+        mmu->stats.not_ram++;
+        out->kind = SHADOW_FAULT_NOT_RAM;
+        return;
+    }
+    if (!w.large)
+        track_frame(mmu, w.pde >> GUEST_PAGE_SHIFT, ROLE_PT);
+    if (write && (mmu->frame_flags[frame] & FRAME_CODE)) {
+        out->kind = SHADOW_FAULT_CODE_WRITE;
+        out->frame = frame;
+        return;
+    }
+    if (write && (mmu->frame_flags[frame] & FRAME_TRACKED))
+        mark_unsynced(mmu, frame);
+    if (s->v[vi].spte[page] & SPTE_MAPPED)
+        mmu->stats.dirty_upgrades++;
+    else
+        mmu->stats.fills++;
+    if (w.large) {
+        fill_large(mmu, s, vi, &w, linear);
+        return;
+    }
+    uint32_t e = spte_for(mmu, vi, frame, w.user_write_ok, w.super_write_ok, w.pte & PTE_D);
+    map_run(mmu, s, vi, page, &e, 1);
+    prefault_table(mmu, s, vi, linear, w.pde);
+}
+
+/* ---- public interface --------------------------------------------------------- */
+
+struct shadow_mmu *shadow_create(struct guest_ram *ram, unsigned spaces, struct popek_error *err)
+{
+    struct shadow_mmu *mmu = calloc(1, sizeof(*mmu));
+
+    if (!mmu) {
+        popek_fail(err, "out of memory");
+        return NULL;
+    }
+    if (spaces < 1 || spaces > SHADOW_MAX_SPACES) {
+        free(mmu);
+        popek_fail(err, "the address-space cache holds 1 to %u spaces, not %u", SHADOW_MAX_SPACES,
+                   spaces);
+        return NULL;
+    }
+    mmu->ram = ram;
+    mmu->nframes = (uint32_t)(guest_ram_size(ram) >> GUEST_PAGE_SHIFT);
+    mmu->nspaces = spaces;
+    mmu->map_budget = DEFAULT_MAP_BUDGET;
+    mmu->frame_flags = calloc(mmu->nframes, 1);
+    mmu->tracked = calloc(mmu->nframes, sizeof(*mmu->tracked));
+    mmu->unsynced = calloc(mmu->nframes, sizeof(*mmu->unsynced));
+    mmu->rmap = calloc(mmu->nframes, sizeof(*mmu->rmap));
+    if (!mmu->frame_flags || !mmu->tracked || !mmu->unsynced || !mmu->rmap) {
+        shadow_destroy(mmu);
+        popek_fail(err, "out of memory");
+        return NULL;
+    }
+    for (unsigned i = 0; i <= spaces; i++) {
+        struct space *s = &mmu->spaces[i];
+        s->nviews = i == IDENTITY_SPACE ? 1 : 2;
+        for (unsigned vi = 0; vi < s->nviews; vi++) {
+            s->v[vi].view = view_create(ram, err);
+            s->v[vi].spte = mmap(NULL, WINDOW_PAGES * sizeof(uint32_t), PROT_READ | PROT_WRITE,
+                                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+            if (!s->v[vi].view || s->v[vi].spte == MAP_FAILED) {
+                if (s->v[vi].spte == MAP_FAILED)
+                    s->v[vi].spte = NULL;
+                shadow_destroy(mmu);
+                popek_fail(err, "cannot reserve the address space of guest views");
+                return NULL;
+            }
+        }
+    }
+    mmu->spaces[IDENTITY_SPACE].in_use = true;
+    mmu->current = &mmu->spaces[IDENTITY_SPACE];
+    return mmu;
+}
+
+void shadow_destroy(struct shadow_mmu *mmu)
+{
+    if (!mmu)
+        return;
+    for (unsigned i = 0; i <= SHADOW_MAX_SPACES; i++) {
+        for (unsigned vi = 0; vi < 2; vi++) {
+            view_destroy(mmu->spaces[i].v[vi].view);
+            if (mmu->spaces[i].v[vi].spte)
+                munmap(mmu->spaces[i].v[vi].spte, WINDOW_PAGES * sizeof(uint32_t));
+        }
+    }
+    if (mmu->tracked)
+        untrack_all(mmu);
+    if (mmu->rmap) {
+        for (uint32_t f = 0; f < mmu->nframes; f++)
+            rmap_free(&mmu->rmap[f]);
+    }
+    free(mmu->rmap);
+    free(mmu->unsynced);
+    free(mmu->tracked);
+    free(mmu->frame_flags);
+    free(mmu);
+}
+
+static void drop_all_spaces(struct shadow_mmu *mmu)
+{
+    for (unsigned i = 0; i <= mmu->nspaces; i++)
+        space_drop(mmu, &mmu->spaces[i]);
+    untrack_all(mmu);
+    for (uint32_t f = 0; f < mmu->nframes; f++)
+        rmap_clear(&mmu->rmap[f]);
+}
+
+void shadow_reset(struct shadow_mmu *mmu)
+{
+    drop_all_spaces(mmu);
+    shadow_unprotect_all_code(mmu);
+    mmu->regs = (struct paging_regs){0};
+    mmu->current = &mmu->spaces[IDENTITY_SPACE];
+}
+
+enum shadow_flush shadow_set_paging(struct shadow_mmu *mmu, const struct paging_regs *regs,
+                                    bool cr3_written)
+{
+    struct paging_regs old = mmu->regs;
+    enum shadow_flush flush = SHADOW_FLUSH_NONE;
+    bool mode_changed = ((old.cr0 ^ regs->cr0) & (CR0_PG | CR0_WP)) ||
+                        ((old.cr4 ^ regs->cr4) & (CR4_PSE | CR4_PGE));
+
+    /* Other CR0/CR4 bits (TS on every lazy FPU switch) touch no translation. */
+    if (!cr3_written && !mode_changed) {
+        mmu->regs = *regs;
+        return SHADOW_FLUSH_NONE;
+    }
+    resync_all(mmu);
+    mmu->regs = *regs;
+    /* Permissions (WP) and the meaning of a PDE (PSE) are baked into the
+     * mappings; paging on/off changes what every address means. */
+    if (((old.cr0 ^ regs->cr0) & (CR0_PG | CR0_WP)) || ((old.cr4 ^ regs->cr4) & CR4_PSE)) {
+        drop_all_spaces(mmu);
+        flush = SHADOW_FLUSH_ALL;
+    } else if ((old.cr4 ^ regs->cr4) & CR4_PGE) {
+        flush = SHADOW_FLUSH_ALL; /* toggling PGE flushes global entries too (§4.10.4.1) */
+    }
+    if (!(regs->cr0 & CR0_PG)) {
+        mmu->current = &mmu->spaces[IDENTITY_SPACE];
+        return flush;
+    }
+    if (cr3_written || flush != SHADOW_FLUSH_NONE || mmu->current == &mmu->spaces[IDENTITY_SPACE]) {
+        mmu->stats.cr3_loads += cr3_written;
+        mmu->current = space_for_cr3(mmu, regs->cr3);
+        if (flush == SHADOW_FLUSH_NONE)
+            flush = SHADOW_FLUSH_NON_GLOBAL;
+    }
+    mmu->current->last_used = ++mmu->clock;
+    return flush;
+}
+
+void shadow_invlpg(struct shadow_mmu *mmu, guest_linear_t linear)
+{
+    struct space *s = mmu->current;
+
+    mmu->stats.invlpgs++;
+    resync_all(mmu);
+    if (s == &mmu->spaces[IDENTITY_SPACE])
+        return;
+    /* A 4 MiB translation goes as a whole (SDM vol. 3, §4.10.4.1). */
+    uint32_t pde =
+        guest_walk_read_entry(mmu->ram, (mmu->regs.cr3 & PTE_FRAME_MASK) + ((linear >> 22) << 2));
+    for (unsigned vi = 0; vi < s->nviews; vi++) {
+        if ((pde & PTE_P) && !pde_maps_table(mmu, pde))
+            unmap_region(mmu, s, linear >> 22);
+        else
+            unmap_pages(mmu, s, vi, linear >> GUEST_PAGE_SHIFT, 1);
+    }
+}
+
+uint8_t *shadow_view_base(const struct shadow_mmu *mmu, bool user)
+{
+    const struct space *s = mmu->current;
+
+    return view_base(s->v[user && s->nviews > 1 ? 1 : 0].view);
+}
+
+bool shadow_translate(struct shadow_mmu *mmu, guest_linear_t linear, enum walk_access access,
+                      bool user, struct walk_result *out)
+{
+    return walk(mmu, linear, access, user, out);
+}
+
+void shadow_handle_fault(struct shadow_mmu *mmu, const uint8_t *view_base_addr,
+                         const void *host_address, bool write, struct shadow_fault *out)
+{
+    struct space *s = mmu->current;
+    unsigned vi = 0;
+
+    *out = (struct shadow_fault){.kind = SHADOW_FAULT_OUTSIDE};
+    if (s->nviews > 1 && view_base_addr == view_base(s->v[1].view))
+        vi = 1;
+    else if (view_base_addr != view_base(s->v[0].view))
+        return;
+    int64_t linear = (const uint8_t *)host_address - view_base_addr;
+    if (linear < 0 || linear >= (int64_t)GIB(4))
+        return;
+    out->linear = (guest_linear_t)linear;
+    enforce_map_budget(mmu);
+    out->kind = SHADOW_FAULT_RETRY;
+    if (s == &mmu->spaces[IDENTITY_SPACE]) {
+        uint32_t frame = out->linear >> GUEST_PAGE_SHIFT;
+        if (!frame_is_ram(mmu, frame)) {
+            mmu->stats.not_ram++;
+            out->kind = SHADOW_FAULT_NOT_RAM;
+        } else if (write && (mmu->frame_flags[frame] & FRAME_CODE)) {
+            out->kind = SHADOW_FAULT_CODE_WRITE;
+            out->frame = frame;
+        } else if (s->v[0].spte[frame] & SPTE_MAPPED) {
+            /* Mapped read-only for code that has been dropped since:
+             * writable again. */
+            uint32_t e = spte_make(mmu, frame, true, true);
+            mmu->stats.dirty_upgrades++;
+            map_run(mmu, s, 0, frame, &e, 1);
+        } else {
+            mmu->stats.fills++;
+            fill_identity(mmu, s, out->linear);
+        }
+        return;
+    }
+    fill_paged(mmu, s, vi, out->linear, write, out);
+}
+
+void shadow_protect_code_frame(struct shadow_mmu *mmu, uint32_t frame)
+{
+    if (frame >= mmu->nframes || (mmu->frame_flags[frame] & FRAME_CODE))
+        return;
+    mmu->frame_flags[frame] |= FRAME_CODE;
+    mmu->stats.code_frames++;
+    downgrade_frame(mmu, frame);
+}
+
+void shadow_unprotect_code_frame(struct shadow_mmu *mmu, uint32_t frame)
+{
+    if (frame >= mmu->nframes || !(mmu->frame_flags[frame] & FRAME_CODE))
+        return;
+    /* Mappings become writable again on their next write fault. */
+    mmu->frame_flags[frame] &= ~FRAME_CODE;
+    mmu->stats.code_frames--;
+}
+
+void shadow_unprotect_all_code(struct shadow_mmu *mmu)
+{
+    for (uint32_t f = 0; f < mmu->nframes; f++)
+        mmu->frame_flags[f] &= ~FRAME_CODE;
+    mmu->stats.code_frames = 0;
+}
+
+bool shadow_frame_has_code(const struct shadow_mmu *mmu, uint32_t frame)
+{
+    return frame < mmu->nframes && (mmu->frame_flags[frame] & FRAME_CODE);
+}
+
+void shadow_note_phys_write(struct shadow_mmu *mmu, guest_phys_t phys, uint32_t len)
+{
+    if (!len)
+        return;
+    uint32_t last = (uint32_t)(((uint64_t)phys + len - 1) >> GUEST_PAGE_SHIFT);
+    for (uint32_t f = phys >> GUEST_PAGE_SHIFT; f <= last && f < mmu->nframes; f++) {
+        if (mmu->frame_flags[f] & FRAME_TRACKED)
+            mark_unsynced(mmu, f);
+    }
+}
+
+bool shadow_canaries_intact(const struct shadow_mmu *mmu)
+{
+    for (unsigned i = 0; i <= mmu->nspaces; i++) {
+        for (unsigned vi = 0; vi < mmu->spaces[i].nviews; vi++) {
+            if (!view_canaries_intact(mmu->spaces[i].v[vi].view))
+                return false;
+        }
+    }
+    return true;
+}
+
+void shadow_set_map_budget(struct shadow_mmu *mmu, uint64_t host_map_ops)
+{
+    mmu->map_budget = host_map_ops;
+}
+
+const struct shadow_stats *shadow_stats(const struct shadow_mmu *mmu)
+{
+    return &mmu->stats;
+}

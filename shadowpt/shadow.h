@@ -1,0 +1,139 @@
+/*
+ * shadowpt/shadow.h — the shadow MMU: guest address spaces as host views.
+ *
+ * The guest's page tables are the truth; the host mappings in the views are
+ * the shadow (DESIGN.md §2, §3). Each cached address space (one per recently
+ * used CR3, LRU, plus the identity space used while paging is off) owns two
+ * views: the supervisor view maps every present page, the user view only the
+ * pages a CPL-3 access may touch. Translated code reaches the current one
+ * through r13, so a CPL change or a context switch is a register load.
+ *
+ * Mappings are made on demand: a host fault in a view becomes
+ * shadow_handle_fault(), which walks the guest tables (walk.h), turns a
+ * violation into a guest #PF, and otherwise maps the page — with its
+ * present, already-accessed neighbours of the same guest page table
+ * (prefault-around, contiguous frames coalesced into one mmap). A page is
+ * mapped read-only until the guest's first write sets its Dirty flag.
+ *
+ * Frames that must not change behind popek's back are mapped read-only in
+ * every view and every alias:
+ *  - frames holding translated code (a write drops their blocks first);
+ *  - frames used as page directories or page tables by a cached address
+ *    space ("tracked"). The first write to a tracked frame marks it
+ *    *unsynced* and makes it writable; a CR3 load or INVLPG resyncs every
+ *    unsynced frame — each changed entry drops the shadow mappings it fed —
+ *    and protects it again (what a TLB flush means on real hardware, SDM
+ *    vol. 3, §4.10.4).
+ * A reverse map from frame to its writable mappings serves both.
+ *
+ * Host mappings are a bounded resource (vm.max_map_count): when the number
+ * of host mapping operations since the last eviction passes a budget, the
+ * least recently used address space is emptied (counted, never a failure).
+ */
+#ifndef POPEK_SHADOWPT_SHADOW_H
+#define POPEK_SHADOWPT_SHADOW_H
+
+#include "common/error.h"
+#include "shadowpt/guest_ram.h"
+#include "shadowpt/walk.h"
+
+#define SHADOW_DEFAULT_SPACES 8
+#define SHADOW_MAX_SPACES     15
+
+struct shadow_mmu;
+
+struct shadow_stats {
+    uint64_t fills;             /* host faults answered by mapping pages */
+    uint64_t prefaulted_pages;  /* neighbours mapped by those fills */
+    uint64_t guest_page_faults; /* walks that ended in a guest #PF */
+    uint64_t dirty_upgrades;    /* read-only mappings made writable by a first write */
+    uint64_t tracked_pages;     /* frames currently tracked as page tables */
+    uint64_t unsyncs, resyncs;  /* tracked frames written / brought back in sync */
+    uint64_t resync_entry_changes;
+    uint64_t cr3_loads, space_hits, space_misses;
+    uint64_t invlpgs;
+    uint64_t evictions;    /* address spaces emptied for the mapping budget */
+    uint64_t host_map_ops; /* mmap/mprotect calls on views */
+    uint64_t code_frames;  /* frames currently protected for translated code */
+    uint64_t not_ram;      /* accesses to physical addresses that are not RAM */
+};
+
+/* Creates the MMU with `spaces` cached address spaces (1..SHADOW_MAX_SPACES)
+ * and paging off. */
+struct shadow_mmu *shadow_create(struct guest_ram *ram, unsigned spaces, struct popek_error *err);
+void shadow_destroy(struct shadow_mmu *mmu);
+
+/* Back to the power-on state: paging off, every space and protection gone. */
+void shadow_reset(struct shadow_mmu *mmu);
+
+/* What a change of the paging registers invalidated among the things that
+ * cache translations elsewhere (the translation cache's links). */
+enum shadow_flush {
+    SHADOW_FLUSH_NONE,
+    SHADOW_FLUSH_NON_GLOBAL, /* a CR3 load: non-global translations are gone */
+    SHADOW_FLUSH_ALL,        /* paging mode changed: everything is gone */
+};
+
+/* Follows CR0 (PG, WP), CR3 and CR4 (PSE, PGE) after the guest wrote one of
+ * them: resyncs unsynced tables, switches to the address space of CR3 (or
+ * the identity space when paging is off) and empties spaces whose mappings
+ * the change made wrong. `cr3_written` says whether CR3 was loaded (even
+ * with the same value: that flushes the TLB too). */
+enum shadow_flush shadow_set_paging(struct shadow_mmu *mmu, const struct paging_regs *regs,
+                                    bool cr3_written);
+
+/* INVLPG: resyncs unsynced tables and drops the mappings of `linear`'s page
+ * in every view of the current space. */
+void shadow_invlpg(struct shadow_mmu *mmu, guest_linear_t linear);
+
+/* Host address of linear 0 in the current space's view for the given
+ * privilege (user: CPL 3). */
+uint8_t *shadow_view_base(const struct shadow_mmu *mmu, bool user);
+
+/* A software access check and translation against the current paging
+ * registers (guest_walk with A/D updates), for emul/ and the dispatcher.
+ * Nothing is written: a caller that then stores to the frame reports it
+ * with shadow_note_phys_write(). */
+bool shadow_translate(struct shadow_mmu *mmu, guest_linear_t linear, enum walk_access access,
+                      bool user, struct walk_result *out);
+
+/* What a host fault in a view was. */
+enum shadow_fault_kind {
+    SHADOW_FAULT_RETRY,      /* the page is mapped now: run the instruction again */
+    SHADOW_FAULT_GUEST_PF,   /* a guest #PF: error_code, CR2 = linear */
+    SHADOW_FAULT_CODE_WRITE, /* a write to a frame holding translated code: frame */
+    SHADOW_FAULT_NOT_RAM,    /* the guest maps something that is not RAM: emulate */
+    SHADOW_FAULT_OUTSIDE,    /* not a window page of the current views (a guard) */
+};
+
+struct shadow_fault {
+    enum shadow_fault_kind kind;
+    guest_linear_t linear;
+    uint32_t error_code; /* GUEST_PF */
+    uint32_t frame;      /* CODE_WRITE */
+};
+
+/* Handles a host fault at `host_address` in the view whose base is
+ * `view_base` (translated code's r13), for a write or a read/fetch. */
+void shadow_handle_fault(struct shadow_mmu *mmu, const uint8_t *view_base, const void *host_address,
+                         bool write, struct shadow_fault *out);
+
+/* Code protection (self-modifying code through any alias). */
+void shadow_protect_code_frame(struct shadow_mmu *mmu, uint32_t frame);
+void shadow_unprotect_code_frame(struct shadow_mmu *mmu, uint32_t frame);
+void shadow_unprotect_all_code(struct shadow_mmu *mmu);
+bool shadow_frame_has_code(const struct shadow_mmu *mmu, uint32_t frame);
+
+/* The monitor wrote guest-physical memory itself (emulated stores, DMA):
+ * tracked frames among [phys, phys+len) become unsynced. */
+void shadow_note_phys_write(struct shadow_mmu *mmu, guest_phys_t phys, uint32_t len);
+
+/* True when the canary pages around every view are intact. */
+bool shadow_canaries_intact(const struct shadow_mmu *mmu);
+
+/* Lowers the mapping budget (tests force evictions with it). */
+void shadow_set_map_budget(struct shadow_mmu *mmu, uint64_t host_map_ops);
+
+const struct shadow_stats *shadow_stats(const struct shadow_mmu *mmu);
+
+#endif

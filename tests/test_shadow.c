@@ -1,0 +1,482 @@
+/*
+ * tests/test_shadow.c — the guest page walk and the shadow MMU
+ * (shadowpt/walk.c, shadow.c, rmap.c).
+ *
+ * Guest page tables are built in a real guest RAM; faults are handed to
+ * shadow_handle_fault() as the monitor would after a host SIGSEGV, and the
+ * views' host protections are probed without taking signals: write(2) from
+ * an address fails with EFAULT when it is not readable, read(2) into an
+ * address fails with EFAULT when it is not writable.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "monitor/vcpu.h"
+#include "shadowpt/guest_ram.h"
+#include "shadowpt/shadow.h"
+#include "shadowpt/walk.h"
+
+static int probe_pipe[2];
+
+static bool host_readable(const void *p)
+{
+    ssize_t n = write(probe_pipe[1], p, 1);
+    char sink;
+
+    if (n == 1) {
+        assert_int_equal(read(probe_pipe[0], &sink, 1), 1);
+        return true;
+    }
+    assert_int_equal(errno, EFAULT);
+    return false;
+}
+
+static bool host_writable(void *p)
+{
+    char byte = 0;
+
+    if (!host_readable(p))
+        return false;
+    memcpy(&byte, p, 1);
+    assert_int_equal(write(probe_pipe[1], &byte, 1), 1);
+    ssize_t n = read(probe_pipe[0], p, 1);
+    if (n == 1)
+        return true;
+    assert_int_equal(errno, EFAULT);
+    assert_int_equal(read(probe_pipe[0], &byte, 1), 1); /* drain */
+    return false;
+}
+
+/* ---- a guest address space built in RAM ----------------------------------- */
+
+#define PD1  0x00100000u /* page directories */
+#define PD2  0x00101000u
+#define PT_A 0x00102000u /* page tables */
+#define PT_B 0x00103000u
+
+static struct guest_ram *ram;
+
+static uint32_t *entry(guest_phys_t table, unsigned index)
+{
+    return (uint32_t *)guest_ram_host_ptr(ram, table + index * 4, 4);
+}
+
+static void set_pde(guest_phys_t pd, guest_linear_t linear, uint32_t value)
+{
+    *entry(pd, linear >> 22) = value;
+}
+
+static void set_pte(guest_phys_t pt, guest_linear_t linear, uint32_t value)
+{
+    *entry(pt, (linear >> 12) & 0x3FF) = value;
+}
+
+static int setup(void **state)
+{
+    struct popek_error err;
+
+    ram = guest_ram_create(MIB(32), &err);
+    return ram ? pipe(probe_pipe) : -1;
+}
+
+static int teardown(void **state)
+{
+    close(probe_pipe[0]);
+    close(probe_pipe[1]);
+    guest_ram_destroy(ram);
+    return 0;
+}
+
+static int clear_ram(void **state)
+{
+    struct popek_error err;
+
+    return guest_ram_clear(ram, &err) ? 0 : -1;
+}
+
+static const struct paging_regs paging_on = {.cr0 = CR0_PE | CR0_PG | CR0_WP, .cr3 = PD1};
+
+/* ---- the walk -------------------------------------------------------------- */
+
+static void test_walk_4k_pages_and_error_codes(void **state)
+{
+    struct walk_result w;
+
+    set_pde(PD1, 0x40000000, PT_A | PTE_P | PTE_RW | PTE_US);
+    set_pte(PT_A, 0x40000000, 0x00500000 | PTE_P | PTE_US);          /* user, read-only */
+    set_pte(PT_A, 0x40001000, 0x00501000 | PTE_P | PTE_RW);          /* supervisor */
+    set_pte(PT_A, 0x40002000, 0x00502000 | PTE_P | PTE_RW | PTE_US); /* user, writable */
+
+    assert_true(guest_walk(ram, &paging_on, 0x40000123, WALK_READ, true, true, &w));
+    assert_int_equal(w.phys, 0x00500123);
+    assert_true(w.user_ok);
+    assert_false(w.user_write_ok);
+    assert_false(w.super_write_ok); /* CR0.WP: supervisor writes honour R/W */
+
+    /* SDM vol. 3, §4.7: P for a protection violation, W for a write, U
+     * for a CPL-3 access. */
+    assert_false(guest_walk(ram, &paging_on, 0x40000000, WALK_WRITE, true, true, &w));
+    assert_int_equal(w.error_code, PF_ERR_P | PF_ERR_W | PF_ERR_U);
+    assert_false(guest_walk(ram, &paging_on, 0x40000000, WALK_WRITE, false, true, &w));
+    assert_int_equal(w.error_code, PF_ERR_P | PF_ERR_W);
+    assert_false(guest_walk(ram, &paging_on, 0x40001000, WALK_READ, true, true, &w));
+    assert_int_equal(w.error_code, PF_ERR_P | PF_ERR_U);
+    assert_false(guest_walk(ram, &paging_on, 0x40003000, WALK_FETCH, true, true, &w));
+    assert_int_equal(w.error_code, PF_ERR_U); /* no I/D bit without NX */
+    assert_false(guest_walk(ram, &paging_on, 0x80000000, WALK_WRITE, false, true, &w));
+    assert_int_equal(w.error_code, PF_ERR_W); /* PDE not present */
+    assert_true(guest_walk(ram, &paging_on, 0x40002FFF, WALK_WRITE, true, true, &w));
+    assert_int_equal(w.phys, 0x00502FFF);
+
+    /* With CR0.WP clear, supervisor writes ignore R/W. */
+    struct paging_regs no_wp = paging_on;
+    no_wp.cr0 &= ~CR0_WP;
+    assert_true(guest_walk(ram, &no_wp, 0x40000000, WALK_WRITE, false, true, &w));
+
+    /* The most restrictive level wins: a read-only PDE over a writable PTE. */
+    set_pde(PD1, 0x40000000, PT_A | PTE_P | PTE_US);
+    assert_false(guest_walk(ram, &paging_on, 0x40002000, WALK_WRITE, true, true, &w));
+    assert_int_equal(w.error_code, PF_ERR_P | PF_ERR_W | PF_ERR_U);
+}
+
+static void test_walk_accessed_and_dirty(void **state)
+{
+    struct walk_result w;
+
+    set_pde(PD1, 0x40000000, PT_A | PTE_P | PTE_RW | PTE_US);
+    set_pte(PT_A, 0x40000000, 0x00500000 | PTE_P | PTE_RW | PTE_US);
+
+    /* A read sets A at both levels, not D (SDM vol. 3, §4.8). */
+    assert_true(guest_walk(ram, &paging_on, 0x40000000, WALK_READ, false, true, &w));
+    assert_int_equal(*entry(PD1, 0x100) & (PTE_A | PTE_D), PTE_A);
+    assert_int_equal(*entry(PT_A, 0) & (PTE_A | PTE_D), PTE_A);
+    /* A write sets D in the PTE only. */
+    assert_true(guest_walk(ram, &paging_on, 0x40000000, WALK_WRITE, false, true, &w));
+    assert_int_equal(*entry(PT_A, 0) & PTE_D, PTE_D);
+    assert_int_equal(*entry(PD1, 0x100) & PTE_D, 0);
+    /* A faulting write sets no D; a walk without set_flags sets nothing. */
+    set_pte(PT_A, 0x40001000, 0x00501000 | PTE_P | PTE_US);
+    assert_false(guest_walk(ram, &paging_on, 0x40001000, WALK_WRITE, true, true, &w));
+    assert_int_equal(*entry(PT_A, 1) & (PTE_A | PTE_D), 0);
+    set_pte(PT_A, 0x40002000, 0x00502000 | PTE_P);
+    assert_true(guest_walk(ram, &paging_on, 0x40002000, WALK_READ, false, false, &w));
+    assert_int_equal(*entry(PT_A, 2) & PTE_A, 0);
+}
+
+static void test_walk_large_and_global_pages(void **state)
+{
+    struct walk_result w;
+    struct paging_regs pse = paging_on;
+
+    pse.cr4 = CR4_PSE | CR4_PGE;
+    set_pde(PD1, 0xC0000000, 0x00400000 | PTE_P | PTE_RW | PTE_PS | PTE_G);
+    assert_true(guest_walk(ram, &pse, 0xC0123456, WALK_WRITE, false, true, &w));
+    assert_true(w.large);
+    assert_true(w.global);
+    assert_int_equal(w.phys, 0x00523456);
+    assert_int_equal(*entry(PD1, 0x300) & (PTE_A | PTE_D), PTE_A | PTE_D);
+
+    /* Without CR4.PSE the PS bit is ignored: the PDE points at a table. */
+    assert_false(guest_walk(ram, &paging_on, 0xC0000000, WALK_READ, false, true, &w));
+    assert_int_equal(w.error_code, 0); /* the "table" at 4 MiB is empty */
+    /* G means nothing without CR4.PGE. */
+    pse.cr4 = CR4_PSE;
+    assert_true(guest_walk(ram, &pse, 0xC0000000, WALK_READ, false, true, &w));
+    assert_false(w.global);
+
+    /* Paging off: linear is physical, everything allowed. */
+    struct paging_regs off = {.cr0 = CR0_PE};
+    assert_true(guest_walk(ram, &off, 0x12345678, WALK_WRITE, true, true, &w));
+    assert_int_equal(w.phys, 0x12345678);
+}
+
+/* ---- the shadow MMU ---------------------------------------------------------- */
+
+static struct shadow_mmu *mmu_create(void)
+{
+    struct popek_error err;
+    struct shadow_mmu *mmu = shadow_create(ram, 2, &err);
+
+    assert_non_null(mmu);
+    return mmu;
+}
+
+static void fault(struct shadow_mmu *mmu, bool user, guest_linear_t linear, bool write,
+                  struct shadow_fault *out)
+{
+    uint8_t *base = shadow_view_base(mmu, user);
+
+    shadow_handle_fault(mmu, base, base + linear, write, out);
+}
+
+static void test_identity_space(void **state)
+{
+    struct shadow_mmu *mmu = mmu_create();
+    uint8_t *base = shadow_view_base(mmu, false);
+    struct shadow_fault f;
+
+    /* Paging off: one view for every CPL, filled a 4 MiB region at a time. */
+    assert_ptr_equal(shadow_view_base(mmu, true), base);
+    assert_false(host_readable(base + 0x200000));
+    fault(mmu, false, 0x200000, false, &f);
+    assert_int_equal(f.kind, SHADOW_FAULT_RETRY);
+    assert_true(host_writable(base + 0x200000));
+    assert_true(host_writable(base + 0x3FFFFF));
+    assert_false(host_readable(base + 0x400000));
+    memcpy(base + 0x200000, "popek", 6);
+    assert_string_equal((char *)guest_ram_host_ptr(ram, 0x200000, 6), "popek");
+
+    /* The legacy hole and what lies above RAM are not RAM. */
+    fault(mmu, false, 0xA0000, false, &f);
+    assert_int_equal(f.kind, SHADOW_FAULT_NOT_RAM);
+    assert_false(host_readable(base + 0xA0000));
+    assert_true(host_readable(base + 0x9F000)); /* mapped with the region */
+    fault(mmu, false, 0xFEE00000u, false, &f);
+    assert_int_equal(f.kind, SHADOW_FAULT_NOT_RAM);
+
+    /* Code protection: read-only; a write is reported with its frame, and
+     * after unprotecting, the next write fault makes it writable. */
+    shadow_protect_code_frame(mmu, 0x201);
+    assert_false(host_writable(base + 0x201000));
+    assert_true(host_writable(base + 0x202000));
+    fault(mmu, false, 0x201000, true, &f);
+    assert_int_equal(f.kind, SHADOW_FAULT_CODE_WRITE);
+    assert_int_equal(f.frame, 0x201);
+    shadow_unprotect_code_frame(mmu, 0x201);
+    fault(mmu, false, 0x201000, true, &f);
+    assert_int_equal(f.kind, SHADOW_FAULT_RETRY);
+    assert_true(host_writable(base + 0x201000));
+
+    /* Outside the window: a guard. */
+    shadow_handle_fault(mmu, base, base + 0x100000010ull, false, &f);
+    assert_int_equal(f.kind, SHADOW_FAULT_OUTSIDE);
+    shadow_destroy(mmu);
+}
+
+static void build_user_space(void)
+{
+    set_pde(PD1, 0x40000000, PT_A | PTE_P | PTE_RW | PTE_US | PTE_A);
+    for (unsigned i = 0; i < 8; i++)
+        set_pte(PT_A, 0x40000000 + i * 4096,
+                (0x00500000 + i * 4096) | PTE_P | PTE_RW | PTE_US | (i < 4 ? PTE_A : 0));
+    set_pte(PT_A, 0x40010000, 0x00510000 | PTE_P | PTE_RW); /* supervisor page */
+    /* The page tables themselves, visible at 0x50000000. */
+    set_pde(PD1, 0x50000000, PT_B | PTE_P | PTE_RW);
+    set_pte(PT_B, 0x50000000, PT_A | PTE_P | PTE_RW | PTE_D | PTE_A);
+}
+
+static void test_paged_fills_and_permissions(void **state)
+{
+    struct shadow_mmu *mmu = mmu_create();
+    struct shadow_fault f;
+
+    build_user_space();
+    assert_int_equal(shadow_set_paging(mmu, &paging_on, true), SHADOW_FLUSH_ALL);
+    uint8_t *user = shadow_view_base(mmu, true), *super = shadow_view_base(mmu, false);
+    assert_ptr_not_equal(user, super);
+
+    /* A read maps the page read-only (D clear) and prefaults its accessed
+     * neighbours; the not-yet-accessed ones stay unmapped. */
+    fault(mmu, true, 0x40000010, false, &f);
+    assert_int_equal(f.kind, SHADOW_FAULT_RETRY);
+    assert_true(host_readable(user + 0x40000000));
+    assert_false(host_writable(user + 0x40000000));
+    assert_true(host_readable(user + 0x40003000));
+    assert_false(host_readable(user + 0x40004000));
+    assert_int_equal(shadow_stats(mmu)->prefaulted_pages, 3);
+    assert_int_equal(*entry(PT_A, 4) & PTE_A, 0);
+
+    /* The first write sets D and makes the page writable. */
+    fault(mmu, true, 0x40000010, true, &f);
+    assert_int_equal(f.kind, SHADOW_FAULT_RETRY);
+    assert_int_equal(*entry(PT_A, 0) & PTE_D, PTE_D);
+    assert_true(host_writable(user + 0x40000000));
+    memcpy(user + 0x40000000, "user", 5);
+    assert_string_equal((char *)guest_ram_host_ptr(ram, 0x00500000, 5), "user");
+
+    /* User access to a supervisor page: #PF(P|U), nothing mapped; the
+     * supervisor view maps it. */
+    fault(mmu, true, 0x40010000, false, &f);
+    assert_int_equal(f.kind, SHADOW_FAULT_GUEST_PF);
+    assert_int_equal(f.error_code, PF_ERR_P | PF_ERR_U);
+    assert_int_equal(f.linear, 0x40010000);
+    assert_false(host_readable(user + 0x40010000));
+    fault(mmu, false, 0x40010000, false, &f);
+    assert_int_equal(f.kind, SHADOW_FAULT_RETRY);
+    assert_true(host_readable(super + 0x40010000));
+    /* Not present: #PF without P. */
+    fault(mmu, true, 0x40020000, true, &f);
+    assert_int_equal(f.kind, SHADOW_FAULT_GUEST_PF);
+    assert_int_equal(f.error_code, PF_ERR_W | PF_ERR_U);
+    shadow_destroy(mmu);
+}
+
+/* A page table written by the guest: the first write unsyncs it (one trap),
+ * later writes go straight through, and the next CR3 load drops the
+ * mappings of the entries that changed. */
+static void test_page_table_tracking(void **state)
+{
+    struct shadow_mmu *mmu = mmu_create();
+    struct shadow_fault f;
+
+    build_user_space();
+    shadow_set_paging(mmu, &paging_on, true);
+    uint8_t *user = shadow_view_base(mmu, true), *super = shadow_view_base(mmu, false);
+    fault(mmu, true, 0x40001000, false, &f);
+    assert_true(host_readable(user + 0x40001000));
+    assert_int_equal(shadow_stats(mmu)->tracked_pages, 2); /* PD1 and PT_A */
+
+    /* PT_A through its alias: mapped, but read-only while in sync. */
+    fault(mmu, false, 0x50000000, false, &f);
+    assert_int_equal(f.kind, SHADOW_FAULT_RETRY);
+    assert_true(host_readable(super + 0x50000000));
+    assert_false(host_writable(super + 0x50000000));
+    fault(mmu, false, 0x50000000, true, &f);
+    assert_int_equal(f.kind, SHADOW_FAULT_RETRY);
+    assert_int_equal(shadow_stats(mmu)->unsyncs, 1);
+    assert_true(host_writable(super + 0x50000000));
+
+    /* The guest points 0x40001000 at another frame, without INVLPG: the
+     * old translation may still be used (SDM vol. 3, §4.10.4.3)... */
+    uint32_t *pte1 = (uint32_t *)(super + 0x50000000) + 1;
+    *pte1 = 0x00600000 | PTE_P | PTE_RW | PTE_US | PTE_A;
+    assert_true(host_readable(user + 0x40001000));
+    /* ...until the TLB is flushed: the mapping goes, the table is
+     * protected again, and the next access maps the new frame. */
+    assert_int_equal(shadow_set_paging(mmu, &paging_on, true), SHADOW_FLUSH_NON_GLOBAL);
+    assert_int_equal(shadow_stats(mmu)->resyncs, 1);
+    assert_false(host_readable(user + 0x40001000));
+    assert_true(host_readable(user + 0x40000000)); /* unchanged entries stay */
+    assert_false(host_writable(super + 0x50000000));
+    memcpy(guest_ram_host_ptr(ram, 0x00600000, 4), "new", 4);
+    fault(mmu, true, 0x40001000, false, &f);
+    assert_string_equal((char *)(user + 0x40001000), "new");
+
+    /* INVLPG drops one page. */
+    shadow_invlpg(mmu, 0x40000000);
+    assert_false(host_readable(user + 0x40000000));
+    shadow_destroy(mmu);
+}
+
+/* Writes by the monitor (emulated stores) to a page table unsync it too. */
+static void test_monitor_writes_unsync(void **state)
+{
+    struct shadow_mmu *mmu = mmu_create();
+    struct shadow_fault f;
+
+    build_user_space();
+    shadow_set_paging(mmu, &paging_on, true);
+    uint8_t *user = shadow_view_base(mmu, true);
+    fault(mmu, true, 0x40002000, false, &f);
+    assert_true(host_readable(user + 0x40002000));
+    set_pte(PT_A, 0x40002000, 0);
+    shadow_note_phys_write(mmu, PT_A + 8, 4);
+    shadow_set_paging(mmu, &paging_on, true);
+    assert_false(host_readable(user + 0x40002000));
+    fault(mmu, true, 0x40002000, false, &f);
+    assert_int_equal(f.kind, SHADOW_FAULT_GUEST_PF);
+    shadow_destroy(mmu);
+}
+
+/* Switching between cached address spaces keeps their mappings. */
+static void test_address_space_cache(void **state)
+{
+    struct shadow_mmu *mmu = mmu_create();
+    struct shadow_fault f;
+    struct paging_regs second = paging_on;
+
+    build_user_space();
+    memcpy(guest_ram_host_ptr(ram, PD2, 4096), guest_ram_host_ptr(ram, PD1, 4096), 4096);
+    second.cr3 = PD2;
+    shadow_set_paging(mmu, &paging_on, true);
+    fault(mmu, true, 0x40000000, false, &f);
+    uint8_t *first_view = shadow_view_base(mmu, true);
+    shadow_set_paging(mmu, &second, true);
+    assert_ptr_not_equal(shadow_view_base(mmu, true), first_view);
+    assert_false(host_readable(shadow_view_base(mmu, true) + 0x40000000));
+    shadow_set_paging(mmu, &paging_on, true);
+    assert_ptr_equal(shadow_view_base(mmu, true), first_view);
+    assert_true(host_readable(first_view + 0x40000000));
+    assert_int_equal(shadow_stats(mmu)->space_hits, 1);
+    assert_int_equal(shadow_stats(mmu)->space_misses, 2);
+
+    /* A third CR3 evicts the least recently used space (the second). */
+    struct paging_regs third = paging_on;
+    third.cr3 = 0x00104000;
+    shadow_set_paging(mmu, &third, true);
+    shadow_set_paging(mmu, &paging_on, true);
+    assert_true(host_readable(first_view + 0x40000000));
+    assert_int_equal(shadow_stats(mmu)->space_hits, 2);
+    shadow_destroy(mmu);
+}
+
+/* Over the mapping budget, spaces are emptied rather than failing. */
+static void test_mapping_budget(void **state)
+{
+    struct shadow_mmu *mmu = mmu_create();
+    struct shadow_fault f;
+
+    set_pde(PD1, 0x40000000, PT_A | PTE_P | PTE_RW | PTE_US);
+    for (unsigned i = 0; i < 64; i++) /* every other frame: no coalescing */
+        set_pte(PT_A, 0x40000000 + i * 4096, (0x00500000 + 2 * i * 4096) | PTE_P | PTE_US);
+    shadow_set_paging(mmu, &paging_on, true);
+    shadow_set_map_budget(mmu, 16);
+    uint8_t *user = shadow_view_base(mmu, true);
+    for (unsigned i = 0; i < 64; i++) {
+        fault(mmu, true, 0x40000000 + i * 4096, false, &f);
+        assert_int_equal(f.kind, SHADOW_FAULT_RETRY);
+        assert_true(host_readable(user + 0x40000000 + i * 4096));
+    }
+    assert_true(shadow_stats(mmu)->evictions > 0);
+    shadow_destroy(mmu);
+}
+
+/* Code protection covers every alias of a frame. */
+static void test_code_protection_through_aliases(void **state)
+{
+    struct shadow_mmu *mmu = mmu_create();
+    struct shadow_fault f;
+
+    set_pde(PD1, 0x40000000, PT_A | PTE_P | PTE_RW | PTE_US);
+    set_pte(PT_A, 0x40000000, 0x00500000 | PTE_P | PTE_RW | PTE_US | PTE_A | PTE_D);
+    set_pte(PT_A, 0x40008000, 0x00500000 | PTE_P | PTE_RW | PTE_US | PTE_A | PTE_D);
+    shadow_set_paging(mmu, &paging_on, true);
+    uint8_t *user = shadow_view_base(mmu, true), *super = shadow_view_base(mmu, false);
+    fault(mmu, true, 0x40000000, true, &f);
+    fault(mmu, false, 0x40008000, true, &f);
+    assert_true(host_writable(user + 0x40000000));
+    assert_true(host_writable(user + 0x40008000)); /* prefaulted */
+    assert_true(host_writable(super + 0x40008000));
+    shadow_protect_code_frame(mmu, 0x500);
+    assert_false(host_writable(user + 0x40000000));
+    assert_false(host_writable(user + 0x40008000));
+    assert_false(host_writable(super + 0x40008000));
+    assert_true(host_readable(super + 0x40008000));
+    fault(mmu, false, 0x40008000, true, &f);
+    assert_int_equal(f.kind, SHADOW_FAULT_CODE_WRITE);
+    assert_int_equal(f.frame, 0x500);
+    shadow_destroy(mmu);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(test_walk_4k_pages_and_error_codes, clear_ram),
+        cmocka_unit_test_setup(test_walk_accessed_and_dirty, clear_ram),
+        cmocka_unit_test_setup(test_walk_large_and_global_pages, clear_ram),
+        cmocka_unit_test_setup(test_identity_space, clear_ram),
+        cmocka_unit_test_setup(test_paged_fills_and_permissions, clear_ram),
+        cmocka_unit_test_setup(test_page_table_tracking, clear_ram),
+        cmocka_unit_test_setup(test_monitor_writes_unsync, clear_ram),
+        cmocka_unit_test_setup(test_address_space_cache, clear_ram),
+        cmocka_unit_test_setup(test_mapping_budget, clear_ram),
+        cmocka_unit_test_setup(test_code_protection_through_aliases, clear_ram),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
