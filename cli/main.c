@@ -63,6 +63,8 @@ int main(int argc, char **argv)
         .collect_stats = opts.stats_file != NULL || (opts.log_mask & LOG_STATS),
         .time_limit_s = opts.time_limit_s,
         .tc_bytes = opts.tc_bytes,
+        .address_spaces = opts.address_spaces,
+        .no_adaptive = opts.no_adaptive,
         .console = stdout,
     };
     struct machine *m = machine_create(&config, &err);

@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "common/types.h"
 #include "shadowpt/guest_ram.h"
+#include "shadowpt/shadow.h"
 
 typedef bool (*option_store_fn)(struct popek_options *opts, const char *arg,
                                 struct popek_error *err);
@@ -133,6 +134,26 @@ static bool store_tc_size(struct popek_options *o, const char *a, struct popek_e
     return true;
 }
 
+static bool store_address_spaces(struct popek_options *o, const char *a, struct popek_error *e)
+{
+    char *end;
+    unsigned long v;
+
+    errno = 0;
+    v = strtoul(a, &end, 10);
+    if (!isdigit((unsigned char)a[0]) || *end || errno || v < 1 || v > SHADOW_MAX_SPACES)
+        return popek_fail(e, "--address-spaces: '%s' is not a number from 1 to %u", a,
+                          SHADOW_MAX_SPACES);
+    o->address_spaces = (unsigned)v;
+    return true;
+}
+
+static bool store_no_adaptive(struct popek_options *o, const char *a, struct popek_error *e)
+{
+    o->no_adaptive = true;
+    return true;
+}
+
 static bool store_help(struct popek_options *o, const char *a, struct popek_error *e)
 {
     o->action = OPTIONS_HELP;
@@ -162,6 +183,10 @@ static const struct option_spec option_table[] = {
     {"time-limit", "SECONDS", store_time_limit, "stop the guest after SECONDS of wall time", true},
     {"tc-size", "SIZE", store_tc_size, "translation cache size (default 64M; flushed when full)",
      true},
+    {"address-spaces", "N", store_address_spaces,
+     "guest address spaces kept mapped (default 8, at most 15)", true},
+    {"no-adaptive", NULL, store_no_adaptive,
+     "never retranslate trapping instructions as monitor calls (for measurements)", true},
     {"help", NULL, store_help, "print this help and exit", true},
     {"version", NULL, store_version, "print the version and exit", true},
 };

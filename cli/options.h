@@ -36,8 +36,10 @@ struct popek_options {
     const char *log_file;
     enum exec_mode mode;
     const char *stats_file;
-    unsigned time_limit_s; /* 0: none */
-    uint64_t tc_bytes;     /* translation cache arena size */
+    unsigned time_limit_s;   /* 0: none */
+    uint64_t tc_bytes;       /* translation cache arena size */
+    unsigned address_spaces; /* 0: the default */
+    bool no_adaptive;
 };
 
 /* Parses argv (argv[0] is the program name). On error err names the option or

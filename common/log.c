@@ -23,6 +23,7 @@ static const struct {
     {"exec", LOG_EXEC, "show each translated block as it is executed (disables chaining)"},
     {"cpu", LOG_CPU, "show the vCPU state at each exit from translated code"},
     {"ioport", LOG_IOPORT, "show guest port I/O"},
+    {"mmu", LOG_MMU, "show CR3 loads, INVLPGs and instructions switched to emulation"},
     {"stats", LOG_STATS, "print a summary of the statistics at exit"},
 };
 

@@ -20,6 +20,7 @@ enum log_item {
     LOG_EXEC = 1u << 4,    /* each block executed (very verbose; no chaining) */
     LOG_CPU = 1u << 5,     /* register state at each callout/exit */
     LOG_IOPORT = 1u << 6,  /* port I/O accesses */
+    LOG_MMU = 1u << 7,     /* shadow paging: CR3 loads, INVLPG, adaptive retranslations */
     LOG_STATS = 1u << 9,   /* human summary of the statistics at exit */
 };
 

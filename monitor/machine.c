@@ -9,6 +9,8 @@
 #include "common/log.h"
 #include "devices/debug_ports.h"
 #include "devices/ioport.h"
+#include "devices/mmio.h"
+#include "devices/vga_text.h"
 #include "devices/pic8259.h"
 #include "devices/pit8254.h"
 #include "monitor/host_timer.h"
@@ -28,6 +30,8 @@ struct machine {
     struct guest_ram *ram;
     struct shadow_mmu *mmu; /* the views and the shadow page tables */
     struct ioport_bus *ioport;
+    struct mmio_bus *mmio;
+    struct vga_text *vga_text;
     struct uart16550 *com1;
     struct debug_ports *debug_ports;
     struct pic8259 *pic;
@@ -108,6 +112,14 @@ struct machine *machine_create(const struct machine_config *config, struct popek
         popek_fail(err, "out of memory");
         goto fail;
     }
+    m->mmio = mmio_bus_create();
+    if (!m->mmio) {
+        popek_fail(err, "out of memory");
+        goto fail;
+    }
+    m->vga_text = vga_text_create(m->mmio, err);
+    if (!m->vga_text)
+        goto fail;
     m->com1 = uart16550_create(m->ioport, UART_COM1_BASE, config->console, err);
     if (!m->com1)
         goto fail;
@@ -148,6 +160,8 @@ void machine_destroy(struct machine *m)
     debug_ports_destroy(m->debug_ports);
     uart16550_destroy(m->com1);
     ioport_bus_destroy(m->ioport);
+    vga_text_destroy(m->vga_text);
+    mmio_bus_destroy(m->mmio);
     shadow_destroy(m->mmu);
     guest_ram_destroy(m->ram);
     free(m->cpu);
@@ -188,6 +202,7 @@ bool machine_reset(struct machine *m, struct popek_error *err)
     m->cpu->exit_link = 0;
     pic8259_reset(m->pic);
     pit8254_reset(m->pit);
+    vga_text_reset(m->vga_text);
     m->exit_requested = false;
     m->resets++;
     return true;
@@ -210,6 +225,7 @@ int machine_run(struct machine *m, struct popek_error *err)
         .tc = m->tc,
         .ram = m->ram,
         .io = m->ioport,
+        .mmio = m->mmio,
         .pic = m->pic,
         .pit = m->pit,
         .timer = m->timer,
@@ -218,6 +234,7 @@ int machine_run(struct machine *m, struct popek_error *err)
         .ctx = m,
         .no_reboot = m->config.no_reboot,
         .collect_stats = m->config.collect_stats,
+        .no_adaptive = m->config.no_adaptive,
         .stop_at_ns = m->stop_at_ns,
     };
     /* The loader reset the architectural state; MSRs and model state start
@@ -245,6 +262,7 @@ void machine_collect_stats(const struct machine *m, struct stats_report *r)
     stats_add(r, "cache", "unchained_jumps", tc->unchains);
     stats_add(r, "cache", "invalidations", tc->invalidations);
     stats_add(r, "cache", "flushes", tc->flushes);
+    stats_add(r, "cache", "links_dropped", tc->links_dropped);
     stats_add(r, "cache", "arena_bytes",
               m->config.tc_bytes ? m->config.tc_bytes : TCACHE_ARENA_BYTES);
     if (!m->config.collect_stats)
@@ -277,6 +295,7 @@ void machine_collect_stats(const struct machine *m, struct stats_report *r)
     stats_add(r, "shadow", "guest_page_faults", rs->page_faults_delivered);
     stats_add(r, "shadow", "tracked_pages", sh->tracked_pages);
     stats_add(r, "shadow", "unsyncs", sh->unsyncs);
+    stats_add(r, "shadow", "page_table_write_faults", rs->page_table_write_faults);
     stats_add(r, "shadow", "resyncs", sh->resyncs);
     stats_add(r, "shadow", "resync_entry_changes", sh->resync_entry_changes);
     stats_add(r, "shadow", "cr3_loads", sh->cr3_loads);
@@ -287,7 +306,10 @@ void machine_collect_stats(const struct machine *m, struct stats_report *r)
     stats_add(r, "shadow", "host_map_ops", sh->host_map_ops);
     stats_add(r, "shadow", "code_frames", sh->code_frames);
     stats_add(r, "shadow", "not_ram_accesses", sh->not_ram);
-    stats_add(r, "cache", "links_dropped", tc->links_dropped);
+    stats_add(r, "mmio", "faults", rs->mmio_faults);
+    stats_add(r, "mmio", "device_accesses", mmio_accesses(m->mmio));
+    stats_add(r, "adaptive", "retranslations", rs->adaptive_retranslations);
+    stats_add(r, "adaptive", "emulations", rs->adaptive_emulations);
     for (unsigned i = 0; i < RUN_STATS_MNEMONICS; i++) {
         if (rs->callouts[i])
             stats_add(r, "callouts",

@@ -28,6 +28,7 @@ struct machine_config {
     unsigned time_limit_s;   /* stop the guest after this long (0: never) */
     uint64_t tc_bytes;       /* translation cache arena size */
     unsigned address_spaces; /* cached guest address spaces (0: the default) */
+    bool no_adaptive;        /* --no-adaptive: trapping instructions stay in place */
     FILE *console;           /* where COM1 and the debug console write */
 };
 

@@ -5,8 +5,8 @@
  * view (the shadow MMU fills it on demand), the translator's fetches and
  * emul/'s accesses through a software walk of the guest's page tables
  * (shadow_translate) and the monitor's own mapping of RAM. Physical
- * addresses that are not RAM read as all ones and ignore writes, as on a PC
- * bus with nothing behind the address.
+ * addresses that are not RAM go to the MMIO bus (where nothing claims them
+ * they read as all ones and ignore writes, as on a PC bus).
  */
 #include "monitor/run_loop.h"
 
@@ -17,6 +17,7 @@
 
 #include "common/log.h"
 #include "emul/emul.h"
+#include "monitor/adaptive.h"
 #include "monitor/signals.h"
 #include "monitor/trampoline.h"
 #include "shadowpt/view.h"
@@ -36,6 +37,7 @@ struct loop {
     unsigned retries;
     struct run_stats *stats;
     struct emul_env emul;
+    struct adaptive_set adaptive;
     /* Indirect-branch table slots filled for targets on non-global pages:
      * a CR3 load empties them (the table is a TLB of sorts). */
     uint32_t ibl_local_slots[VCPU_IBL_ENTRIES];
@@ -129,7 +131,7 @@ static bool memory_read(void *opaque, guest_linear_t addr, void *buf, unsigned l
         if (src)
             memcpy(out + pieces[i].offset, src, pieces[i].len);
         else
-            memset(out + pieces[i].offset, 0xFF, pieces[i].len);
+            mmio_read(env->mmio, pieces[i].phys, out + pieces[i].offset, pieces[i].len);
     }
     return true;
 }
@@ -149,8 +151,10 @@ static bool memory_write(void *opaque, guest_linear_t addr, const void *buf, uns
         void *dst = guest_ram_is_usable_frame(env->ram, frame)
                         ? guest_ram_host_ptr(env->ram, pieces[i].phys, pieces[i].len)
                         : NULL;
-        if (!dst)
+        if (!dst) {
+            mmio_write(env->mmio, pieces[i].phys, in + pieces[i].offset, pieces[i].len);
             continue;
+        }
         if (shadow_frame_has_code(env->mmu, frame)) {
             /* Code may change: drop the frame's translations first. */
             tcache_invalidate_frame(env->tc, frame);
@@ -207,6 +211,13 @@ static uint64_t read_tsc(void *opaque)
 }
 
 static struct loop *current_loop;
+
+/* The translator's question: should the instruction at eip be a callout
+ * because running it in place keeps trapping? */
+static bool emulate_instruction(void *opaque, guest_linear_t eip)
+{
+    return current_loop && adaptive_is_emulated(&current_loop->adaptive, eip);
+}
 
 /* ---- the indirect-branch table ------------------------------------------- */
 
@@ -281,6 +292,11 @@ static void control_register_written(void *opaque, unsigned crn, uint32_t old_va
         return;
     if (crn == 0 && !(s->cr0 & CR0_PE))
         current_loop->unsupported_mode = "real mode (CR0.PE=0) is not supported yet";
+    if (log_enabled(LOG_MMU) && crn != 2)
+        log_printf("mmu: cr%u %08x -> %08x\n", crn, old_value,
+                   crn == 0   ? s->cr0
+                   : crn == 3 ? s->cr3
+                              : s->cr4);
     switch (shadow_set_paging(env->mmu, &regs, crn == 3)) {
     case SHADOW_FLUSH_NONE:
         break;
@@ -301,6 +317,8 @@ static void invlpg(void *opaque, guest_linear_t addr)
 
     if (!current_loop)
         return;
+    if (log_enabled(LOG_MMU))
+        log_printf("mmu: invlpg %08x\n", addr);
     shadow_invlpg(env->mmu, addr);
     tcache_drop_links_to_page(env->tc, addr & GUEST_PAGE_MASK);
     ibl_flush_page(current_loop, addr);
@@ -372,6 +390,7 @@ static struct tc_block *find_or_translate(struct loop *lp, guest_linear_t eip, g
         .max_insns = TRANSLATE_MAX_INSNS,
         .count_indirect = env->collect_stats,
         .bounce_buffer = bounce ? (uint64_t)(uintptr_t)lp->bounce : 0,
+        .emulate = bounce ? NULL : emulate_instruction,
     };
     emit_init(&buf, lp->code, sizeof(lp->code));
     if (!translate_block(&cfg, eip, &buf, &tb))
@@ -531,6 +550,7 @@ static bool code_in_ram(struct loop *lp)
 }
 
 static enum insn_class class_at_eip(struct loop *lp);
+static bool emulate_faulting_access(struct loop *lp, struct popek_error *err);
 
 static bool handle_callout(struct loop *lp, struct popek_error *err, bool *halted)
 {
@@ -539,6 +559,21 @@ static bool handle_callout(struct loop *lp, struct popek_error *err, bool *halte
     char why[256] = "";
 
     cpu->arch.eip = cpu->next_eip;
+    if (adaptive_is_emulated(&lp->adaptive, cpu->arch.seg[SEG_CS].base + cpu->arch.eip) &&
+        class_at_eip(lp) != INSN_CALLOUT) {
+        /* Retranslated as a callout because it kept trapping: emulate its
+         * access as the fault path would, without the fault. After its
+         * probation it runs in place again (its code page's blocks are
+         * translated anew). */
+        guest_linear_t here = cpu->arch.seg[SEG_CS].base + cpu->arch.eip;
+        lp->stats->adaptive_emulations++;
+        if (adaptive_note_emulation(&lp->adaptive, here)) {
+            uint32_t frame = fetch_frame(lp->env, here);
+            if (frame != UINT32_MAX)
+                tcache_invalidate_frame(lp->env->tc, frame);
+        }
+        return emulate_faulting_access(lp, err);
+    }
     switch (emul_execute(&cpu->arch, &lp->emul, &fault, why, sizeof(why))) {
     case EMUL_OK:
         lp->last_stale_callout = 0xFFFFFFFFu;
@@ -797,6 +832,26 @@ static bool handle_host_fault(struct loop *lp, struct popek_error *err)
     shadow_handle_fault(lp->env->mmu, (const uint8_t *)(uintptr_t)cpu->view_base,
                         (const void *)(uintptr_t)f->host_address, f->error_code & 2, &sf);
     guest_linear_t here = cpu->arch.seg[SEG_CS].base + cpu->arch.eip;
+    bool trapping_access = sf.kind == SHADOW_FAULT_NOT_RAM || sf.kind == SHADOW_FAULT_CODE_WRITE ||
+                           (sf.kind == SHADOW_FAULT_RETRY && sf.unsynced_table);
+    if (sf.kind == SHADOW_FAULT_NOT_RAM)
+        lp->stats->mmio_faults++;
+    if (sf.unsynced_table)
+        lp->stats->page_table_write_faults++;
+    if (trapping_access && adaptive_note_fault(&lp->adaptive, here)) {
+        /* It keeps trapping: its block is translated again with the
+         * instruction as a callout (monitor/adaptive.h). */
+        struct tc_block *b = tcache_block_at(lp->env->tc, (const void *)cpu->host_fault.host_rip);
+        if (b && b->valid && !(b->mode_key & MODE_KEY_BOUNCE)) {
+            if (log_enabled(LOG_MMU))
+                log_printf("mmu: the instruction at %08x keeps trapping (%s): emulating it\n", here,
+                           sf.kind == SHADOW_FAULT_NOT_RAM      ? "device memory"
+                           : sf.kind == SHADOW_FAULT_CODE_WRITE ? "translated code"
+                                                                : "a page table");
+            tcache_invalidate_block(lp->env->tc, b);
+            lp->stats->adaptive_retranslations++;
+        }
+    }
     switch (sf.kind) {
     case SHADOW_FAULT_RETRY:
         /* Mapped now: run the instruction again. A page that keeps
@@ -925,6 +980,7 @@ static int run_loop_body(const struct run_env *env, struct run_stats *stats,
         .control_register_written = control_register_written,
         .invlpg = invlpg,
     };
+    lp->adaptive.disabled = env->no_adaptive;
     current_loop = lp;
     if (!signals_install(err))
         return 1;

@@ -7,6 +7,7 @@
 
 #include "cache/tcache.h"
 #include "devices/ioport.h"
+#include "devices/mmio.h"
 #include "devices/pic8259.h"
 #include "devices/pit8254.h"
 #include "monitor/host_timer.h"
@@ -19,6 +20,7 @@ struct run_env {
     struct tcache *tc;
     struct guest_ram *ram;
     struct ioport_bus *io;
+    struct mmio_bus *mmio;
     struct pic8259 *pic;
     struct pit8254 *pit;
     struct host_timer *timer;
@@ -27,6 +29,7 @@ struct run_env {
     void *ctx;
     bool no_reboot;
     bool collect_stats;  /* also count what costs time to count (indirect-branch probes) */
+    bool no_adaptive;    /* never retranslate trapping instructions as callouts */
     uint64_t stop_at_ns; /* --time-limit as a monotonic deadline, or HOST_TIMER_NEVER */
 };
 
@@ -42,6 +45,10 @@ struct run_stats {
     uint64_t smc_write_faults;              /* stores that hit a write-protected code page */
     uint64_t page_faults_delivered;         /* guest #PF, from translated code or emul/ */
     uint64_t shadow_fill_faults;            /* host faults that only needed a shadow fill */
+    uint64_t mmio_faults;                   /* host faults on device (or absent) memory */
+    uint64_t page_table_write_faults;       /* host faults that unsynced a guest page table */
+    uint64_t adaptive_retranslations;       /* blocks dropped to emulate a trapping instruction */
+    uint64_t adaptive_emulations;           /* instructions emulated from such callouts */
     uint64_t bounce_executions;             /* accesses re-executed against the bounce buffer */
     uint64_t implicit_emulations;           /* string/stack accesses emulated by emul/ */
     uint64_t callouts[RUN_STATS_MNEMONICS]; /* by guest mnemonic */

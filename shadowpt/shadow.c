@@ -453,6 +453,7 @@ static void resync_all(struct shadow_mmu *mmu)
         mmu->stats.resync_entry_changes += nchanged;
         if (!nchanged)
             continue;
+        bool referenced = false;
         for (unsigned s = 1; s <= mmu->nspaces; s++) {
             struct space *sp = &mmu->spaces[s];
             if (!sp->in_use)
@@ -464,6 +465,7 @@ static void resync_all(struct shadow_mmu *mmu)
             for (uint32_t d = 0; d < ENTRIES; d++) {
                 if (!pde_maps_table(mmu, pd[d]) || (pd[d] >> GUEST_PAGE_SHIFT) != t->frame)
                     continue;
+                referenced = true;
                 for (unsigned vi = 0; vi < sp->nviews; vi++) {
                     if (!sp->v[vi].region_pages[d])
                         continue;
@@ -472,17 +474,26 @@ static void resync_all(struct shadow_mmu *mmu)
                 }
             }
         }
+        /* No cached space uses it as a table any more (the guest freed it
+         * and may use it as data): stop tracking it. */
+        if (!referenced)
+            t->roles &= (uint8_t)~ROLE_PT;
     }
-    for (uint32_t u = 0; u < mmu->nunsynced; u++) {
+    uint32_t n = mmu->nunsynced;
+    mmu->nunsynced = 0;
+    for (uint32_t u = 0; u < n; u++) {
         struct tracked *t = mmu->tracked[mmu->unsynced[u]];
+        t->unsynced = false;
+        mmu->stats.resyncs++;
+        if (!t->roles) {
+            untrack(mmu, t->frame); /* its mappings become writable on their next write */
+            continue;
+        }
         memcpy(t->snapshot,
                guest_ram_host_ptr(mmu->ram, t->frame << GUEST_PAGE_SHIFT, GUEST_PAGE_SIZE),
                sizeof(t->snapshot));
-        t->unsynced = false;
         downgrade_frame(mmu, t->frame);
-        mmu->stats.resyncs++;
     }
-    mmu->nunsynced = 0;
 }
 
 /* ---- fills ------------------------------------------------------------------ */
@@ -589,8 +600,10 @@ static void fill_paged(struct shadow_mmu *mmu, struct space *s, unsigned vi, gue
         out->frame = frame;
         return;
     }
-    if (write && (mmu->frame_flags[frame] & FRAME_TRACKED))
+    if (write && (mmu->frame_flags[frame] & FRAME_TRACKED) && !mmu->tracked[frame]->unsynced) {
         mark_unsynced(mmu, frame);
+        out->unsynced_table = true;
+    }
     if (s->v[vi].spte[page] & SPTE_MAPPED)
         mmu->stats.dirty_upgrades++;
     else

@@ -111,6 +111,7 @@ struct shadow_fault {
     guest_linear_t linear;
     uint32_t error_code; /* GUEST_PF */
     uint32_t frame;      /* CODE_WRITE */
+    bool unsynced_table; /* RETRY: the write unsynced a tracked page table */
 };
 
 /* Handles a host fault at `host_address` in the view whose base is

@@ -1141,6 +1141,12 @@ bool translate_block(const struct translate_config *cfg, guest_linear_t eip, str
         }
         rec->length = insn.length;
         rec->cls = (uint8_t)classify_instruction(&insn, ops);
+        if (rec->cls != INSN_CALLOUT && cfg->emulate && cfg->emulate(cfg->opaque, pc)) {
+            rec->cls = INSN_CALLOUT;
+            out->ninsns++;
+            emit_callout_exit(&st, pc, insn.mnemonic);
+            break;
+        }
         if (rec->cls != INSN_CALLOUT && uses_unusable_segment(&st, &insn, ops)) {
             out->ninsns++;
             emit_raise_exit(&st, pc, VEC_GP, 0);

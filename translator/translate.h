@@ -111,6 +111,11 @@ struct translate_config {
      * instruction whose guest access cannot be done in place (4 GiB
      * wrap-around, unmapped or device memory). */
     uint64_t bounce_buffer;
+    /* Adaptive translation (monitor/adaptive.h): when set and true for an
+     * instruction's EIP, the instruction becomes a callout, because running
+     * it in place keeps trapping (device memory, a write-protected page
+     * table). NULL: never. */
+    bool (*emulate)(void *opaque, guest_linear_t eip);
 };
 
 /* Translates the block at eip into buf. Returns false only when buf is too

@@ -1,0 +1,59 @@
+/*
+ * monitor/adaptive.c — the per-instruction fault counts (adaptive.h).
+ */
+#include "monitor/adaptive.h"
+
+#include <string.h>
+
+static struct adaptive_entry *slot(const struct adaptive_set *set, guest_linear_t eip)
+{
+    /* Fibonacci hashing: neighbouring EIPs spread over the table. */
+    uint32_t h = (eip * 2654435761u) >> (32 - 13);
+
+    return (struct adaptive_entry *)&set->entries[h & (ADAPTIVE_ENTRIES - 1)];
+}
+
+void adaptive_clear(struct adaptive_set *set)
+{
+    memset(set->entries, 0, sizeof(set->entries));
+}
+
+bool adaptive_note_fault(struct adaptive_set *set, guest_linear_t eip)
+{
+    struct adaptive_entry *e = slot(set, eip);
+
+    if (set->disabled)
+        return false;
+    if (e->eip != eip || !e->faults) {
+        if (e->eip != eip)
+            e->backoff = 0;
+        e->eip = eip;
+        e->faults = 0;
+        e->emulations = 0;
+    }
+    if (e->faults < ADAPTIVE_THRESHOLD)
+        e->faults++;
+    return e->faults >= ADAPTIVE_THRESHOLD;
+}
+
+bool adaptive_note_emulation(struct adaptive_set *set, guest_linear_t eip)
+{
+    struct adaptive_entry *e = slot(set, eip);
+
+    if (e->eip != eip || e->faults < ADAPTIVE_THRESHOLD)
+        return false;
+    if (++e->emulations < ((uint32_t)ADAPTIVE_PROBATION << e->backoff))
+        return false;
+    e->faults = 0; /* keeps eip and the back-off */
+    e->emulations = 0;
+    if (e->backoff < 16)
+        e->backoff++;
+    return true;
+}
+
+bool adaptive_is_emulated(const struct adaptive_set *set, guest_linear_t eip)
+{
+    const struct adaptive_entry *e = slot(set, eip);
+
+    return !set->disabled && e->faults >= ADAPTIVE_THRESHOLD && e->eip == eip;
+}
