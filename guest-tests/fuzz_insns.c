@@ -19,8 +19,18 @@
  * run-fuzz.sh runs it under popek with many seeds and checks how each run
  * ended.
  *
- * Command line: "seed=N rounds=N".
+ * With the word "paging" on the command line, the rounds run with paging on
+ * (the shadow MMU is a boundary too): the kernel's first 8 MiB identity-
+ * mapped user-writable (as flat segments leave it without paging), a user
+ * region at 0x40000000 whose page table is re-randomized every round —
+ * frames inside RAM, in the legacy hole, far above RAM, with random flags —
+ * and that page table itself mapped user-writable at 0x40400000, so random
+ * code rewrites live PTEs; registers point into the region half the time;
+ * each round ends with a CR3 reload (a resync) and toggles CR0.WP.
+ *
+ * Command line: "seed=N rounds=N [paging]".
  */
+#include "paging.h"
 #include "rt.h"
 
 #define CODE_BYTES       4096
@@ -109,6 +119,49 @@ static void start_watchdog(void)
     outb(0x40, 5966 >> 8);
 }
 
+#define USER_REGION 0x40000000u
+#define PTE_ALIAS   0x40400000u
+
+static uint32_t *user_pt;
+
+/* Paging for the rounds (see the header). */
+static void setup_paging(void)
+{
+    uint32_t *pd = pg_new_identity(8u << 20, PG_P | PG_RW | PG_US);
+
+    user_pt = pg_alloc();
+    pg_set(pg_pde(pd, USER_REGION), (uint32_t)user_pt | PG_P | PG_RW | PG_US);
+    pg_map(pd, PTE_ALIAS, (uint32_t)user_pt, PG_P | PG_RW | PG_US);
+    pg_map(pd, PTE_ALIAS + PG_SIZE, (uint32_t)pd, PG_P | PG_US); /* the PD, read-only */
+    if (pg_cpuid1_edx() & CPUID_1_EDX_PSE) {
+        write_cr4(read_cr4() | CR4_PSE);
+        pg_map_large(pd, 0x80000000u, 0, PG_P | PG_US); /* the low 4 MiB again */
+    }
+    pg_enable(pd);
+}
+
+static void randomize_user_region(void)
+{
+    for (unsigned i = 0; i < 1024; i++) {
+        uint32_t r = xorshift(), frame;
+        switch (r & 3) {
+        case 0:
+            frame = 0x00400000u + ((r >> 8) & 0x3FF) * PG_SIZE; /* RAM, above the kernel */
+            break;
+        case 1:
+            frame = 0x000A0000u + ((r >> 8) & 0x5F) * PG_SIZE; /* the legacy hole */
+            break;
+        case 2:
+            frame = r & PG_FRAME; /* anywhere, mostly not RAM */
+            break;
+        default:
+            frame = 0x00800000u + ((r >> 8) & 0x3FF) * PG_SIZE; /* RAM beyond the identity map */
+            break;
+        }
+        pg_set(&user_pt[i], frame | ((r >> 2) & (PG_P | PG_RW | PG_US | PG_A | PG_D | PG_G)));
+    }
+}
+
 int main(const struct multiboot_info *mbi)
 {
     uint32_t seed = cmdline_number("seed", 1);
@@ -124,6 +177,9 @@ int main(const struct multiboot_info *mbi)
         rt_set_gate_attr(v, RT_GATE_INTR); /* DPL 0: int n from ring 3 is #GP */
     }
     rt_load_tss(KERNEL_STACK_TOP);
+    bool paging = rt_cmdline_has_word("paging");
+    if (paging)
+        setup_paging();
     start_watchdog();
 
     for (uint32_t r = 0; r < rounds; r++) {
@@ -146,6 +202,15 @@ int main(const struct multiboot_info *mbi)
         /* A small ECX: a rep stos with a random count would wipe all of RAM,
          * this kernel included, in the first round that meets one. */
         regs[1] &= 0xFFF;
+        if (paging) {
+            randomize_user_region();
+            for (unsigned i = 0; i < 8; i++) {
+                if (i != 4 && (xorshift() & 1))
+                    regs[i] = USER_REGION + (regs[i] & 0x3FFFFF);
+            }
+            write_cr0(read_cr0() ^ (xorshift() & CR0_WP));
+            pg_flush_nonglobal();
+        }
         frame.iret[0] = (uint32_t)code + (xorshift() % CODE_BYTES);
         /* Arithmetic flags random; IF on for the watchdog; IOPL 0. */
         frame.iret[2] = (xorshift() & 0x8D5) | 0x202;

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # guest-tests/run-fuzz.sh — runs fuzz_insns.elf under popek with many seeds.
 #
-#   run-fuzz.sh <popek> <fuzz_insns.elf> <runs> <rounds-per-run>
+#   run-fuzz.sh <popek> <fuzz_insns.elf> <runs> <rounds-per-run> [words]
+#
+# [words] are added to the kernel's command line ("paging": the rounds run
+# with paging on and random page-table entries, see fuzz_insns.c).
 #
 # Each run executes <rounds> rounds of random code (fuzz_insns.c). A run
 # passes when popek ends it cleanly: the guest's own exit (status 1, "PASS"),
@@ -11,7 +14,7 @@
 # statistics written: a signal, or killed by the timeout), reports an
 # internal error (status 70, the canary check), or a sanitizer complains.
 set -u
-popek=$1 kernel=$2 runs=$3 rounds=$4
+popek=$1 kernel=$2 runs=$3 rounds=$4 extra=${5:-}
 failures=0 clean_stops=0 completed=0 total_rounds=0 total_bounces=0
 log=$(mktemp) stats=$(mktemp)
 trap 'rm -f "$log" "$stats"' EXIT
@@ -20,7 +23,7 @@ total_insns=0
 for seed in $(seq 1 "$runs"); do
     : >"$stats"
     timeout 120 "$popek" -m 16 -no-reboot --time-limit 20 --stats "$stats" -kernel "$kernel" \
-        -append "seed=$seed rounds=$rounds" >"$log" 2>&1 </dev/null
+        -append "seed=$seed rounds=$rounds $extra" >"$log" 2>&1 </dev/null
     status=$?
     done_rounds=$(grep -c '^fuzz: round' "$log")
     insns=$(grep -o '"guest_insns_translated": [0-9]*' "$stats" | grep -o '[0-9]*$')

@@ -36,19 +36,41 @@ bool adaptive_note_fault(struct adaptive_set *set, guest_linear_t eip)
     return e->faults >= ADAPTIVE_THRESHOLD;
 }
 
-bool adaptive_note_emulation(struct adaptive_set *set, guest_linear_t eip)
+bool adaptive_note_emulation(struct adaptive_set *set, guest_linear_t eip,
+                             enum adaptive_verdict verdict)
 {
     struct adaptive_entry *e = slot(set, eip);
+    bool back_in_place;
 
     if (e->eip != eip || e->faults < ADAPTIVE_THRESHOLD)
         return false;
-    if (++e->emulations < ((uint32_t)ADAPTIVE_PROBATION << e->backoff))
+    switch (verdict) {
+    case ADAPTIVE_WOULD_TRAP:
+        e->useless = 0;
+        return false;
+    case ADAPTIVE_WOULD_NOT_TRAP:
+        back_in_place = ++e->useless >= ADAPTIVE_USELESS;
+        break;
+    default:
+        back_in_place = ++e->emulations >= ((uint32_t)ADAPTIVE_PROBATION << e->backoff);
+        break;
+    }
+    if (!back_in_place)
         return false;
     e->faults = 0; /* keeps eip and the back-off */
     e->emulations = 0;
+    e->useless = 0;
     if (e->backoff < 16)
         e->backoff++;
     return true;
+}
+
+void adaptive_forget(struct adaptive_set *set, guest_linear_t eip)
+{
+    struct adaptive_entry *e = slot(set, eip);
+
+    if (e->eip == eip)
+        *e = (struct adaptive_entry){0};
 }
 
 bool adaptive_is_emulated(const struct adaptive_set *set, guest_linear_t eip)

@@ -12,9 +12,12 @@
  * emulates (the way VMware's monitor adapted to its traces).
  *
  * An instruction is not emulated forever: shared code (a kernel's memset or
- * copy routine) may hit a page table once and ordinary memory ever after.
- * After a number of emulations it runs in place again, and is switched back
- * if it still traps — with the number doubled each time (back-off).
+ * copy routine) may hit a page table once and ordinary memory ever after,
+ * and a loop writing a page table traps only on its first write after each
+ * resync. The monitor tells each emulation whether the access would have
+ * trapped: after a run of ones that would not, the instruction runs in
+ * place again. Where it cannot tell (implicit operands), a probation of a
+ * number of emulations does the same, doubled at each relapse (back-off).
  *
  * The table is a direct-mapped cache of hints: a collision forgets a count,
  * which only delays the switch. A callout is always correct.
@@ -27,13 +30,15 @@
 #define ADAPTIVE_ENTRIES   8192
 #define ADAPTIVE_THRESHOLD 3  /* host faults at one instruction before it is emulated */
 #define ADAPTIVE_PROBATION 64 /* emulations before it runs in place again (doubling) */
+#define ADAPTIVE_USELESS   16 /* emulations in a row that would not have trapped */
 
 struct adaptive_set {
     bool disabled;
     struct adaptive_entry {
         guest_linear_t eip;
         uint16_t faults;     /* 0: empty */
-        uint16_t backoff;    /* probation doublings so far */
+        uint8_t backoff;     /* probation doublings so far */
+        uint8_t useless;     /* emulations in a row that would not have trapped */
         uint32_t emulations; /* since it was last switched to emulation */
     } entries[ADAPTIVE_ENTRIES];
 };
@@ -44,9 +49,22 @@ void adaptive_clear(struct adaptive_set *set);
  * instruction is (now) to be emulated: its block should be retranslated. */
 bool adaptive_note_fault(struct adaptive_set *set, guest_linear_t eip);
 
-/* Counts one emulation of the instruction at eip. True when its probation
- * is over: it is no longer emulated and its block should be retranslated. */
-bool adaptive_note_emulation(struct adaptive_set *set, guest_linear_t eip);
+/* Whether an emulated access would have trapped had it run in place. */
+enum adaptive_verdict {
+    ADAPTIVE_WOULD_TRAP,
+    ADAPTIVE_WOULD_NOT_TRAP,
+    ADAPTIVE_UNKNOWN,
+};
+
+/* Counts one emulation of the instruction at eip. True when it should run
+ * in place again: it is no longer emulated and its block should be
+ * retranslated. */
+bool adaptive_note_emulation(struct adaptive_set *set, guest_linear_t eip,
+                             enum adaptive_verdict verdict);
+
+/* Stops emulating the instruction at eip (it turned out not to be one the
+ * monitor can emulate: new code at an old address). */
+void adaptive_forget(struct adaptive_set *set, guest_linear_t eip);
 
 /* True when the translator should turn the instruction at eip into a callout. */
 bool adaptive_is_emulated(const struct adaptive_set *set, guest_linear_t eip);

@@ -33,7 +33,10 @@ struct loop {
     bool reset_requested;              /* a triple fault without -no-reboot */
     guest_linear_t last_stale_callout; /* see handle_callout */
     const char *unsupported_mode;      /* set when the guest entered a mode popek lacks */
-    guest_linear_t retry_eip;          /* see handle_host_fault */
+    /* A host fault answered by a fill that comes straight back for the same
+     * access means the fill cannot help (see handle_host_fault). */
+    guest_linear_t retry_eip;
+    int64_t retry_linear;
     unsigned retries;
     struct run_stats *stats;
     struct emul_env emul;
@@ -551,6 +554,8 @@ static bool code_in_ram(struct loop *lp)
 
 static enum insn_class class_at_eip(struct loop *lp);
 static bool emulate_faulting_access(struct loop *lp, struct popek_error *err);
+static bool emulatable_access_at_eip(struct loop *lp);
+static enum adaptive_verdict adaptive_verdict_at_eip(struct loop *lp);
 
 static bool handle_callout(struct loop *lp, struct popek_error *err, bool *halted)
 {
@@ -566,8 +571,17 @@ static bool handle_callout(struct loop *lp, struct popek_error *err, bool *halte
          * probation it runs in place again (its code page's blocks are
          * translated anew). */
         guest_linear_t here = cpu->arch.seg[SEG_CS].base + cpu->arch.eip;
+        if (!emulatable_access_at_eip(lp)) {
+            /* Not an instruction whose access the monitor emulates (other
+             * code now lives at this address): back to running in place. */
+            adaptive_forget(&lp->adaptive, here);
+            uint32_t frame = fetch_frame(lp->env, here);
+            if (frame != UINT32_MAX)
+                tcache_invalidate_frame(lp->env->tc, frame);
+            return true;
+        }
         lp->stats->adaptive_emulations++;
-        if (adaptive_note_emulation(&lp->adaptive, here)) {
+        if (adaptive_note_emulation(&lp->adaptive, here, adaptive_verdict_at_eip(lp))) {
             uint32_t frame = fetch_frame(lp->env, here);
             if (frame != UINT32_MAX)
                 tcache_invalidate_frame(lp->env->tc, frame);
@@ -685,6 +699,62 @@ static bool emulate_indirect_jump(struct loop *lp, bool *ok, struct popek_error 
     cpu->arch.eip = target;
     *ok = true;
     return true;
+}
+
+/* Whether the access of the instruction at EIP would trap if it ran in
+ * place now (known for single-operand ident instructions; checked before it
+ * is emulated, since the emulation itself unsyncs a page table it writes). */
+static enum adaptive_verdict adaptive_verdict_at_eip(struct loop *lp)
+{
+    struct insn_at_eip at;
+    struct emul_access_desc access;
+    struct walk_result w;
+    const struct vcpu *cpu = lp->env->cpu;
+
+    decode_at_eip(lp, &at);
+    if (!at.decoded || classify_instruction(&at.insn, at.ops) != INSN_IDENT ||
+        !emul_describe_access(&cpu->arch, at.bytes, at.nbytes, &access))
+        return ADAPTIVE_UNKNOWN;
+    if (!shadow_translate(lp->env->mmu, access.address, access.writes ? WALK_WRITE : WALK_READ,
+                          current_cpl(cpu) == 3, &w))
+        return ADAPTIVE_WOULD_TRAP; /* a guest #PF: the emulation raises it */
+    uint32_t frame = w.phys >> GUEST_PAGE_SHIFT;
+    if (!guest_ram_is_usable_frame(lp->env->ram, frame) ||
+        (access.writes && shadow_frame_traps_writes(lp->env->mmu, frame)))
+        return ADAPTIVE_WOULD_TRAP;
+    return ADAPTIVE_WOULD_NOT_TRAP;
+}
+
+/* True when emulate_faulting_access() can emulate the instruction at EIP:
+ * an ident instruction with one explicit memory operand, a stack, string
+ * or xlat form, a near call or ret, or a jmp through memory. */
+static bool emulatable_access_at_eip(struct loop *lp)
+{
+    struct insn_at_eip at;
+    struct emul_access_desc access;
+
+    decode_at_eip(lp, &at);
+    if (!at.decoded)
+        return false;
+    switch (classify_instruction(&at.insn, at.ops)) {
+    case INSN_IDENT:
+        return emul_describe_access(&lp->env->cpu->arch, at.bytes, at.nbytes, &access) &&
+               access.size <= BOUNCE_BYTES;
+    case INSN_BRANCH:
+        /* Near call and ret (emul_execute_implicit), jmp through memory
+         * (emulate_indirect_jump). */
+        if (at.insn.meta.branch_type != ZYDIS_BRANCH_TYPE_NEAR)
+            return false;
+        return at.insn.mnemonic == ZYDIS_MNEMONIC_CALL || at.insn.mnemonic == ZYDIS_MNEMONIC_RET ||
+               (at.insn.mnemonic == ZYDIS_MNEMONIC_JMP &&
+                at.ops[0].type == ZYDIS_OPERAND_TYPE_MEMORY);
+    case INSN_STACK:
+    case INSN_STRING:
+    case INSN_XLAT:
+        return true;
+    default:
+        return false;
+    }
 }
 
 /* An access that faulted on the host for a reason that is not the guest's
@@ -832,6 +902,8 @@ static bool handle_host_fault(struct loop *lp, struct popek_error *err)
     shadow_handle_fault(lp->env->mmu, (const uint8_t *)(uintptr_t)cpu->view_base,
                         (const void *)(uintptr_t)f->host_address, f->error_code & 2, &sf);
     guest_linear_t here = cpu->arch.seg[SEG_CS].base + cpu->arch.eip;
+    if (sf.kind != SHADOW_FAULT_RETRY)
+        lp->retries = 0;
     bool trapping_access = sf.kind == SHADOW_FAULT_NOT_RAM || sf.kind == SHADOW_FAULT_CODE_WRITE ||
                            (sf.kind == SHADOW_FAULT_RETRY && sf.unsynced_table);
     if (sf.kind == SHADOW_FAULT_NOT_RAM)
@@ -856,12 +928,17 @@ static bool handle_host_fault(struct loop *lp, struct popek_error *err)
     case SHADOW_FAULT_RETRY:
         /* Mapped now: run the instruction again. A page that keeps
          * faulting (the host refused the mapping) is emulated instead. */
-        lp->retries = here == lp->retry_eip ? lp->retries + 1 : 0;
+        lp->retries = here == lp->retry_eip && linear == lp->retry_linear ? lp->retries + 1 : 0;
         lp->retry_eip = here;
+        lp->retry_linear = linear;
         lp->stats->shadow_fill_faults++;
         if (lp->retries < MAX_FILL_RETRIES)
             return true;
         lp->retries = 0;
+        if (log_enabled(LOG_MMU))
+            log_printf("mmu: eip %08x: access at linear %08lx keeps faulting (host error %#lx): "
+                       "emulated\n",
+                       here, (unsigned long)linear, (unsigned long)f->error_code);
         return emulate_faulting_access(lp, err);
     case SHADOW_FAULT_GUEST_PF:
         cpu->arch.cr2 = sf.linear;
@@ -881,6 +958,10 @@ static bool handle_host_fault(struct loop *lp, struct popek_error *err)
     case SHADOW_FAULT_OUTSIDE:
         /* Not RAM (emulated against the bus), or a 32-bit wrap into a
          * view guard (emulated with exact wrap-around). */
+        if (log_enabled(LOG_MMU))
+            log_printf("mmu: eip %08x: access at linear %08lx emulated (%s)\n", here,
+                       (unsigned long)linear,
+                       sf.kind == SHADOW_FAULT_NOT_RAM ? "not RAM" : "outside the window");
         return emulate_faulting_access(lp, err);
     }
     return false;
@@ -1056,6 +1137,8 @@ static int run_loop_body(const struct run_env *env, struct run_stats *stats,
             vcpu_state_dump(&cpu->arch, log_stream ? log_stream : stderr);
         }
 
+        if (cpu->exit_reason != EXIT_FAULT)
+            lp->retries = 0; /* it got somewhere */
         switch (cpu->exit_reason) {
         case EXIT_BRANCH:
             stats->exits_branch++;

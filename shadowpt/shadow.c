@@ -803,11 +803,13 @@ void shadow_handle_fault(struct shadow_mmu *mmu, const uint8_t *view_base_addr,
             out->kind = SHADOW_FAULT_CODE_WRITE;
             out->frame = frame;
         } else if (s->v[0].spte[frame] & SPTE_MAPPED) {
+
             /* Mapped read-only for code that has been dropped since:
              * writable again. */
             uint32_t e = spte_make(mmu, frame, true, true);
             mmu->stats.dirty_upgrades++;
             map_run(mmu, s, 0, frame, &e, 1);
+
         } else {
             mmu->stats.fills++;
             fill_identity(mmu, s, out->linear);
@@ -845,6 +847,11 @@ void shadow_unprotect_all_code(struct shadow_mmu *mmu)
 bool shadow_frame_has_code(const struct shadow_mmu *mmu, uint32_t frame)
 {
     return frame < mmu->nframes && (mmu->frame_flags[frame] & FRAME_CODE);
+}
+
+bool shadow_frame_traps_writes(const struct shadow_mmu *mmu, uint32_t frame)
+{
+    return !frame_is_ram(mmu, frame) || frame_protected(mmu, frame);
 }
 
 void shadow_note_phys_write(struct shadow_mmu *mmu, guest_phys_t phys, uint32_t len)

@@ -125,6 +125,10 @@ void shadow_unprotect_code_frame(struct shadow_mmu *mmu, uint32_t frame);
 void shadow_unprotect_all_code(struct shadow_mmu *mmu);
 bool shadow_frame_has_code(const struct shadow_mmu *mmu, uint32_t frame);
 
+/* True when a store to the frame through a view would fault: it is not RAM,
+ * holds translated code, or is a tracked page table in sync. */
+bool shadow_frame_traps_writes(const struct shadow_mmu *mmu, uint32_t frame);
+
 /* The monitor wrote guest-physical memory itself (emulated stores, DMA):
  * tracked frames among [phys, phys+len) become unsynced. */
 void shadow_note_phys_write(struct shadow_mmu *mmu, guest_phys_t phys, uint32_t len);

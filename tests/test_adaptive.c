@@ -25,7 +25,7 @@ static void test_threshold_and_probation(void **state)
 
     /* After its probation it runs in place again... */
     unsigned n = 0;
-    while (!adaptive_note_emulation(set, 0xC0101000u))
+    while (!adaptive_note_emulation(set, 0xC0101000u, ADAPTIVE_UNKNOWN))
         n++;
     assert_int_equal(n + 1, ADAPTIVE_PROBATION);
     assert_false(adaptive_is_emulated(set, 0xC0101000u));
@@ -34,9 +34,27 @@ static void test_threshold_and_probation(void **state)
         adaptive_note_fault(set, 0xC0101000u);
     assert_true(adaptive_is_emulated(set, 0xC0101000u));
     n = 0;
-    while (!adaptive_note_emulation(set, 0xC0101000u))
+    while (!adaptive_note_emulation(set, 0xC0101000u, ADAPTIVE_UNKNOWN))
         n++;
     assert_int_equal(n + 1, 2 * ADAPTIVE_PROBATION);
+
+    /* Emulations that would have trapped keep it emulated; a run of ones
+     * that would not puts it back in place at once. */
+    for (int i = 0; i < ADAPTIVE_THRESHOLD; i++)
+        adaptive_note_fault(set, 0x2000);
+    for (int i = 0; i < 1000; i++)
+        assert_false(adaptive_note_emulation(set, 0x2000, ADAPTIVE_WOULD_TRAP));
+    for (int i = 1; i < ADAPTIVE_USELESS; i++)
+        assert_false(adaptive_note_emulation(set, 0x2000, ADAPTIVE_WOULD_NOT_TRAP));
+    assert_true(adaptive_is_emulated(set, 0x2000));
+    assert_true(adaptive_note_emulation(set, 0x2000, ADAPTIVE_WOULD_NOT_TRAP));
+    assert_false(adaptive_is_emulated(set, 0x2000));
+
+    /* Forgotten: gone at once. */
+    for (int i = 0; i < ADAPTIVE_THRESHOLD; i++)
+        adaptive_note_fault(set, 0x3000);
+    adaptive_forget(set, 0x3000);
+    assert_false(adaptive_is_emulated(set, 0x3000));
 
     /* Disabled: never. */
     set->disabled = true;
