@@ -13,6 +13,14 @@
  * is neither translated code nor a tracked page table in sync. Only
  * host-writable mappings are entered in the reverse map (rmap.c): they are
  * the ones protecting a frame has to find.
+ *
+ * Beside it, `src` keeps the guest PTE each mapping was derived from, and
+ * `pde_src` the PDE of each 4 MiB region: bringing an unsynced table back in
+ * sync is checking every mapping it feeds against the entry now in memory
+ * (entry_consistent) and dropping those that no longer follow from it. So
+ * no copy of a table is kept, and an entry changed and changed back, or
+ * changed after a mapping was made from it, is judged by what the mapping
+ * really assumed.
  */
 #include "shadowpt/shadow.h"
 
@@ -49,6 +57,8 @@
 struct shadow_view {
     struct view *view;
     uint32_t *spte;                 /* WINDOW_PAGES entries */
+    uint32_t *src;                  /* WINDOW_PAGES: the guest PTE each mapping came from */
+    uint32_t pde_src[ENTRIES];      /* the guest PDE each region's mappings came from */
     uint16_t region_pages[ENTRIES]; /* mapped pages per 4 MiB region */
     uint32_t mapped_pages;
 };
@@ -62,13 +72,11 @@ struct space {
     struct shadow_view v[2]; /* [0] supervisor, [1] user */
 };
 
-/* A frame used as a page directory or page table by a cached space, with
- * the contents the shadow was derived from. */
+/* A frame used as a page directory or page table by a cached space. */
 struct tracked {
     uint32_t frame;
     uint8_t roles;
     bool unsynced;
-    uint32_t snapshot[ENTRIES];
 };
 
 struct shadow_mmu {
@@ -121,6 +129,16 @@ static uint32_t spte_make(const struct shadow_mmu *mmu, uint32_t frame, bool gue
     return e;
 }
 
+/* A mapping derived from guest entry `src` still follows from the entry now
+ * `live`: same frame, flags and rights, still accessed, and dirty wherever
+ * the mapping assumed it. A/D set since are fine (the walk sets them). */
+static bool entry_consistent(uint32_t src, uint32_t live)
+{
+    const uint32_t ad = PTE_A | PTE_D;
+
+    return (src & ~ad) == (live & ~ad) && (live & PTE_A) && (!(src & PTE_D) || (live & PTE_D));
+}
+
 static void note_map_op(struct shadow_mmu *mmu, struct space *s)
 {
     s->map_ops++;
@@ -130,9 +148,10 @@ static void note_map_op(struct shadow_mmu *mmu, struct space *s)
 /* ---- mapping and unmapping ------------------------------------------------ */
 
 /* Maps `n` pages from `lpage` whose shadow entries are `e[0..n)` (frames
- * contiguous, same host protection) with one mmap. */
+ * contiguous, same host protection) with one mmap; `src` are the guest
+ * PTEs they come from (NULL with paging off). */
 static bool map_run(struct shadow_mmu *mmu, struct space *s, unsigned vi, uint32_t lpage,
-                    const uint32_t *e, uint32_t n)
+                    const uint32_t *e, const uint32_t *src, uint32_t n)
 {
     struct shadow_view *sv = &s->v[vi];
     struct popek_error err;
@@ -149,6 +168,7 @@ static bool map_run(struct shadow_mmu *mmu, struct space *s, unsigned vi, uint32
             sv->mapped_pages++;
         }
         sv->spte[page] = e[i];
+        sv->src[page] = src ? src[i] : 0;
         if (writable &&
             !rmap_add(&mmu->rmap[SPTE_FRAME(e[i])], rmap_entry(space_index(mmu, s), vi, page))) {
             /* Unlisted, it could not be found to protect: read-only. */
@@ -163,17 +183,18 @@ static bool map_run(struct shadow_mmu *mmu, struct space *s, unsigned vi, uint32
 struct run_builder {
     uint32_t lpage, n;
     uint32_t e[ENTRIES];
+    uint32_t src[ENTRIES];
 };
 
 static void run_flush(struct shadow_mmu *mmu, struct space *s, unsigned vi, struct run_builder *r)
 {
     if (r->n)
-        map_run(mmu, s, vi, r->lpage, r->e, r->n);
+        map_run(mmu, s, vi, r->lpage, r->e, r->src, r->n);
     r->n = 0;
 }
 
 static void run_add(struct shadow_mmu *mmu, struct space *s, unsigned vi, struct run_builder *r,
-                    uint32_t lpage, uint32_t e)
+                    uint32_t lpage, uint32_t e, uint32_t src)
 {
     if (r->n) {
         uint32_t last = r->e[r->n - 1];
@@ -184,6 +205,7 @@ static void run_add(struct shadow_mmu *mmu, struct space *s, unsigned vi, struct
     }
     if (!r->n)
         r->lpage = lpage;
+    r->src[r->n] = src;
     r->e[r->n++] = e;
 }
 
@@ -248,6 +270,7 @@ static void space_empty(struct shadow_mmu *mmu, struct space *s)
         if (sv->mapped_pages || s->map_ops) {
             view_unmap(sv->view, 0, WINDOW_PAGES, &err);
             madvise(sv->spte, WINDOW_PAGES * sizeof(uint32_t), MADV_DONTNEED);
+            madvise(sv->src, WINDOW_PAGES * sizeof(uint32_t), MADV_DONTNEED);
             memset(sv->region_pages, 0, sizeof(sv->region_pages));
             sv->mapped_pages = 0;
         }
@@ -324,8 +347,6 @@ static struct tracked *track_frame(struct shadow_mmu *mmu, uint32_t frame, uint8
     t->frame = frame;
     t->roles = role;
     t->unsynced = false;
-    memcpy(t->snapshot, guest_ram_host_ptr(mmu->ram, frame << GUEST_PAGE_SHIFT, GUEST_PAGE_SIZE),
-           sizeof(t->snapshot));
     mmu->tracked[frame] = t;
     mmu->frame_flags[frame] |= FRAME_TRACKED;
     mmu->stats.tracked_pages++;
@@ -381,28 +402,10 @@ static void mark_unsynced(struct shadow_mmu *mmu, uint32_t frame)
     mmu->stats.unsyncs++;
 }
 
-/* The walk's own A/D updates are not guest changes: keep the snapshots of
- * in-sync tables equal to memory. */
-static void refresh_snapshot_entry(struct shadow_mmu *mmu, guest_phys_t entry_addr)
-{
-    uint32_t frame = entry_addr >> GUEST_PAGE_SHIFT;
-    struct tracked *t = frame < mmu->nframes ? mmu->tracked[frame] : NULL;
-
-    if (t && !t->unsynced)
-        t->snapshot[(entry_addr & 0xFFFu) >> 2] = guest_walk_read_entry(mmu->ram, entry_addr);
-}
-
 static bool walk(struct shadow_mmu *mmu, guest_linear_t linear, enum walk_access access, bool user,
                  struct walk_result *out)
 {
-    bool ok = guest_walk(mmu->ram, &mmu->regs, linear, access, user, true, out);
-
-    if (mmu->regs.cr0 & CR0_PG) {
-        refresh_snapshot_entry(mmu, (mmu->regs.cr3 & PTE_FRAME_MASK) + ((linear >> 22) << 2));
-        if (ok && !out->large)
-            refresh_snapshot_entry(mmu, out->pte_addr);
-    }
-    return ok;
+    return guest_walk(mmu->ram, &mmu->regs, linear, access, user, true, out);
 }
 
 static bool pde_maps_table(const struct shadow_mmu *mmu, uint32_t pde)
@@ -410,12 +413,30 @@ static bool pde_maps_table(const struct shadow_mmu *mmu, uint32_t pde)
     return (pde & PTE_P) && !((pde & PTE_PS) && (mmu->regs.cr4 & CR4_PSE));
 }
 
-/* Brings every unsynced table back in sync: each entry that differs from
- * the snapshot drops the mappings derived from it, in every cached space
- * (SDM vol. 3, §4.10.4: after a CR3 load or INVLPG no stale translation of
- * a changed entry may be used; popek drops more than that, which is
- * allowed). Page directories first, so that page tables are matched
- * against current directory entries. */
+/* Unmaps the pages of region `d` (in both views of `sp`) that no longer
+ * follow from the page table `pt` now in memory. */
+static void check_region_against_table(struct shadow_mmu *mmu, struct space *sp, uint32_t d,
+                                       const uint32_t *pt)
+{
+    for (unsigned vi = 0; vi < sp->nviews; vi++) {
+        struct shadow_view *sv = &sp->v[vi];
+        if (!sv->region_pages[d])
+            continue;
+        for (uint32_t i = 0; i < ENTRIES; i++) {
+            uint32_t page = d * REGION_PAGES + i;
+            if ((sv->spte[page] & SPTE_MAPPED) && !entry_consistent(sv->src[page], pt[i])) {
+                mmu->stats.resync_entry_changes++;
+                unmap_pages(mmu, sp, vi, page, 1);
+            }
+        }
+    }
+}
+
+/* Brings every unsynced table back in sync: each mapping it feeds, in every
+ * cached space, that no longer follows from its entry is dropped (SDM vol.
+ * 3, §4.10.4: after a CR3 load no stale translation may be used), and the
+ * table is protected again. Page directories first, so that page tables
+ * are matched against current directory entries. */
 static void resync_all(struct shadow_mmu *mmu)
 {
     if (!mmu->nunsynced)
@@ -426,14 +447,18 @@ static void resync_all(struct shadow_mmu *mmu)
             guest_ram_host_ptr(mmu->ram, t->frame << GUEST_PAGE_SHIFT, GUEST_PAGE_SIZE);
         if (!(t->roles & ROLE_PD))
             continue;
-        for (unsigned s = 1; s <= mmu->nspaces; s++) {
-            struct space *sp = &mmu->spaces[s];
+        for (unsigned si = 1; si <= mmu->nspaces; si++) {
+            struct space *sp = &mmu->spaces[si];
             if (!sp->in_use || sp->pd_frame != t->frame)
                 continue;
-            for (uint32_t i = 0; i < ENTRIES; i++) {
-                if (live[i] != t->snapshot[i]) {
-                    mmu->stats.resync_entry_changes++;
-                    unmap_region(mmu, sp, i);
+            for (uint32_t d = 0; d < ENTRIES; d++) {
+                for (unsigned vi = 0; vi < sp->nviews; vi++) {
+                    if (sp->v[vi].region_pages[d] &&
+                        !entry_consistent(sp->v[vi].pde_src[d], live[d])) {
+                        mmu->stats.resync_entry_changes++;
+                        unmap_region(mmu, sp, d);
+                        break;
+                    }
                 }
             }
         }
@@ -442,36 +467,22 @@ static void resync_all(struct shadow_mmu *mmu)
         struct tracked *t = mmu->tracked[mmu->unsynced[u]];
         const uint32_t *live =
             guest_ram_host_ptr(mmu->ram, t->frame << GUEST_PAGE_SHIFT, GUEST_PAGE_SIZE);
-        uint16_t changed[ENTRIES];
-        uint32_t nchanged = 0;
         if (!(t->roles & ROLE_PT))
             continue;
-        for (uint32_t i = 0; i < ENTRIES; i++) {
-            if (live[i] != t->snapshot[i])
-                changed[nchanged++] = (uint16_t)i;
-        }
-        mmu->stats.resync_entry_changes += nchanged;
-        if (!nchanged)
-            continue;
         bool referenced = false;
-        for (unsigned s = 1; s <= mmu->nspaces; s++) {
-            struct space *sp = &mmu->spaces[s];
-            if (!sp->in_use)
-                continue;
+        for (unsigned si = 1; si <= mmu->nspaces; si++) {
+            struct space *sp = &mmu->spaces[si];
             const uint32_t *pd =
-                guest_ram_host_ptr(mmu->ram, sp->pd_frame << GUEST_PAGE_SHIFT, GUEST_PAGE_SIZE);
+                sp->in_use ? guest_ram_host_ptr(mmu->ram, sp->pd_frame << GUEST_PAGE_SHIFT,
+                                                GUEST_PAGE_SIZE)
+                           : NULL;
             if (!pd)
                 continue;
             for (uint32_t d = 0; d < ENTRIES; d++) {
                 if (!pde_maps_table(mmu, pd[d]) || (pd[d] >> GUEST_PAGE_SHIFT) != t->frame)
                     continue;
                 referenced = true;
-                for (unsigned vi = 0; vi < sp->nviews; vi++) {
-                    if (!sp->v[vi].region_pages[d])
-                        continue;
-                    for (uint32_t c = 0; c < nchanged; c++)
-                        unmap_pages(mmu, sp, vi, d * REGION_PAGES + changed[c], 1);
-                }
+                check_region_against_table(mmu, sp, d, live);
             }
         }
         /* No cached space uses it as a table any more (the guest freed it
@@ -489,9 +500,6 @@ static void resync_all(struct shadow_mmu *mmu)
             untrack(mmu, t->frame); /* its mappings become writable on their next write */
             continue;
         }
-        memcpy(t->snapshot,
-               guest_ram_host_ptr(mmu->ram, t->frame << GUEST_PAGE_SHIFT, GUEST_PAGE_SIZE),
-               sizeof(t->snapshot));
         downgrade_frame(mmu, t->frame);
     }
 }
@@ -511,7 +519,7 @@ static void fill_identity(struct shadow_mmu *mmu, struct space *s, guest_linear_
             run_flush(mmu, s, 0, &run);
             continue;
         }
-        run_add(mmu, s, 0, &run, page, spte_make(mmu, page, true, true));
+        run_add(mmu, s, 0, &run, page, spte_make(mmu, page, true, true), 0);
     }
     run_flush(mmu, s, 0, &run);
 }
@@ -549,7 +557,8 @@ static void prefault_table(struct shadow_mmu *mmu, struct space *s, unsigned vi,
         }
         bool user_w = (rights & PTE_US) && (rights & PTE_RW);
         bool super_w = !(mmu->regs.cr0 & CR0_WP) || (rights & PTE_RW);
-        run_add(mmu, s, vi, &run, page, spte_for(mmu, vi, frame, user_w, super_w, pte & PTE_D));
+        run_add(mmu, s, vi, &run, page, spte_for(mmu, vi, frame, user_w, super_w, pte & PTE_D),
+                pte);
         mmu->stats.prefaulted_pages++;
     }
     run_flush(mmu, s, vi, &run);
@@ -570,7 +579,8 @@ static void fill_large(struct shadow_mmu *mmu, struct space *s, unsigned vi,
             continue;
         }
         run_add(mmu, s, vi, &run, page,
-                spte_for(mmu, vi, frame, w->user_write_ok, w->super_write_ok, w->pte & PTE_D));
+                spte_for(mmu, vi, frame, w->user_write_ok, w->super_write_ok, w->pte & PTE_D),
+                w->pte);
     }
     run_flush(mmu, s, vi, &run);
 }
@@ -604,7 +614,15 @@ static void fill_paged(struct shadow_mmu *mmu, struct space *s, unsigned vi, gue
         mark_unsynced(mmu, frame);
         out->unsynced_table = true;
     }
-    if (s->v[vi].spte[page] & SPTE_MAPPED)
+    /* The region's other mappings came from the PDE as it was then: if it
+     * has changed since (its table unsynced), they go first. */
+    struct shadow_view *sv = &s->v[vi];
+    if (sv->region_pages[linear >> 22] && !entry_consistent(sv->pde_src[linear >> 22], w.pde)) {
+        mmu->stats.resync_entry_changes++;
+        unmap_pages(mmu, s, vi, (linear >> 22) * REGION_PAGES, REGION_PAGES);
+    }
+    sv->pde_src[linear >> 22] = w.pde;
+    if (sv->spte[page] & SPTE_MAPPED)
         mmu->stats.dirty_upgrades++;
     else
         mmu->stats.fills++;
@@ -613,7 +631,7 @@ static void fill_paged(struct shadow_mmu *mmu, struct space *s, unsigned vi, gue
         return;
     }
     uint32_t e = spte_for(mmu, vi, frame, w.user_write_ok, w.super_write_ok, w.pte & PTE_D);
-    map_run(mmu, s, vi, page, &e, 1);
+    map_run(mmu, s, vi, page, &e, &w.pte, 1);
     prefault_table(mmu, s, vi, linear, w.pde);
 }
 
@@ -653,9 +671,13 @@ struct shadow_mmu *shadow_create(struct guest_ram *ram, unsigned spaces, struct 
             s->v[vi].view = view_create(ram, err);
             s->v[vi].spte = mmap(NULL, WINDOW_PAGES * sizeof(uint32_t), PROT_READ | PROT_WRITE,
                                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-            if (!s->v[vi].view || s->v[vi].spte == MAP_FAILED) {
+            s->v[vi].src = mmap(NULL, WINDOW_PAGES * sizeof(uint32_t), PROT_READ | PROT_WRITE,
+                                MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+            if (!s->v[vi].view || s->v[vi].spte == MAP_FAILED || s->v[vi].src == MAP_FAILED) {
                 if (s->v[vi].spte == MAP_FAILED)
                     s->v[vi].spte = NULL;
+                if (s->v[vi].src == MAP_FAILED)
+                    s->v[vi].src = NULL;
                 shadow_destroy(mmu);
                 popek_fail(err, "cannot reserve the address space of guest views");
                 return NULL;
@@ -676,6 +698,8 @@ void shadow_destroy(struct shadow_mmu *mmu)
             view_destroy(mmu->spaces[i].v[vi].view);
             if (mmu->spaces[i].v[vi].spte)
                 munmap(mmu->spaces[i].v[vi].spte, WINDOW_PAGES * sizeof(uint32_t));
+            if (mmu->spaces[i].v[vi].src)
+                munmap(mmu->spaces[i].v[vi].src, WINDOW_PAGES * sizeof(uint32_t));
         }
     }
     if (mmu->tracked)
@@ -745,22 +769,58 @@ enum shadow_flush shadow_set_paging(struct shadow_mmu *mmu, const struct paging_
     return flush;
 }
 
+/* Maps `linear` in a view straight from the guest's entry when it is
+ * present, already accessed and allowed to that view: what the next access
+ * would fault in. */
+static void prefill_page(struct shadow_mmu *mmu, struct space *s, unsigned vi,
+                         guest_linear_t linear)
+{
+    struct walk_result w;
+
+    if (!guest_walk(mmu->ram, &mmu->regs, linear, WALK_READ, vi == 1, false, &w) || w.large ||
+        !(w.pte & PTE_A) || !(w.pde & PTE_A) || !frame_is_ram(mmu, w.phys >> GUEST_PAGE_SHIFT) ||
+        !entry_consistent(s->v[vi].pde_src[linear >> 22], w.pde))
+        return;
+    uint32_t e = spte_for(mmu, vi, w.phys >> GUEST_PAGE_SHIFT, w.user_write_ok, w.super_write_ok,
+                          w.pte & PTE_D);
+    map_run(mmu, s, vi, linear >> GUEST_PAGE_SHIFT, &e, &w.pte, 1);
+}
+
+/* INVLPG (SDM vol. 3, §4.10.4.1) invalidates the translation of one page:
+ * its mappings in the current space are checked against the entries now
+ * in memory and dropped if they no longer follow from them (a changed entry
+ * that is present and accessed is mapped anew at once). Tables stay
+ * unsynced until the next CR3 load, so a loop of "write a PTE, INVLPG, touch
+ * the page" traps at most once per table; other cached spaces are checked
+ * at that CR3 load. */
 void shadow_invlpg(struct shadow_mmu *mmu, guest_linear_t linear)
 {
     struct space *s = mmu->current;
+    uint32_t pdi = linear >> 22, page = linear >> GUEST_PAGE_SHIFT;
 
     mmu->stats.invlpgs++;
-    resync_all(mmu);
     if (s == &mmu->spaces[IDENTITY_SPACE])
         return;
-    /* A 4 MiB translation goes as a whole (SDM vol. 3, §4.10.4.1). */
-    uint32_t pde =
-        guest_walk_read_entry(mmu->ram, (mmu->regs.cr3 & PTE_FRAME_MASK) + ((linear >> 22) << 2));
+    uint32_t pde = guest_walk_read_entry(mmu->ram, (mmu->regs.cr3 & PTE_FRAME_MASK) + (pdi << 2));
     for (unsigned vi = 0; vi < s->nviews; vi++) {
-        if ((pde & PTE_P) && !pde_maps_table(mmu, pde))
-            unmap_region(mmu, s, linear >> 22);
-        else
-            unmap_pages(mmu, s, vi, linear >> GUEST_PAGE_SHIFT, 1);
+        if (s->v[vi].region_pages[pdi] && !entry_consistent(s->v[vi].pde_src[pdi], pde)) {
+            mmu->stats.resync_entry_changes++;
+            unmap_region(mmu, s, pdi);
+            return;
+        }
+    }
+    if (!pde_maps_table(mmu, pde))
+        return; /* a 4 MiB page (its PDE is unchanged) or nothing */
+    uint32_t pte = guest_walk_read_entry(mmu->ram, (pde & PTE_FRAME_MASK) + ((page & 0x3FF) << 2));
+    for (unsigned vi = 0; vi < s->nviews; vi++) {
+        struct shadow_view *sv = &s->v[vi];
+        if (sv->spte[page] & SPTE_MAPPED) {
+            if (entry_consistent(sv->src[page], pte))
+                continue;
+            mmu->stats.resync_entry_changes++;
+            unmap_pages(mmu, s, vi, page, 1);
+        }
+        prefill_page(mmu, s, vi, linear & GUEST_PAGE_MASK);
     }
 }
 
@@ -808,7 +868,7 @@ void shadow_handle_fault(struct shadow_mmu *mmu, const uint8_t *view_base_addr,
              * writable again. */
             uint32_t e = spte_make(mmu, frame, true, true);
             mmu->stats.dirty_upgrades++;
-            map_run(mmu, s, 0, frame, &e, 1);
+            map_run(mmu, s, 0, frame, &e, NULL, 1);
 
         } else {
             mmu->stats.fills++;

@@ -20,10 +20,10 @@
  *  - frames holding translated code (a write drops their blocks first);
  *  - frames used as page directories or page tables by a cached address
  *    space ("tracked"). The first write to a tracked frame marks it
- *    *unsynced* and makes it writable; a CR3 load or INVLPG resyncs every
- *    unsynced frame — each changed entry drops the shadow mappings it fed —
- *    and protects it again (what a TLB flush means on real hardware, SDM
- *    vol. 3, §4.10.4).
+ *    *unsynced* and makes it writable; a CR3 load resyncs every unsynced
+ *    frame — each mapping it feeds that no longer follows from its entry is
+ *    dropped — and protects it again (what a TLB flush means on real
+ *    hardware, SDM vol. 3, §4.10.4); INVLPG checks one page.
  * A reverse map from frame to its writable mappings serves both.
  *
  * Host mappings are a bounded resource (vm.max_map_count): when the number
@@ -82,8 +82,9 @@ enum shadow_flush {
 enum shadow_flush shadow_set_paging(struct shadow_mmu *mmu, const struct paging_regs *regs,
                                     bool cr3_written);
 
-/* INVLPG: resyncs unsynced tables and drops the mappings of `linear`'s page
- * in every view of the current space. */
+/* INVLPG: brings the entries that map `linear` in sync (a changed one
+ * drops its mappings in every cached space, or maps the new translation at
+ * once when it is present and accessed); their tables stay unsynced. */
 void shadow_invlpg(struct shadow_mmu *mmu, guest_linear_t linear);
 
 /* Host address of linear 0 in the current space's view for the given

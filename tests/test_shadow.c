@@ -358,9 +358,27 @@ static void test_page_table_tracking(void **state)
     fault(mmu, true, 0x40001000, false, &f);
     assert_string_equal((char *)(user + 0x40001000), "new");
 
-    /* INVLPG drops one page. */
+    /* INVLPG of an entry the guest did not change keeps its mapping. */
     shadow_invlpg(mmu, 0x40000000);
-    assert_false(host_readable(user + 0x40000000));
+    assert_true(host_readable(user + 0x40000000));
+    /* The guest rewrites two PTEs (one trap unsyncs the table again) and
+     * invalidates one: that one maps its new frame at once (present and
+     * accessed); the other may stay stale; the table stays writable. */
+    fault(mmu, false, 0x50000000, true, &f);
+    assert_int_equal(shadow_stats(mmu)->unsyncs, 2);
+    uint32_t *ptes = (uint32_t *)(super + 0x50000000);
+    ptes[0] = 0x00601000 | PTE_P | PTE_RW | PTE_US | PTE_A;
+    ptes[3] = 0x00603000 | PTE_P | PTE_RW | PTE_US | PTE_A;
+    memcpy(guest_ram_host_ptr(ram, 0x00601000, 4), "inv", 4);
+    shadow_invlpg(mmu, 0x40000123);
+    assert_string_equal((char *)(user + 0x40000000), "inv");
+    assert_false(host_writable(user + 0x40000000)); /* D clear: read-only */
+    assert_true(host_readable(user + 0x40003000));  /* stale, allowed */
+    assert_true(host_writable(super + 0x50000000));
+    /* The next CR3 load brings the rest in sync. */
+    shadow_set_paging(mmu, &paging_on, true);
+    assert_false(host_readable(user + 0x40003000));
+    assert_string_equal((char *)(user + 0x40000000), "inv");
     shadow_destroy(mmu);
 }
 
