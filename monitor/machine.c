@@ -83,6 +83,16 @@ static uint64_t machine_clock_ns(void *ctx)
     return host_monotonic_ns();
 }
 
+/* The FPU/SSE reset state (FCW 0x37F, MXCSR 0x1F80, XMM zero; SDM vol. 3,
+ * §9.1.2): the x87 part in the registers, where the guest's lives (see
+ * monitor/trampoline.c), the SSE part in the vCPU's save area. */
+static void machine_reset_fpu(struct machine *m)
+{
+    memset(m->cpu->fpu_state, 0, sizeof(m->cpu->fpu_state));
+    __asm__ volatile("fninit\n\tfxsave64 %0" : "=m"(m->cpu->fpu_state));
+    memset(m->cpu->fpu_state + 160, 0, 128);
+}
+
 struct machine *machine_create(const struct machine_config *config, struct popek_error *err)
 {
     struct machine *m = calloc(1, sizeof(*m));
@@ -141,8 +151,7 @@ struct machine *machine_create(const struct machine_config *config, struct popek
     m->cpu->view_base = (uint64_t)(uintptr_t)shadow_view_base(m->mmu, false);
     m->cpu->view_base_high = m->cpu->view_base + 0x80000000ull;
     m->cpu->exit_routine = (uint64_t)(uintptr_t)tc_exit_routine;
-    /* The FPU/SSE reset state (FCW 0x37F, MXCSR 0x1F80; SDM vol. 3, §9.1.2). */
-    __asm__ volatile("fninit\n\tfxsave64 %0" : "=m"(m->cpu->fpu_state));
+    machine_reset_fpu(m);
     return m;
 fail:
     machine_destroy(m);
@@ -198,6 +207,7 @@ bool machine_reset(struct machine *m, struct popek_error *err)
     shadow_reset(m->mmu);
     memset(m->cpu->ibl, 0, sizeof(m->cpu->ibl));
     vcpu_state_reset(&m->cpu->arch);
+    machine_reset_fpu(m);
     m->cpu->event_pending = 0;
     m->cpu->exit_link = 0;
     pic8259_reset(m->pic);
@@ -291,6 +301,7 @@ void machine_collect_stats(const struct machine *m, struct stats_report *r)
     const struct shadow_stats *sh = shadow_stats(m->mmu);
     stats_add(r, "shadow", "fills", sh->fills);
     stats_add(r, "shadow", "prefaulted_pages", sh->prefaulted_pages);
+    stats_add(r, "shadow", "prefills", sh->prefills);
     stats_add(r, "shadow", "dirty_upgrades", sh->dirty_upgrades);
     stats_add(r, "shadow", "guest_page_faults", rs->page_faults_delivered);
     stats_add(r, "shadow", "tracked_pages", sh->tracked_pages);

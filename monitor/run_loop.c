@@ -38,6 +38,14 @@ struct loop {
     guest_linear_t retry_eip;
     int64_t retry_linear;
     unsigned retries;
+    /* The instruction that took the last guest #PF from translated code:
+     * when it is about to run again, its page is mapped first (a demand
+     * fault then costs one host fault instead of two or three). */
+    struct pending_refault {
+        bool valid, write;
+        uint16_t cs;
+        guest_linear_t eip, linear;
+    } refault;
     struct run_stats *stats;
     struct emul_env emul;
     struct adaptive_set adaptive;
@@ -943,6 +951,11 @@ static bool handle_host_fault(struct loop *lp, struct popek_error *err)
     case SHADOW_FAULT_GUEST_PF:
         cpu->arch.cr2 = sf.linear;
         lp->stats->page_faults_delivered++;
+        lp->refault = (struct pending_refault){.valid = true,
+                                               .eip = here,
+                                               .cs = cpu->arch.seg[SEG_CS].selector,
+                                               .linear = sf.linear,
+                                               .write = f->error_code & 2};
         return deliver_exception(lp, VEC_PF, true, sf.error_code, err);
     case SHADOW_FAULT_CODE_WRITE:
         /* A store into translated code: drop the frame's blocks and make it
@@ -1020,6 +1033,24 @@ static bool wait_for_interrupt(struct loop *lp, struct popek_error *err)
     }
     host_sleep_until(deadline);
     return true;
+}
+
+/* The callouts that reach devices through the port-I/O bus. */
+static bool callout_does_port_io(uint32_t mnemonic)
+{
+    switch (mnemonic) {
+    case ZYDIS_MNEMONIC_IN:
+    case ZYDIS_MNEMONIC_OUT:
+    case ZYDIS_MNEMONIC_INSB:
+    case ZYDIS_MNEMONIC_INSW:
+    case ZYDIS_MNEMONIC_INSD:
+    case ZYDIS_MNEMONIC_OUTSB:
+    case ZYDIS_MNEMONIC_OUTSW:
+    case ZYDIS_MNEMONIC_OUTSD:
+        return true;
+    default:
+        return false;
+    }
 }
 
 static struct loop loop_state; /* large (code and bounce buffers): not on the stack */
@@ -1111,6 +1142,11 @@ static int run_loop_body(const struct run_env *env, struct run_stats *stats,
                 return 1;
             continue;
         }
+        if (lp->refault.valid && lp->refault.eip == eip &&
+            lp->refault.cs == cpu->arch.seg[SEG_CS].selector) {
+            lp->refault.valid = false;
+            shadow_prefill(env->mmu, lp->refault.linear, lp->refault.write, current_cpl(cpu) == 3);
+        }
         struct tc_block *b = find_or_translate(lp, eip, fetch.phys, key);
         if (!b) {
             popek_fail(err, "cannot translate the block at 0x%08x", eip);
@@ -1152,7 +1188,8 @@ static int run_loop_body(const struct run_env *env, struct run_stats *stats,
             cpu->next_eip -= cpu->arch.seg[SEG_CS].base;
             if (!handle_callout(lp, err, &halted))
                 return 1;
-            devices_due = true; /* port I/O may have reprogrammed a device */
+            if (callout_does_port_io(cpu->callout_mnemonic))
+                devices_due = true; /* it may have reprogrammed a device's deadline */
             break;
         case EXIT_RAISE:
             stats->exits_raise++;

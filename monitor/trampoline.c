@@ -28,7 +28,16 @@ __attribute__((naked)) void tc_enter(struct vcpu *cpu, const void *code)
         "sub $8, %%rsp\n\t"
         "mov %%rdi, %%r15\n\t"
         "mov %%rsp, %c[host_rsp](%%r15)\n\t"
-        "fxrstor64 %c[fpu](%%r15)\n\t"
+        /* The guest's SSE registers and MXCSR back (see tc_fault_landing). */
+        "movdqa %c[fpu]+160(%%r15), %%xmm0\n\t"
+        "movdqa %c[fpu]+176(%%r15), %%xmm1\n\t"
+        "movdqa %c[fpu]+192(%%r15), %%xmm2\n\t"
+        "movdqa %c[fpu]+208(%%r15), %%xmm3\n\t"
+        "movdqa %c[fpu]+224(%%r15), %%xmm4\n\t"
+        "movdqa %c[fpu]+240(%%r15), %%xmm5\n\t"
+        "movdqa %c[fpu]+256(%%r15), %%xmm6\n\t"
+        "movdqa %c[fpu]+272(%%r15), %%xmm7\n\t"
+        "ldmxcsr %c[fpu]+24(%%r15)\n\t"
         "mov %c[view](%%r15), %%r13\n\t"
         "mov %c[view_high](%%r15), %%r12\n\t"
         "mov %%rsi, %%r14\n\t"
@@ -89,9 +98,21 @@ __attribute__((naked)) void tc_exit_routine(void)
 __attribute__((naked)) void tc_fault_landing(void)
 {
     __asm__ volatile(
-        /* Keep the guest's FPU/SSE state and give C code the ABI's. */
-        "fxsave64 %c[fpu](%%r15)\n\t"
-        "fninit\n\t"
+        /* Keep the guest's SSE state and give C code the ABI's MXCSR. The
+         * guest has xmm0-7 (all SysV C code may clobber); its x87/MMX
+         * state stays live in the registers, because popek's C code never
+         * uses the x87 (no long double anywhere): saving it on every exit
+         * cost a fifth of a callout. Layout as fxsave's (SDM vol. 1,
+         * §10.5.1): MXCSR at 24, XMM0 at 160. */
+        "movdqa %%xmm0, %c[fpu]+160(%%r15)\n\t"
+        "movdqa %%xmm1, %c[fpu]+176(%%r15)\n\t"
+        "movdqa %%xmm2, %c[fpu]+192(%%r15)\n\t"
+        "movdqa %%xmm3, %c[fpu]+208(%%r15)\n\t"
+        "movdqa %%xmm4, %c[fpu]+224(%%r15)\n\t"
+        "movdqa %%xmm5, %c[fpu]+240(%%r15)\n\t"
+        "movdqa %%xmm6, %c[fpu]+256(%%r15)\n\t"
+        "movdqa %%xmm7, %c[fpu]+272(%%r15)\n\t"
+        "stmxcsr %c[fpu]+24(%%r15)\n\t"
         "ldmxcsr %[mxcsr]\n\t"
         "cld\n\t"
         "add $8, %%rsp\n\t"

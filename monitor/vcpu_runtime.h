@@ -73,7 +73,9 @@ struct vcpu {
         uint64_t host_code;
     } ibl[VCPU_IBL_ENTRIES];
 
-    /* The guest's x87/MMX/SSE state while the monitor runs C code (fxsave). */
+    /* The guest's XMM0-7 and MXCSR while the monitor runs C code, in
+     * fxsave layout; its x87/MMX state stays live in the registers
+     * (monitor/trampoline.c). */
     uint8_t fpu_state[512] __attribute__((aligned(16)));
 };
 

@@ -24,9 +24,11 @@
  */
 #include "shadowpt/shadow.h"
 
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "monitor/vcpu.h"
 #include "shadowpt/rmap.h"
@@ -37,10 +39,12 @@
 #define ENTRIES        1024u
 #define IDENTITY_SPACE 0u
 
-/* Host mapping operations allowed before the least recently used space is
- * emptied. Each operation adds at most two host VMAs (a split), and
- * vm.max_map_count is 65530 (DESIGN.md §1). */
-#define DEFAULT_MAP_BUDGET 24000u
+/* The host's mappings are bounded by vm.max_map_count (65530, DESIGN.md
+ * §1). Every MAP_CHECK_INTERVAL mapping operations (each adds at most two
+ * host mappings, by splitting one) the process's mappings are counted, and
+ * if fewer than MAP_HEADROOM are left, a space is emptied. */
+#define MAP_CHECK_INTERVAL 8192u
+#define MAP_HEADROOM       (4 * MAP_CHECK_INTERVAL)
 
 #define SPTE_MAPPED   0x1u
 #define SPTE_GUEST_W  0x2u
@@ -87,7 +91,9 @@ struct shadow_mmu {
     struct space spaces[SHADOW_MAX_SPACES + 1]; /* [0]: identity (paging off) */
     struct space *current;
     uint64_t clock;
-    uint64_t map_budget;
+    uint64_t map_limit; /* host mappings allowed before a space is emptied */
+    uint64_t map_check_interval;
+    uint64_t ops_since_check;
     uint8_t *frame_flags;
     struct tracked **tracked; /* per frame, NULL when not tracked */
     uint32_t *unsynced;       /* frames to resync */
@@ -142,7 +148,42 @@ static bool entry_consistent(uint32_t src, uint32_t live)
 static void note_map_op(struct shadow_mmu *mmu, struct space *s)
 {
     s->map_ops++;
+    mmu->ops_since_check++;
     mmu->stats.host_map_ops++;
+}
+
+/* The number of mappings the host process has (lines of /proc/self/maps). */
+static uint64_t count_host_mappings(void)
+{
+    char buf[65536];
+    uint64_t lines = 0;
+    ssize_t n;
+    int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0)
+        return 0;
+    while ((n = read(fd, buf, sizeof(buf))) > 0) {
+        for (ssize_t i = 0; i < n; i++)
+            lines += buf[i] == '\n';
+    }
+    close(fd);
+    return lines;
+}
+
+/* vm.max_map_count, or its default. */
+static uint64_t host_map_count_limit(void)
+{
+    char buf[32] = "";
+    int fd = open("/proc/sys/vm/max_map_count", O_RDONLY | O_CLOEXEC);
+    uint64_t limit = 0;
+
+    if (fd >= 0) {
+        ssize_t n = read(fd, buf, sizeof(buf) - 1);
+        if (n > 0)
+            limit = strtoull(buf, NULL, 10);
+        close(fd);
+    }
+    return limit ? limit : 65530;
 }
 
 /* ---- mapping and unmapping ------------------------------------------------ */
@@ -177,6 +218,28 @@ static bool map_run(struct shadow_mmu *mmu, struct space *s, unsigned vi, uint32
         }
     }
     return true;
+}
+
+/* Gives a mapped page new shadow flags for the same frame: an mprotect,
+ * cheaper for the host than mapping it again. */
+static void upgrade_page(struct shadow_mmu *mmu, struct space *s, unsigned vi, uint32_t page,
+                         uint32_t e, uint32_t src)
+{
+    struct shadow_view *sv = &s->v[vi];
+    uint32_t old = sv->spte[page];
+
+    if ((old & SPTE_HOST_W) != (e & SPTE_HOST_W)) {
+        if ((e & SPTE_HOST_W) &&
+            !rmap_add(&mmu->rmap[SPTE_FRAME(e)], rmap_entry(space_index(mmu, s), vi, page)))
+            e &= ~SPTE_HOST_W;
+        if ((old & SPTE_HOST_W) != (e & SPTE_HOST_W)) {
+            view_protect(sv->view, page << GUEST_PAGE_SHIFT, 1,
+                         (e & SPTE_HOST_W) ? VIEW_PROT_READ_WRITE : VIEW_PROT_READ);
+            note_map_op(mmu, s);
+        }
+    }
+    sv->spte[page] = e;
+    sv->src[page] = src;
 }
 
 /* Collects pages into runs that one mmap can map. */
@@ -316,17 +379,18 @@ static struct space *space_for_cr3(struct shadow_mmu *mmu, uint32_t cr3)
  * most mapping operations, the current one last. */
 static void enforce_map_budget(struct shadow_mmu *mmu)
 {
-    uint64_t total = 0;
     struct space *worst = NULL;
 
+    if (mmu->ops_since_check < mmu->map_check_interval)
+        return;
+    mmu->ops_since_check = 0;
+    if (count_host_mappings() < mmu->map_limit)
+        return;
     for (unsigned i = 0; i <= mmu->nspaces; i++) {
         struct space *s = &mmu->spaces[i];
-        total += s->map_ops;
         if (s != mmu->current && s->map_ops && (!worst || s->map_ops > worst->map_ops))
             worst = s;
     }
-    if (total < mmu->map_budget)
-        return;
     mmu->stats.evictions++;
     space_empty(mmu, worst ? worst : mmu->current);
 }
@@ -422,11 +486,21 @@ static void check_region_against_table(struct shadow_mmu *mmu, struct space *sp,
         struct shadow_view *sv = &sp->v[vi];
         if (!sv->region_pages[d])
             continue;
-        for (uint32_t i = 0; i < ENTRIES; i++) {
+        /* Runs of pages to drop go in one host call (a table cleared
+         * wholesale is one call, not 1024). */
+        uint32_t run_start = 0, run_end = 0; /* [start, end) within the region */
+        for (uint32_t i = 0; i <= ENTRIES; i++) {
             uint32_t page = d * REGION_PAGES + i;
-            if ((sv->spte[page] & SPTE_MAPPED) && !entry_consistent(sv->src[page], pt[i])) {
+            bool mapped = i < ENTRIES && (sv->spte[page] & SPTE_MAPPED);
+            bool stale = mapped && !entry_consistent(sv->src[page], pt[i]);
+            if (stale) {
                 mmu->stats.resync_entry_changes++;
-                unmap_pages(mmu, sp, vi, page, 1);
+                if (run_end == run_start)
+                    run_start = i;
+                run_end = i + 1;
+            } else if ((mapped || i == ENTRIES) && run_end > run_start) {
+                unmap_pages(mmu, sp, vi, d * REGION_PAGES + run_start, run_end - run_start);
+                run_start = run_end = 0;
             }
         }
     }
@@ -631,6 +705,10 @@ static void fill_paged(struct shadow_mmu *mmu, struct space *s, unsigned vi, gue
         return;
     }
     uint32_t e = spte_for(mmu, vi, frame, w.user_write_ok, w.super_write_ok, w.pte & PTE_D);
+    if ((sv->spte[page] & SPTE_MAPPED) && SPTE_FRAME(sv->spte[page]) == frame) {
+        upgrade_page(mmu, s, vi, page, e, w.pte); /* the first write: same frame, now dirty */
+        return;
+    }
     map_run(mmu, s, vi, page, &e, &w.pte, 1);
     prefault_table(mmu, s, vi, linear, w.pde);
 }
@@ -654,7 +732,9 @@ struct shadow_mmu *shadow_create(struct guest_ram *ram, unsigned spaces, struct 
     mmu->ram = ram;
     mmu->nframes = (uint32_t)(guest_ram_size(ram) >> GUEST_PAGE_SHIFT);
     mmu->nspaces = spaces;
-    mmu->map_budget = DEFAULT_MAP_BUDGET;
+    uint64_t limit = host_map_count_limit();
+    mmu->map_limit = limit > 2 * MAP_HEADROOM ? limit - MAP_HEADROOM : limit / 2;
+    mmu->map_check_interval = MAP_CHECK_INTERVAL;
     mmu->frame_flags = calloc(mmu->nframes, 1);
     mmu->tracked = calloc(mmu->nframes, sizeof(*mmu->tracked));
     mmu->unsynced = calloc(mmu->nframes, sizeof(*mmu->unsynced));
@@ -879,6 +959,26 @@ void shadow_handle_fault(struct shadow_mmu *mmu, const uint8_t *view_base_addr,
     fill_paged(mmu, s, vi, out->linear, write, out);
 }
 
+bool shadow_prefill(struct shadow_mmu *mmu, guest_linear_t linear, bool write, bool user)
+{
+    struct space *s = mmu->current;
+    struct shadow_fault out = {.kind = SHADOW_FAULT_RETRY, .linear = linear};
+    struct walk_result w;
+    unsigned vi = user && s->nviews > 1 ? 1 : 0;
+
+    if (s == &mmu->spaces[IDENTITY_SPACE])
+        return false;
+    /* Only when the access is allowed now: a walk that fails sets nothing. */
+    if (!guest_walk(mmu->ram, &mmu->regs, linear, write ? WALK_WRITE : WALK_READ, user, false, &w))
+        return false;
+    enforce_map_budget(mmu);
+    fill_paged(mmu, s, vi, linear, write, &out);
+    if (out.kind != SHADOW_FAULT_RETRY)
+        return false;
+    mmu->stats.prefills++;
+    return true;
+}
+
 void shadow_protect_code_frame(struct shadow_mmu *mmu, uint32_t frame)
 {
     if (frame >= mmu->nframes || (mmu->frame_flags[frame] & FRAME_CODE))
@@ -936,9 +1036,10 @@ bool shadow_canaries_intact(const struct shadow_mmu *mmu)
     return true;
 }
 
-void shadow_set_map_budget(struct shadow_mmu *mmu, uint64_t host_map_ops)
+void shadow_set_map_budget(struct shadow_mmu *mmu, uint64_t host_mappings)
 {
-    mmu->map_budget = host_map_ops;
+    mmu->map_limit = host_mappings;
+    mmu->map_check_interval = host_mappings / 4 ? host_mappings / 4 : 1;
 }
 
 const struct shadow_stats *shadow_stats(const struct shadow_mmu *mmu)

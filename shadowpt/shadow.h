@@ -26,9 +26,10 @@
  *    hardware, SDM vol. 3, §4.10.4); INVLPG checks one page.
  * A reverse map from frame to its writable mappings serves both.
  *
- * Host mappings are a bounded resource (vm.max_map_count): when the number
- * of host mapping operations since the last eviction passes a budget, the
- * least recently used address space is emptied (counted, never a failure).
+ * Host mappings are a bounded resource (vm.max_map_count): every few
+ * thousand mapping operations the process's mappings are counted, and when
+ * they near the limit the space that made the most operations is emptied
+ * (counted, never a failure).
  */
 #ifndef POPEK_SHADOWPT_SHADOW_H
 #define POPEK_SHADOWPT_SHADOW_H
@@ -45,6 +46,7 @@ struct shadow_mmu;
 struct shadow_stats {
     uint64_t fills;             /* host faults answered by mapping pages */
     uint64_t prefaulted_pages;  /* neighbours mapped by those fills */
+    uint64_t prefills;          /* pages mapped before a #PF'd instruction ran again */
     uint64_t guest_page_faults; /* walks that ended in a guest #PF */
     uint64_t dirty_upgrades;    /* read-only mappings made writable by a first write */
     uint64_t tracked_pages;     /* frames currently tracked as page tables */
@@ -120,6 +122,13 @@ struct shadow_fault {
 void shadow_handle_fault(struct shadow_mmu *mmu, const uint8_t *view_base, const void *host_address,
                          bool write, struct shadow_fault *out);
 
+/* Maps `linear` in the current view for the given privilege as a fault on
+ * it would (setting A, and D for a write), if the guest's tables allow the
+ * access; otherwise does nothing. For the instruction that took a guest #PF
+ * on `linear`, just before it runs again: the fault it would take next is
+ * the fill. True when the page is mapped now. */
+bool shadow_prefill(struct shadow_mmu *mmu, guest_linear_t linear, bool write, bool user);
+
 /* Code protection (self-modifying code through any alias). */
 void shadow_protect_code_frame(struct shadow_mmu *mmu, uint32_t frame);
 void shadow_unprotect_code_frame(struct shadow_mmu *mmu, uint32_t frame);
@@ -137,8 +146,10 @@ void shadow_note_phys_write(struct shadow_mmu *mmu, guest_phys_t phys, uint32_t 
 /* True when the canary pages around every view are intact. */
 bool shadow_canaries_intact(const struct shadow_mmu *mmu);
 
-/* Lowers the mapping budget (tests force evictions with it). */
-void shadow_set_map_budget(struct shadow_mmu *mmu, uint64_t host_map_ops);
+/* Sets how many host mappings the process may have before a space is
+ * emptied (default: vm.max_map_count less a margin; tests force evictions
+ * with a low one). */
+void shadow_set_map_budget(struct shadow_mmu *mmu, uint64_t host_mappings);
 
 const struct shadow_stats *shadow_stats(const struct shadow_mmu *mmu);
 

@@ -224,6 +224,19 @@ static void test_stack_forms(void **state)
            "mov r11d, dword ptr [rsp+r13*1]; mov dword ptr [rsp+r13*1+0x08], r11d; "
            "lea esp, [rsp+0x04]");
     EXPECT(BYTES(0xC9), "mov r14d, dword ptr [rbp+r13*1]; lea esp, [rbp+0x04]; mov ebp, r14d");
+    /* push sreg: the selector from the vCPU's segment cache, zero-extended
+     * to the operand size. */
+    char want[160];
+    snprintf(want, sizeof(want),
+             "movzx r14d, word ptr [r15+0x%x]; mov dword ptr [rsp+r13*1-0x04], r14d; "
+             "lea esp, [rsp-0x04]",
+             (unsigned)(VCPU_OFFSET(arch.seg[SEG_DS].selector)));
+    EXPECT(BYTES(0x1E), want);
+    snprintf(want, sizeof(want),
+             "movzx r14d, word ptr [r15+0x%x]; mov word ptr [rsp+r13*1-0x02], r14w; "
+             "lea esp, [rsp-0x02]",
+             (unsigned)(VCPU_OFFSET(arch.seg[SEG_GS].selector)));
+    EXPECT(BYTES(0x66, 0x0F, 0xA8), want);
 }
 
 static void test_string_forms(void **state)
@@ -265,7 +278,7 @@ static void test_callouts(void **state)
         {0x9C},             /* pushfd */
         {0x27},             /* daa: gone in 64-bit mode */
         {0x0F, 0x0B},       /* ud2 */
-        {0x1E},             /* push ds */
+        {0x1F},             /* pop ds: a segment load */
         {0xCD, 0x80},       /* int 0x80 */
     };
 

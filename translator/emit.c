@@ -67,6 +67,14 @@ void emit_store_vcpu_r14d(struct emit_buf *b, int32_t offset)
     emit_u32(b, (uint32_t)offset);
 }
 
+void emit_movzx_r14d_vcpu_u16(struct emit_buf *b, int32_t offset)
+{
+    static const uint8_t op[] = {0x45, 0x0F, 0xB7, 0xB7}; /* movzx r14d, word [r15 + disp32] */
+
+    emit_bytes(b, op, sizeof(op));
+    emit_u32(b, (uint32_t)offset);
+}
+
 void emit_mov_r14d_imm(struct emit_buf *b, uint32_t value)
 {
     static const uint8_t op[] = {0x41, 0xBE}; /* mov r14d, imm32 */

@@ -51,6 +51,8 @@ void emit_store_vcpu_u32(struct emit_buf *b, int32_t offset, uint32_t value);
 void emit_store_vcpu_r14d(struct emit_buf *b, int32_t offset);
 /* mov r14d, imm32 (flag-neutral zero/constant) */
 void emit_mov_r14d_imm(struct emit_buf *b, uint32_t value);
+/* movzx r14d, word [r15 + offset] (flag-neutral) */
+void emit_movzx_r14d_vcpu_u16(struct emit_buf *b, int32_t offset);
 /* lea r14, [rip + to the absolute buffer offset `target`] */
 void emit_lea_r14_rip(struct emit_buf *b, size_t target);
 /* jmp qword [r15 + offset] */
