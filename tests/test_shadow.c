@@ -455,6 +455,36 @@ static void test_mapping_budget(void **state)
     shadow_destroy(mmu);
 }
 
+/* The instruction that took a #PF runs again after the guest mapped the
+ * page: the monitor fills it first, as the access would. */
+static void test_prefill_after_guest_fault(void **state)
+{
+    struct shadow_mmu *mmu = mmu_create();
+    struct shadow_fault f;
+
+    build_user_space();
+    shadow_set_paging(mmu, &paging_on, true);
+    uint8_t *user = shadow_view_base(mmu, true);
+    fault(mmu, true, 0x40020000, true, &f);
+    assert_int_equal(f.kind, SHADOW_FAULT_GUEST_PF);
+    assert_false(shadow_prefill(mmu, 0x40020000, true, true)); /* still not present */
+    set_pte(PT_A, 0x40020000, 0x00520000 | PTE_P | PTE_RW | PTE_US);
+    assert_true(shadow_prefill(mmu, 0x40020000, true, true));
+    assert_true(host_writable(user + 0x40020000));
+    assert_int_equal(*entry(PT_A, 0x20) & (PTE_A | PTE_D), PTE_A | PTE_D);
+    /* A read fault: mapped read-only, D left clear. */
+    set_pte(PT_A, 0x40021000, 0x00521000 | PTE_P | PTE_RW | PTE_US);
+    assert_true(shadow_prefill(mmu, 0x40021000, false, true));
+    assert_true(host_readable(user + 0x40021000));
+    assert_false(host_writable(user + 0x40021000));
+    assert_int_equal(*entry(PT_A, 0x21) & (PTE_A | PTE_D), PTE_A);
+    /* Not allowed to that privilege: nothing happens, no flag set. */
+    assert_false(shadow_prefill(mmu, 0x40010000, false, true));
+    assert_int_equal(*entry(PT_A, 0x10) & PTE_A, 0);
+    assert_int_equal(shadow_stats(mmu)->prefills, 2);
+    shadow_destroy(mmu);
+}
+
 /* Code protection covers every alias of a frame. */
 static void test_code_protection_through_aliases(void **state)
 {
@@ -494,6 +524,7 @@ int main(void)
         cmocka_unit_test_setup(test_monitor_writes_unsync, clear_ram),
         cmocka_unit_test_setup(test_address_space_cache, clear_ram),
         cmocka_unit_test_setup(test_mapping_budget, clear_ram),
+        cmocka_unit_test_setup(test_prefill_after_guest_fault, clear_ram),
         cmocka_unit_test_setup(test_code_protection_through_aliases, clear_ram),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
