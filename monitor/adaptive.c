@@ -13,6 +13,14 @@ static struct adaptive_entry *slot(const struct adaptive_set *set, guest_linear_
     return (struct adaptive_entry *)&set->entries[h & (ADAPTIVE_ENTRIES - 1)];
 }
 
+/* Faults needed before the instruction is emulated: more each time it
+ * came back in place (a loop that traps once per page it sweeps settles
+ * in place). */
+static uint32_t threshold(const struct adaptive_entry *e)
+{
+    return (uint32_t)ADAPTIVE_THRESHOLD << (e->backoff < 6 ? e->backoff : 6);
+}
+
 void adaptive_clear(struct adaptive_set *set)
 {
     memset(set->entries, 0, sizeof(set->entries));
@@ -24,16 +32,15 @@ bool adaptive_note_fault(struct adaptive_set *set, guest_linear_t eip)
 
     if (set->disabled)
         return false;
-    if (e->eip != eip || !e->faults) {
-        if (e->eip != eip)
-            e->backoff = 0;
-        e->eip = eip;
-        e->faults = 0;
-        e->emulations = 0;
+    if (e->eip != eip) {
+        *e = (struct adaptive_entry){.eip = eip};
     }
-    if (e->faults < ADAPTIVE_THRESHOLD)
-        e->faults++;
-    return e->faults >= ADAPTIVE_THRESHOLD;
+    if (!e->emulated && ++e->faults >= threshold(e)) {
+        e->emulated = true;
+        e->emulations = 0;
+        e->useless = 0;
+    }
+    return e->emulated;
 }
 
 bool adaptive_note_emulation(struct adaptive_set *set, guest_linear_t eip,
@@ -42,7 +49,7 @@ bool adaptive_note_emulation(struct adaptive_set *set, guest_linear_t eip,
     struct adaptive_entry *e = slot(set, eip);
     bool back_in_place;
 
-    if (e->eip != eip || e->faults < ADAPTIVE_THRESHOLD)
+    if (e->eip != eip || !e->emulated)
         return false;
     switch (verdict) {
     case ADAPTIVE_WOULD_TRAP:
@@ -57,7 +64,8 @@ bool adaptive_note_emulation(struct adaptive_set *set, guest_linear_t eip,
     }
     if (!back_in_place)
         return false;
-    e->faults = 0; /* keeps eip and the back-off */
+    e->emulated = false; /* keeps eip and the back-off */
+    e->faults = 0;
     e->emulations = 0;
     e->useless = 0;
     if (e->backoff < 16)
@@ -77,5 +85,5 @@ bool adaptive_is_emulated(const struct adaptive_set *set, guest_linear_t eip)
 {
     const struct adaptive_entry *e = slot(set, eip);
 
-    return !set->disabled && e->faults >= ADAPTIVE_THRESHOLD && e->eip == eip;
+    return !set->disabled && e->emulated && e->eip == eip;
 }

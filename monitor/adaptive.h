@@ -3,9 +3,11 @@
  * trapping are retranslated to call the monitor instead.
  *
  * An instruction whose memory access cannot be made in place faults on the
- * host every time it runs (~13 µs here, DESIGN.md §1): a store to a guest
+ * host every time it runs (13-35 µs here, DESIGN.md §1): a store to a guest
  * page table that is in sync (write-protected), an access to device memory,
- * a store into a frame holding translated code. Emulating it from a callout
+ * a store into a frame holding translated code, and a loop that touches a
+ * page not mapped yet each time (demand paging: every access a guest #PF or
+ * a shadow fill). Emulating it from a callout
  * costs a fraction of that. The monitor counts such faults per guest
  * instruction; at a threshold the instruction's block is dropped and, when
  * translated again, the instruction becomes a callout that the monitor
@@ -28,7 +30,7 @@
 #include "common/types.h"
 
 #define ADAPTIVE_ENTRIES   8192
-#define ADAPTIVE_THRESHOLD 3  /* host faults at one instruction before it is emulated */
+#define ADAPTIVE_THRESHOLD 3  /* host faults before it is emulated (doubling at each relapse) */
 #define ADAPTIVE_PROBATION 64 /* emulations before it runs in place again (doubling) */
 #define ADAPTIVE_USELESS   16 /* emulations in a row that would not have trapped */
 
@@ -36,10 +38,11 @@ struct adaptive_set {
     bool disabled;
     struct adaptive_entry {
         guest_linear_t eip;
-        uint16_t faults;     /* 0: empty */
-        uint8_t backoff;     /* probation doublings so far */
+        uint16_t faults;     /* trapping accesses counted towards emulation */
+        uint8_t backoff;     /* times it went back in place (raises thresholds) */
         uint8_t useless;     /* emulations in a row that would not have trapped */
         uint32_t emulations; /* since it was last switched to emulation */
+        bool emulated;
     } entries[ADAPTIVE_ENTRIES];
 };
 

@@ -727,8 +727,12 @@ static enum adaptive_verdict adaptive_verdict_at_eip(struct loop *lp)
                           current_cpl(cpu) == 3, &w))
         return ADAPTIVE_WOULD_TRAP; /* a guest #PF: the emulation raises it */
     uint32_t frame = w.phys >> GUEST_PAGE_SHIFT;
+    guest_linear_t last = access.address + access.size - 1;
+    bool user = current_cpl(cpu) == 3;
     if (!guest_ram_is_usable_frame(lp->env->ram, frame) ||
-        (access.writes && shadow_frame_traps_writes(lp->env->mmu, frame)))
+        (access.writes && shadow_frame_traps_writes(lp->env->mmu, frame)) ||
+        !shadow_view_allows(lp->env->mmu, access.address, access.writes, user) ||
+        !shadow_view_allows(lp->env->mmu, last, access.writes, user))
         return ADAPTIVE_WOULD_TRAP;
     return ADAPTIVE_WOULD_NOT_TRAP;
 }
@@ -912,8 +916,10 @@ static bool handle_host_fault(struct loop *lp, struct popek_error *err)
     guest_linear_t here = cpu->arch.seg[SEG_CS].base + cpu->arch.eip;
     if (sf.kind != SHADOW_FAULT_RETRY)
         lp->retries = 0;
-    bool trapping_access = sf.kind == SHADOW_FAULT_NOT_RAM || sf.kind == SHADOW_FAULT_CODE_WRITE ||
-                           (sf.kind == SHADOW_FAULT_RETRY && sf.unsynced_table);
+    /* Every kind of host fault an access can keep taking counts: device
+     * memory, code, page tables, and the demand paging of a loop that
+     * touches a new page each time (a guest #PF, or a fill). */
+    bool trapping_access = sf.kind != SHADOW_FAULT_OUTSIDE;
     if (sf.kind == SHADOW_FAULT_NOT_RAM)
         lp->stats->mmio_faults++;
     if (sf.unsynced_table)
@@ -927,7 +933,9 @@ static bool handle_host_fault(struct loop *lp, struct popek_error *err)
                 log_printf("mmu: the instruction at %08x keeps trapping (%s): emulating it\n", here,
                            sf.kind == SHADOW_FAULT_NOT_RAM      ? "device memory"
                            : sf.kind == SHADOW_FAULT_CODE_WRITE ? "translated code"
-                                                                : "a page table");
+                           : sf.kind == SHADOW_FAULT_GUEST_PF   ? "guest page faults"
+                           : sf.unsynced_table                  ? "a page table"
+                                                                : "shadow fills");
             tcache_invalidate_block(lp->env->tc, b);
             lp->stats->adaptive_retranslations++;
         }

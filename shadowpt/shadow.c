@@ -1009,6 +1009,14 @@ bool shadow_frame_has_code(const struct shadow_mmu *mmu, uint32_t frame)
     return frame < mmu->nframes && (mmu->frame_flags[frame] & FRAME_CODE);
 }
 
+bool shadow_view_allows(const struct shadow_mmu *mmu, guest_linear_t linear, bool write, bool user)
+{
+    const struct space *s = mmu->current;
+    uint32_t e = s->v[user && s->nviews > 1 ? 1 : 0].spte[linear >> GUEST_PAGE_SHIFT];
+
+    return (e & SPTE_MAPPED) && (!write || (e & SPTE_HOST_W));
+}
+
 bool shadow_frame_traps_writes(const struct shadow_mmu *mmu, uint32_t frame)
 {
     return !frame_is_ram(mmu, frame) || frame_protected(mmu, frame);

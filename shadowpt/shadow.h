@@ -135,6 +135,11 @@ void shadow_unprotect_code_frame(struct shadow_mmu *mmu, uint32_t frame);
 void shadow_unprotect_all_code(struct shadow_mmu *mmu);
 bool shadow_frame_has_code(const struct shadow_mmu *mmu, uint32_t frame);
 
+/* True when an access at `linear` through the current view for that
+ * privilege would run without a host fault (the page is mapped, writable
+ * for a write). */
+bool shadow_view_allows(const struct shadow_mmu *mmu, guest_linear_t linear, bool write, bool user);
+
 /* True when a store to the frame through a view would fault: it is not RAM,
  * holds translated code, or is a tracked page table in sync. */
 bool shadow_frame_traps_writes(const struct shadow_mmu *mmu, uint32_t frame);

@@ -29,9 +29,11 @@ static void test_threshold_and_probation(void **state)
         n++;
     assert_int_equal(n + 1, ADAPTIVE_PROBATION);
     assert_false(adaptive_is_emulated(set, 0xC0101000u));
-    /* ...and when it traps again, the next probation is twice as long. */
-    for (int i = 0; i < ADAPTIVE_THRESHOLD; i++)
-        adaptive_note_fault(set, 0xC0101000u);
+    /* ...and when it traps again — twice as often before it is switched
+     * back — the next probation is twice as long. */
+    for (int i = 0; i < 2 * ADAPTIVE_THRESHOLD - 1; i++)
+        assert_false(adaptive_note_fault(set, 0xC0101000u));
+    assert_true(adaptive_note_fault(set, 0xC0101000u));
     assert_true(adaptive_is_emulated(set, 0xC0101000u));
     n = 0;
     while (!adaptive_note_emulation(set, 0xC0101000u, ADAPTIVE_UNKNOWN))
