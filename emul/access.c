@@ -50,11 +50,20 @@ bool emul_describe_access(const struct vcpu_state *cpu, const uint8_t *bytes, si
     ZydisDecoder decoder;
     ZydisDecodedInstruction insn;
     ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
-    const ZydisDecodedOperand *mem = NULL;
 
     ZydisDecoderInit(&decoder, ZYDIS_MACHINE_MODE_LEGACY_32, ZYDIS_STACK_WIDTH_32);
     if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(&decoder, bytes, len, &insn, ops)))
         return false;
+    return emul_describe_decoded_access(cpu, &insn, ops, out);
+}
+
+bool emul_describe_decoded_access(const struct vcpu_state *cpu,
+                                  const ZydisDecodedInstruction *decoded,
+                                  const ZydisDecodedOperand *ops, struct emul_access_desc *out)
+{
+    const ZydisDecodedInstruction insn = *decoded;
+    const ZydisDecodedOperand *mem = NULL;
+
     for (unsigned i = 0; i < insn.operand_count_visible; i++) {
         if (ops[i].type != ZYDIS_OPERAND_TYPE_MEMORY || ops[i].mem.type != ZYDIS_MEMOP_TYPE_MEM)
             continue;

@@ -125,6 +125,10 @@ struct emul_access_desc {
 bool emul_describe_access(const struct vcpu_state *cpu, const uint8_t *bytes, size_t len,
                           struct emul_access_desc *out);
 
+/* The same for an instruction the caller has decoded already. */
+bool emul_describe_decoded_access(const struct vcpu_state *cpu, const ZydisDecodedInstruction *insn,
+                                  const ZydisDecodedOperand *ops, struct emul_access_desc *out);
+
 /* True when the virtual CPU has instructions of this Zydis ISA set (the
  * translator runs only these natively; emul/ raises #UD for the others). */
 bool emul_cpu_has_isa_set(ZydisISASet isa);

@@ -28,6 +28,16 @@
 #define MODE_KEY_BOUNCE   0x80000000u /* blocks re-executing one access against the buffer */
 #define MAX_FILL_RETRIES  8           /* host faults in a row at one EIP before emulating */
 
+/* The guest instruction at CS:EIP, fetched and decoded once for the
+ * monitor's decisions about it (a fault's class, what it accesses). */
+struct insn_at_eip {
+    uint8_t bytes[ZYDIS_MAX_INSTRUCTION_LENGTH];
+    size_t nbytes; /* how many could be read (RAM only) */
+    bool decoded;
+    ZydisDecodedInstruction insn;
+    ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
+};
+
 struct loop {
     const struct run_env *env;
     bool reset_requested;              /* a triple fault without -no-reboot */
@@ -49,6 +59,9 @@ struct loop {
     struct run_stats *stats;
     struct emul_env emul;
     struct adaptive_set adaptive;
+    struct insn_at_eip decoded; /* decode_at_eip's last answer */
+    guest_linear_t decoded_eip;
+    bool decoded_valid;
     /* Indirect-branch table slots filled for targets on non-global pages:
      * a CR3 load empties them (the table is a TLB of sorts). */
     uint32_t ibl_local_slots[VCPU_IBL_ENTRIES];
@@ -531,33 +544,36 @@ static bool deliver_emul_fault(struct loop *lp, const struct emul_fault *fault,
     return deliver_exception(lp, fault->vector, fault->has_error_code, fault->error_code, err);
 }
 
-/* The guest instruction at CS:EIP, fetched and decoded once for the
- * monitor's decisions about it (a fault's class, what it accesses). */
-struct insn_at_eip {
-    uint8_t bytes[ZYDIS_MAX_INSTRUCTION_LENGTH];
-    size_t nbytes; /* how many could be read (RAM only) */
-    bool decoded;
-    ZydisDecodedInstruction insn;
-    ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
-};
-
-static void decode_at_eip(struct loop *lp, struct insn_at_eip *at)
+/* The instruction at CS:EIP, decoded. The monitor asks several questions
+ * about one instruction in a row (its class, whether and how to emulate
+ * it): the last decode is kept and reused while the bytes fetched at that
+ * address are the same. */
+static const struct insn_at_eip *decode_at_eip(struct loop *lp)
 {
     const struct vcpu *cpu = lp->env->cpu;
+    guest_linear_t eip = cpu->arch.seg[SEG_CS].base + cpu->arch.eip;
+    uint8_t bytes[ZYDIS_MAX_INSTRUCTION_LENGTH];
+    size_t n = fetch_code((void *)lp->env, eip, bytes, sizeof(bytes));
+    struct insn_at_eip *at = &lp->decoded;
 
-    at->nbytes = fetch_code((void *)lp->env, cpu->arch.seg[SEG_CS].base + cpu->arch.eip, at->bytes,
-                            sizeof(at->bytes));
-    at->decoded = at->nbytes && translate_decode(at->bytes, at->nbytes, &at->insn, at->ops);
+    if (lp->decoded_valid && lp->decoded_eip == eip && at->nbytes == n &&
+        memcmp(at->bytes, bytes, n) == 0)
+        return at;
+    memcpy(at->bytes, bytes, n);
+    at->nbytes = n;
+    at->decoded = n && translate_decode(at->bytes, n, &at->insn, at->ops);
+    lp->decoded_eip = eip;
+    lp->decoded_valid = true;
+    return at;
 }
 
 /* False when the instruction at EIP is not wholly in RAM (it runs off the
  * end of RAM or sits in the hole), which the translator cannot fetch. */
 static bool code_in_ram(struct loop *lp)
 {
-    struct insn_at_eip at;
 
-    decode_at_eip(lp, &at);
-    return at.nbytes == sizeof(at.bytes) || at.decoded;
+    const struct insn_at_eip *at = decode_at_eip(lp);
+    return at->nbytes == sizeof(at->bytes) || at->decoded;
 }
 
 static enum insn_class class_at_eip(struct loop *lp);
@@ -657,10 +673,9 @@ static bool handle_host_fault(struct loop *lp, struct popek_error *err);
  * cannot be read or decoded). */
 static enum insn_class class_at_eip(struct loop *lp)
 {
-    struct insn_at_eip at;
 
-    decode_at_eip(lp, &at);
-    return at.decoded ? classify_instruction(&at.insn, at.ops) : INSN_CALLOUT;
+    const struct insn_at_eip *at = decode_at_eip(lp);
+    return at->decoded ? classify_instruction(&at->insn, at->ops) : INSN_CALLOUT;
 }
 
 /* Instructions whose memory operands are implicit (string, stack, call/ret,
@@ -690,14 +705,14 @@ static bool emulate_implicit_access(struct loop *lp, struct popek_error *err)
 static bool emulate_indirect_jump(struct loop *lp, bool *ok, struct popek_error *err)
 {
     struct vcpu *cpu = lp->env->cpu;
-    struct insn_at_eip at;
     struct emul_access_desc access;
     struct emul_fault fault;
     uint32_t target = 0;
 
-    decode_at_eip(lp, &at);
-    if (!at.decoded || at.insn.mnemonic != ZYDIS_MNEMONIC_JMP || at.insn.operand_width != 32 ||
-        !emul_describe_access(&cpu->arch, at.bytes, at.nbytes, &access) || access.size != 4)
+    const struct insn_at_eip *at = decode_at_eip(lp);
+    if (!at->decoded || at->insn.mnemonic != ZYDIS_MNEMONIC_JMP || at->insn.operand_width != 32 ||
+        !(at->decoded && emul_describe_decoded_access(&cpu->arch, &at->insn, at->ops, &access)) ||
+        access.size != 4)
         return false;
     if (!memory_read((void *)lp->env, access.address, &target, 4, EMUL_ACCESS_READ,
                      current_cpl(cpu), &fault)) {
@@ -714,14 +729,13 @@ static bool emulate_indirect_jump(struct loop *lp, bool *ok, struct popek_error 
  * is emulated, since the emulation itself unsyncs a page table it writes). */
 static enum adaptive_verdict adaptive_verdict_at_eip(struct loop *lp)
 {
-    struct insn_at_eip at;
     struct emul_access_desc access;
     struct walk_result w;
     const struct vcpu *cpu = lp->env->cpu;
 
-    decode_at_eip(lp, &at);
-    if (!at.decoded || classify_instruction(&at.insn, at.ops) != INSN_IDENT ||
-        !emul_describe_access(&cpu->arch, at.bytes, at.nbytes, &access))
+    const struct insn_at_eip *at = decode_at_eip(lp);
+    if (!at->decoded || classify_instruction(&at->insn, at->ops) != INSN_IDENT ||
+        !(at->decoded && emul_describe_decoded_access(&cpu->arch, &at->insn, at->ops, &access)))
         return ADAPTIVE_UNKNOWN;
     if (!shadow_translate(lp->env->mmu, access.address, access.writes ? WALK_WRITE : WALK_READ,
                           current_cpl(cpu) == 3, &w))
@@ -742,24 +756,25 @@ static enum adaptive_verdict adaptive_verdict_at_eip(struct loop *lp)
  * or xlat form, a near call or ret, or a jmp through memory. */
 static bool emulatable_access_at_eip(struct loop *lp)
 {
-    struct insn_at_eip at;
     struct emul_access_desc access;
 
-    decode_at_eip(lp, &at);
-    if (!at.decoded)
+    const struct insn_at_eip *at = decode_at_eip(lp);
+    if (!at->decoded)
         return false;
-    switch (classify_instruction(&at.insn, at.ops)) {
+    switch (classify_instruction(&at->insn, at->ops)) {
     case INSN_IDENT:
-        return emul_describe_access(&lp->env->cpu->arch, at.bytes, at.nbytes, &access) &&
+        return (at->decoded &&
+                emul_describe_decoded_access(&lp->env->cpu->arch, &at->insn, at->ops, &access)) &&
                access.size <= BOUNCE_BYTES;
     case INSN_BRANCH:
         /* Near call and ret (emul_execute_implicit), jmp through memory
          * (emulate_indirect_jump). */
-        if (at.insn.meta.branch_type != ZYDIS_BRANCH_TYPE_NEAR)
+        if (at->insn.meta.branch_type != ZYDIS_BRANCH_TYPE_NEAR)
             return false;
-        return at.insn.mnemonic == ZYDIS_MNEMONIC_CALL || at.insn.mnemonic == ZYDIS_MNEMONIC_RET ||
-               (at.insn.mnemonic == ZYDIS_MNEMONIC_JMP &&
-                at.ops[0].type == ZYDIS_OPERAND_TYPE_MEMORY);
+        return at->insn.mnemonic == ZYDIS_MNEMONIC_CALL ||
+               at->insn.mnemonic == ZYDIS_MNEMONIC_RET ||
+               (at->insn.mnemonic == ZYDIS_MNEMONIC_JMP &&
+                at->ops[0].type == ZYDIS_OPERAND_TYPE_MEMORY);
     case INSN_STACK:
     case INSN_STRING:
     case INSN_XLAT:
@@ -798,13 +813,12 @@ static bool bounce_execute(struct loop *lp, struct popek_error *err)
     const struct run_env *env = lp->env;
     struct vcpu *cpu = env->cpu;
     guest_linear_t eip = cpu->arch.seg[SEG_CS].base + cpu->arch.eip;
-    struct insn_at_eip at;
     struct emul_access_desc access;
     struct emul_fault fault;
     unsigned cpl = current_cpl(cpu);
 
-    decode_at_eip(lp, &at);
-    if (!emul_describe_access(&cpu->arch, at.bytes, at.nbytes, &access) ||
+    const struct insn_at_eip *at = decode_at_eip(lp);
+    if (!(at->decoded && emul_describe_decoded_access(&cpu->arch, &at->insn, at->ops, &access)) ||
         access.size > BOUNCE_BYTES) {
         dump_state(cpu);
         return popek_fail(err,
@@ -871,11 +885,10 @@ static bool bounce_execute(struct loop *lp, struct popek_error *err)
 static uint8_t floating_point_vector(struct loop *lp)
 {
     struct vcpu *cpu = lp->env->cpu;
-    struct insn_at_eip at;
 
-    decode_at_eip(lp, &at);
-    if (at.decoded &&
-        (at.insn.meta.isa_set == ZYDIS_ISA_SET_SSE || at.insn.meta.isa_set == ZYDIS_ISA_SET_SSE2))
+    const struct insn_at_eip *at = decode_at_eip(lp);
+    if (at->decoded &&
+        (at->insn.meta.isa_set == ZYDIS_ISA_SET_SSE || at->insn.meta.isa_set == ZYDIS_ISA_SET_SSE2))
         return (cpu->arch.cr4 & CR4_OSXMMEXCPT) ? VEC_XM : VEC_UD;
     return VEC_MF;
 }
