@@ -59,7 +59,8 @@ struct loop {
     struct run_stats *stats;
     struct emul_env emul;
     struct adaptive_set adaptive;
-    struct insn_at_eip decoded; /* decode_at_eip's last answer */
+    struct insn_at_eip decoded;                           /* decode_at_eip's last answer */
+    guest_linear_t last_emulated_eip, last_emulated_page; /* see adaptive_verdict_at_eip */
     guest_linear_t decoded_eip;
     bool decoded_valid;
     /* Indirect-branch table slots filled for targets on non-global pages:
@@ -729,6 +730,7 @@ static bool emulate_indirect_jump(struct loop *lp, bool *ok, struct popek_error 
  * is emulated, since the emulation itself unsyncs a page table it writes). */
 static enum adaptive_verdict adaptive_verdict_at_eip(struct loop *lp)
 {
+    guest_linear_t here = lp->env->cpu->arch.seg[SEG_CS].base + lp->env->cpu->arch.eip;
     struct emul_access_desc access;
     struct walk_result w;
     const struct vcpu *cpu = lp->env->cpu;
@@ -744,10 +746,27 @@ static enum adaptive_verdict adaptive_verdict_at_eip(struct loop *lp)
     guest_linear_t last = access.address + access.size - 1;
     bool user = current_cpl(cpu) == 3;
     if (!guest_ram_is_usable_frame(lp->env->ram, frame) ||
-        (access.writes && shadow_frame_traps_writes(lp->env->mmu, frame)) ||
-        !shadow_view_allows(lp->env->mmu, access.address, access.writes, user) ||
-        !shadow_view_allows(lp->env->mmu, last, access.writes, user))
+        (access.writes && shadow_frame_traps_writes(lp->env->mmu, frame)))
         return ADAPTIVE_WOULD_TRAP;
+    if (!shadow_view_allows(lp->env->mmu, access.address, access.writes, user) ||
+        !shadow_view_allows(lp->env->mmu, last, access.writes, user)) {
+        /* Only a fill away. When this instruction's previous emulation was
+         * on the same page (a loop working through one page, like a
+         * memset), the page is mapped now — the access is about to be
+         * made, so A and D are set as it would set them — and the next
+         * ones will not trap. A loop that touches a new page each time
+         * gains nothing from the mapping and does not get it. */
+        bool same_page = lp->last_emulated_eip == here &&
+                         lp->last_emulated_page == (access.address & GUEST_PAGE_MASK);
+        lp->last_emulated_eip = here;
+        lp->last_emulated_page = access.address & GUEST_PAGE_MASK;
+        if (same_page) {
+            shadow_prefill(lp->env->mmu, access.address, access.writes, user);
+            if ((last ^ access.address) & GUEST_PAGE_MASK)
+                shadow_prefill(lp->env->mmu, last, access.writes, user);
+        }
+        return ADAPTIVE_WOULD_TRAP;
+    }
     return ADAPTIVE_WOULD_NOT_TRAP;
 }
 
