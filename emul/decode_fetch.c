@@ -10,10 +10,57 @@
  *
  * An undecodable byte sequence is #UD; more than 15 bytes is #GP(0)
  * (SDM vol. 2, §2.3.11).
+ *
+ * Decoding is a third of what a callout costs, and a guest runs the same
+ * few sensitive instructions over and over (its kernel entry path), so
+ * decodes are remembered in a small direct-mapped cache keyed by linear
+ * address and checked against the bytes just fetched: an instruction is
+ * fully determined by its own bytes, so a match is the same instruction
+ * whatever the address space.
  */
 #include <string.h>
 
 #include "emul/emul_internal.h"
+
+#define DECODE_CACHE_ENTRIES 256
+
+static struct decode_cache_entry {
+    guest_linear_t linear;
+    uint8_t length; /* 0: empty */
+    uint8_t bytes[ZYDIS_MAX_INSTRUCTION_LENGTH];
+    ZydisDecodedInstruction insn;
+    ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
+} decode_cache[DECODE_CACHE_ENTRIES];
+
+static struct decode_cache_entry *decode_cache_slot(guest_linear_t linear)
+{
+    return &decode_cache[(linear ^ (linear >> 8)) & (DECODE_CACHE_ENTRIES - 1)];
+}
+
+/* True when the cache holds the instruction whose first `n` bytes (at
+ * least its length) were fetched at `linear`. */
+static bool decode_cache_lookup(struct emul_ctx *ctx, guest_linear_t linear, uint32_t n)
+{
+    const struct decode_cache_entry *e = decode_cache_slot(linear);
+
+    if (!e->length || e->linear != linear || n < e->length ||
+        memcmp(e->bytes, ctx->bytes, e->length) != 0)
+        return false;
+    ctx->insn = e->insn;
+    memcpy(ctx->ops, e->ops, sizeof(e->ops));
+    return true;
+}
+
+static void decode_cache_store(const struct emul_ctx *ctx, guest_linear_t linear)
+{
+    struct decode_cache_entry *e = decode_cache_slot(linear);
+
+    e->linear = linear;
+    e->length = ctx->insn.length;
+    memcpy(e->bytes, ctx->bytes, ctx->insn.length);
+    e->insn = ctx->insn;
+    memcpy(e->ops, ctx->ops, sizeof(e->ops));
+}
 
 enum emul_status emul_fetch_decode(struct emul_ctx *ctx)
 {
@@ -40,6 +87,12 @@ enum emul_status emul_fetch_decode(struct emul_ctx *ctx)
     if (!emul_linear_read(ctx, lin, ctx->bytes, first, EMUL_ACCESS_FETCH, emul_cpl(cpu)))
         return EMUL_FAULT;
     ctx->nbytes = first;
+    if (decode_cache_lookup(ctx, lin, first)) {
+        ctx->has_insn = true;
+        ctx->nbytes = ctx->insn.length;
+        ctx->next_eip = eip + ctx->insn.length;
+        return EMUL_OK;
+    }
 
     ZydisDecoderInit(&decoder, ZYDIS_MACHINE_MODE_LEGACY_32, ZYDIS_STACK_WIDTH_32);
     for (;;) {
@@ -62,6 +115,7 @@ enum emul_status emul_fetch_decode(struct emul_ctx *ctx)
     ctx->has_insn = true;
     ctx->nbytes = ctx->insn.length;
     ctx->next_eip = eip + ctx->insn.length;
+    decode_cache_store(ctx, lin);
     return EMUL_OK;
 }
 
