@@ -26,21 +26,23 @@ static bool gpr_value(const struct vcpu_state *cpu, ZydisRegister reg, uint32_t 
     return false;
 }
 
-static unsigned segment_index(ZydisRegister seg)
+int emul_segment_of(ZydisRegister reg)
 {
-    switch (seg) {
+    switch (reg) {
     case ZYDIS_REGISTER_ES:
         return SEG_ES;
     case ZYDIS_REGISTER_CS:
         return SEG_CS;
     case ZYDIS_REGISTER_SS:
         return SEG_SS;
+    case ZYDIS_REGISTER_DS:
+        return SEG_DS;
     case ZYDIS_REGISTER_FS:
         return SEG_FS;
     case ZYDIS_REGISTER_GS:
         return SEG_GS;
     default:
-        return SEG_DS;
+        return -1;
     }
 }
 
@@ -96,7 +98,8 @@ bool emul_describe_decoded_access(const struct vcpu_state *cpu,
         ea += (uint32_t)((offset >> (insn.operand_width == 16 ? 4 : 5)) *
                          (int32_t)(insn.operand_width / 8));
     }
-    out->address = cpu->seg[segment_index(mem->mem.segment)].base + ea;
+    int seg = emul_segment_of(mem->mem.segment);
+    out->address = cpu->seg[seg >= 0 ? seg : SEG_DS].base + ea;
     out->size = mem->size / 8;
     out->reads = (mem->actions & ZYDIS_OPERAND_ACTION_MASK_READ) != 0;
     out->writes = (mem->actions & ZYDIS_OPERAND_ACTION_MASK_WRITE) != 0;

@@ -125,6 +125,13 @@ struct emul_access_desc {
 bool emul_describe_access(const struct vcpu_state *cpu, const uint8_t *bytes, size_t len,
                           struct emul_access_desc *out);
 
+/* The vCPU's index (SEG_ES..SEG_GS) of a segment register, or -1. */
+int emul_segment_of(ZydisRegister reg);
+
+/* True for the instructions that reach the port-I/O bus (in, out, ins,
+ * outs). */
+bool emul_is_port_io(ZydisMnemonic mnemonic);
+
 /* The same for an instruction the caller has decoded already. */
 bool emul_describe_decoded_access(const struct vcpu_state *cpu, const ZydisDecodedInstruction *insn,
                                   const ZydisDecodedOperand *ops, struct emul_access_desc *out);

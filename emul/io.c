@@ -157,3 +157,20 @@ enum emul_status emul_ins_outs(struct emul_ctx *ctx)
         cpu->eip = ctx->insn_eip; /* more to do: run again */
     return EMUL_OK;
 }
+
+bool emul_is_port_io(ZydisMnemonic mnemonic)
+{
+    switch (mnemonic) {
+    case ZYDIS_MNEMONIC_IN:
+    case ZYDIS_MNEMONIC_OUT:
+    case ZYDIS_MNEMONIC_INSB:
+    case ZYDIS_MNEMONIC_INSW:
+    case ZYDIS_MNEMONIC_INSD:
+    case ZYDIS_MNEMONIC_OUTSB:
+    case ZYDIS_MNEMONIC_OUTSW:
+    case ZYDIS_MNEMONIC_OUTSD:
+        return true;
+    default:
+        return false;
+    }
+}

@@ -1075,24 +1075,6 @@ static bool wait_for_interrupt(struct loop *lp, struct popek_error *err)
     return true;
 }
 
-/* The callouts that reach devices through the port-I/O bus. */
-static bool callout_does_port_io(uint32_t mnemonic)
-{
-    switch (mnemonic) {
-    case ZYDIS_MNEMONIC_IN:
-    case ZYDIS_MNEMONIC_OUT:
-    case ZYDIS_MNEMONIC_INSB:
-    case ZYDIS_MNEMONIC_INSW:
-    case ZYDIS_MNEMONIC_INSD:
-    case ZYDIS_MNEMONIC_OUTSB:
-    case ZYDIS_MNEMONIC_OUTSW:
-    case ZYDIS_MNEMONIC_OUTSD:
-        return true;
-    default:
-        return false;
-    }
-}
-
 static struct loop loop_state; /* large (code and bounce buffers): not on the stack */
 
 static int run_loop_body(const struct run_env *env, struct run_stats *stats,
@@ -1228,7 +1210,7 @@ static int run_loop_body(const struct run_env *env, struct run_stats *stats,
             cpu->next_eip -= cpu->arch.seg[SEG_CS].base;
             if (!handle_callout(lp, err, &halted))
                 return 1;
-            if (callout_does_port_io(cpu->callout_mnemonic))
+            if (emul_is_port_io((ZydisMnemonic)cpu->callout_mnemonic))
                 devices_due = true; /* it may have reprogrammed a device's deadline */
             break;
         case EXIT_RAISE:

@@ -15,50 +15,19 @@
 
 #include <cmocka.h>
 
+#include "tests/host_probe.h"
+
 #include "shadowpt/guest_ram.h"
 #include "shadowpt/view.h"
 
-static int probe_pipe[2];
-
-static bool host_readable(const void *p)
-{
-    ssize_t n = write(probe_pipe[1], p, 1);
-    char sink;
-
-    if (n == 1) {
-        assert_int_equal(read(probe_pipe[0], &sink, 1), 1);
-        return true;
-    }
-    assert_int_equal(errno, EFAULT);
-    return false;
-}
-
-static bool host_writable(void *p)
-{
-    char byte = 0;
-
-    /* Refill with the byte already there so the probe changes nothing. */
-    if (!host_readable(p))
-        return false;
-    memcpy(&byte, p, 1);
-    assert_int_equal(write(probe_pipe[1], &byte, 1), 1);
-    ssize_t n = read(probe_pipe[0], p, 1);
-    if (n == 1)
-        return true;
-    assert_int_equal(errno, EFAULT);
-    assert_int_equal(read(probe_pipe[0], &byte, 1), 1); /* drain */
-    return false;
-}
-
 static int setup(void **state)
 {
-    return pipe(probe_pipe);
+    return host_probe_open();
 }
 
 static int teardown(void **state)
 {
-    close(probe_pipe[0]);
-    close(probe_pipe[1]);
+    host_probe_close();
     return 0;
 }
 

@@ -17,41 +17,12 @@
 
 #include <cmocka.h>
 
+#include "tests/host_probe.h"
+
 #include "monitor/vcpu.h"
 #include "shadowpt/guest_ram.h"
 #include "shadowpt/shadow.h"
 #include "shadowpt/walk.h"
-
-static int probe_pipe[2];
-
-static bool host_readable(const void *p)
-{
-    ssize_t n = write(probe_pipe[1], p, 1);
-    char sink;
-
-    if (n == 1) {
-        assert_int_equal(read(probe_pipe[0], &sink, 1), 1);
-        return true;
-    }
-    assert_int_equal(errno, EFAULT);
-    return false;
-}
-
-static bool host_writable(void *p)
-{
-    char byte = 0;
-
-    if (!host_readable(p))
-        return false;
-    memcpy(&byte, p, 1);
-    assert_int_equal(write(probe_pipe[1], &byte, 1), 1);
-    ssize_t n = read(probe_pipe[0], p, 1);
-    if (n == 1)
-        return true;
-    assert_int_equal(errno, EFAULT);
-    assert_int_equal(read(probe_pipe[0], &byte, 1), 1); /* drain */
-    return false;
-}
 
 /* ---- a guest address space built in RAM ----------------------------------- */
 
@@ -82,13 +53,12 @@ static int setup(void **state)
     struct popek_error err;
 
     ram = guest_ram_create(MIB(32), &err);
-    return ram ? pipe(probe_pipe) : -1;
+    return ram ? host_probe_open() : -1;
 }
 
 static int teardown(void **state)
 {
-    close(probe_pipe[0]);
-    close(probe_pipe[1]);
+    host_probe_close();
     guest_ram_destroy(ram);
     return 0;
 }

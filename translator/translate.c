@@ -603,27 +603,6 @@ static bool load_memory_operand_r14(struct block_state *st, const ZydisDecodedIn
     return true;
 }
 
-/* The vCPU's index (SEG_ES..SEG_GS) of a segment register, or -1. */
-static int segment_index(ZydisRegister reg)
-{
-    switch (reg) {
-    case ZYDIS_REGISTER_ES:
-        return SEG_ES;
-    case ZYDIS_REGISTER_CS:
-        return SEG_CS;
-    case ZYDIS_REGISTER_SS:
-        return SEG_SS;
-    case ZYDIS_REGISTER_DS:
-        return SEG_DS;
-    case ZYDIS_REGISTER_FS:
-        return SEG_FS;
-    case ZYDIS_REGISTER_GS:
-        return SEG_GS;
-    default:
-        return -1;
-    }
-}
-
 static bool translate_push(struct block_state *st, const ZydisDecodedInstruction *insn,
                            const ZydisDecodedOperand *ops)
 {
@@ -636,7 +615,7 @@ static bool translate_push(struct block_state *st, const ZydisDecodedInstruction
     switch (src->type) {
     case ZYDIS_OPERAND_TYPE_REGISTER: {
         ZydisRegister host = rewrite_host_gpr64(src->reg.value);
-        int seg = segment_index(src->reg.value);
+        int seg = emul_segment_of(src->reg.value);
         if (seg >= 0) {
             /* push sreg: the selector from the vCPU's segment cache,
              * zero-extended to the operand size (a 32-bit push writes

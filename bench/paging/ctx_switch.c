@@ -32,7 +32,7 @@
  * Output: "ctx_switch <checksum> (<n> switches)". A check that fails
  * prints "ctx_switch FAIL ..." and exits with code 1.
  */
-#include "paging.h"
+#include "paging_bench.h"
 
 #define NPROC  3
 #define SLICES 120000u /* per process */
@@ -113,23 +113,7 @@ static uint8_t frames[NPROC][UDATA_PAGES + 1][PAGE] __attribute__((aligned(PAGE)
 
 static uint32_t switches, bad_cr3, bad_stack;
 
-__attribute__((noreturn, format(printf, 1, 2))) static void fail(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    rt_printf("ctx_switch FAIL: ");
-    rt_vprintf(fmt, ap);
-    rt_printf("\n");
-    va_end(ap);
-    rt_exit(RT_EXIT_FAIL);
-}
-
-/* FNV-1a step plus a shift, so that high bits reach the low ones. */
-static inline uint32_t mix(uint32_t h, uint32_t v)
-{
-    h = (h ^ v) * 16777619u;
-    return h ^ (h >> 15);
-}
+#define fail(...) bench_fail("ctx_switch", __VA_ARGS__)
 
 /* ---- entering ring 3 the first time, and coming back at the end -------------
  *

@@ -29,7 +29,7 @@
  * read that sees the wrong value, prints "pf_heavy FAIL ..." and exits with
  * code 1.
  */
-#include "paging.h"
+#include "paging_bench.h"
 
 #define ROUNDS 24
 
@@ -61,24 +61,7 @@ static uint32_t next_frame; /* pool frames handed out this round */
 static volatile uint32_t faults, user_faults;
 static uint32_t touch_round; /* read by ring 3 too: the kernel is mapped U/S */
 
-__attribute__((noreturn, format(printf, 1, 2))) static void fail(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    rt_printf("pf_heavy FAIL: ");
-    rt_vprintf(fmt, ap);
-    rt_printf("\n");
-    va_end(ap);
-    rt_exit(RT_EXIT_FAIL);
-}
-
-/* FNV-1a step plus a shift, so that high bits reach the low ones (plain
- * FNV-1a never carries a difference downwards). */
-static inline uint32_t mix(uint32_t h, uint32_t v)
-{
-    h = (h ^ v) * 16777619u;
-    return h ^ (h >> 15);
-}
+#define fail(...) bench_fail("pf_heavy", __VA_ARGS__)
 
 /* ---- ring 3 entry and exit ------------------------------------------------
  *

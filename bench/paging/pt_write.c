@@ -30,7 +30,7 @@
  * Output: "pt_write <checksum> (<n> PTE writes)". A check that fails
  * prints "pt_write FAIL ..." and exits with code 1.
  */
-#include "paging.h"
+#include "paging_bench.h"
 
 #define ROUNDS 128
 
@@ -47,23 +47,7 @@ static uint32_t cow_expected;
 /* Volatile: the #PF handler changes them behind the writing loop's back. */
 static volatile uint32_t pte_writes, cow_faults;
 
-__attribute__((noreturn, format(printf, 1, 2))) static void fail(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    rt_printf("pt_write FAIL: ");
-    rt_vprintf(fmt, ap);
-    rt_printf("\n");
-    va_end(ap);
-    rt_exit(RT_EXIT_FAIL);
-}
-
-/* FNV-1a step plus a shift, so that high bits reach the low ones. */
-static inline uint32_t mix(uint32_t h, uint32_t v)
-{
-    h = (h ^ v) * 16777619u;
-    return h ^ (h >> 15);
-}
+#define fail(...) bench_fail("pt_write", __VA_ARGS__)
 
 static inline uint32_t xorshift32(uint32_t *s)
 {
