@@ -41,6 +41,9 @@ export LC_ALL=C
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(dirname "$here")
+# shellcheck source=bench/bench-lib.sh
+source "$here/bench-lib.sh"
+reference_name="the native proxy"
 
 build_dir=$repo/build/bench
 runs=5
@@ -48,11 +51,6 @@ warmup=1
 workloads="empty crc32 qsort recursion indirect"
 json=
 run_timeout=300
-
-usage() {
-    sed -n '2,/^# Environment/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2
-    exit "${1:-2}"
-}
 
 while (($#)); do
     case $1 in
@@ -98,49 +96,11 @@ failed=0
 
 # Sets the array `cmd` and `want_status` for runner $1 and workload $2.
 command_for() {
-    local runner=$1 w=$2
-    case $runner in
-    native)
-        cmd=("$build_dir/bench_${w}_native")
+    if [[ $1 == native ]]; then
+        cmd=("$build_dir/bench_${2}_native")
         want_status=0
-        ;;
-    popek)
-        cmd=("$popek" -no-reboot -kernel "$build_dir/bench_$w.elf" "${popek_args[@]}")
-        want_status=1
-        ;;
-    qemu)
-        cmd=("$qemu" -display none -serial stdio -monitor none -nic none -no-reboot
-            -device "isa-debug-exit,iobase=0xf4,iosize=0x04" -kernel "$build_dir/bench_$w.elf")
-        want_status=1
-        ;;
-    esac
-}
-
-# Runs "${cmd[@]}" once; sets `status` and `usec` (wall time, microseconds);
-# the output is in $tmp/out, the error stream in $tmp/err. EPOCHREALTIME is
-# read with no fork between it and the command.
-timed_run() {
-    local t0 t1
-    t0=$EPOCHREALTIME
-    timeout "$run_timeout" "${cmd[@]}" </dev/null >"$tmp/out" 2>"$tmp/err"
-    status=$?
-    t1=$EPOCHREALTIME
-    usec=$((${t1/./} - ${t0/./}))
-}
-
-# Why the last run is not a good run of workload $1 (empty when it is).
-check_run() {
-    local w=$1
-    if ((status == 124)); then
-        echo "timed out after $run_timeout s"
-    elif ((status != want_status)); then
-        local why="exit status $status, wanted $want_status"
-        if [[ -s $tmp/err ]]; then
-            why+=" ($(head -c 200 "$tmp/err" | tr '\n' ' ' | sed 's/ *$//'))"
-        fi
-        echo "$why"
-    elif ! cmp -s "$tmp/out" "$tmp/ref.$w"; then
-        echo "output '$(head -c 80 "$tmp/out" | tr '\n' ' ' | sed 's/ *$//')' differs from the native proxy's '$(tr -d '\n' <"$tmp/ref.$w")'"
+    else
+        guest_command_for "$1" "$2"
     fi
 }
 

@@ -43,6 +43,9 @@ export LC_ALL=C
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(dirname "$here")
+# shellcheck source=bench/bench-lib.sh
+source "$here/bench-lib.sh"
+reference_name="QEMU"
 
 build_dir=$repo/build/bench
 runs=5
@@ -56,11 +59,6 @@ run_timeout=600
 # and their column headings.
 stat_keys="host_signals.sigsegv shadow.fills shadow.prefaulted_pages shadow.unsyncs shadow.resyncs shadow.cr3_loads shadow.space_cache_hits"
 stat_heads="sigsegv fills prefaulted unsyncs resyncs cr3_loads space_hits"
-
-usage() {
-    sed -n '2,/^# Environment/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2
-    exit "${1:-2}"
-}
 
 while (($#)); do
     case $1 in
@@ -113,51 +111,8 @@ stats=$tmp/stats # "<workload> <group>.<name> <value>" from the --stats run
 : >"$stats"
 failed=0
 
-# Sets the array `cmd` and `want_status` for runner $1 and workload $2.
 command_for() {
-    local runner=$1 w=$2
-    case $runner in
-    popek)
-        cmd=("$popek" -no-reboot -kernel "$build_dir/bench_$w.elf" "${popek_args[@]}")
-        want_status=1
-        ;;
-    qemu)
-        cmd=("$qemu" -display none -serial stdio -monitor none -nic none -no-reboot
-            -device "isa-debug-exit,iobase=0xf4,iosize=0x04" -kernel "$build_dir/bench_$w.elf")
-        want_status=1
-        ;;
-    esac
-}
-
-# Runs "${cmd[@]}" once; sets `status` and `usec` (wall time, microseconds);
-# the output is in $tmp/out, the error stream in $tmp/err. EPOCHREALTIME is
-# read with no fork between it and the command.
-timed_run() {
-    local t0 t1
-    t0=$EPOCHREALTIME
-    timeout "$run_timeout" "${cmd[@]}" </dev/null >"$tmp/out" 2>"$tmp/err"
-    status=$?
-    t1=$EPOCHREALTIME
-    usec=$((${t1/./} - ${t0/./}))
-}
-
-# Why the last run is not a good run of workload $1 (empty when it is).
-check_run() {
-    local w=$1
-    if ((status == 124)); then
-        echo "timed out after $run_timeout s"
-    elif ((status != want_status)); then
-        local why="exit status $status, wanted $want_status"
-        if [[ -s $tmp/out ]]; then
-            why+=", output '$(head -c 200 "$tmp/out" | tr '\n' ' ' | sed 's/ *$//')'"
-        fi
-        if [[ -s $tmp/err ]]; then
-            why+=" ($(head -c 200 "$tmp/err" | tr '\n' ' ' | sed 's/ *$//'))"
-        fi
-        echo "$why"
-    elif ! cmp -s "$tmp/out" "$tmp/ref.$w"; then
-        echo "output '$(head -c 120 "$tmp/out" | tr '\n' ' ' | sed 's/ *$//')' differs from QEMU's '$(tr -d '\n' <"$tmp/ref.$w")'"
-    fi
+    guest_command_for "$1" "$2"
 }
 
 # ---- reference outputs and first runs (untimed) ---------------------------
