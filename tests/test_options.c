@@ -118,6 +118,14 @@ static void test_errors(void **state)
     assert_string_equal(e.message, "--tc-size: 4k is out of range (16k to 1G)");
     assert_false(PARSE(&o, &e, "-kernel", "k", "--time-limit", "0"));
     assert_false(PARSE(&o, &e, "-kernel", "k", "--time-limit", "5s"));
+    assert_false(PARSE(&o, &e, "-kernel", "k", "--address-spaces", "0"));
+    assert_string_equal(e.message, "--address-spaces: '0' is not a number from 1 to 15");
+    assert_false(PARSE(&o, &e, "-kernel", "k", "--address-spaces", "16"));
+    assert_false(PARSE(&o, &e, "-kernel", "k", "--address-spaces", "four"));
+    assert_true(PARSE(&o, &e, "-kernel", "k", "--address-spaces", "15", "--no-adaptive"));
+    assert_int_equal(o.address_spaces, 15);
+    assert_true(o.no_adaptive);
+    assert_true(PARSE(&o, &e, "-kernel", "k", "-d", "mmu"));
 }
 
 static void test_actions(void **state)
