@@ -83,7 +83,21 @@ struct tracked {
     bool unsynced;
 };
 
+/* The monitor's own TLB for its software walks (shadow_translate): a few
+ * translations, each made by a walk that set their A (and, when `dirty`,
+ * D) flags, flushed when the guest's TLB would be (CR3 load, INVLPG, a
+ * paging-mode change). Like the hardware's, it may keep a translation the
+ * guest changed without invalidating it (SDM vol. 3, §4.10.4.3). */
+#define MONITOR_TLB_ENTRIES 64
+
+struct monitor_tlb_entry {
+    uint32_t page; /* linear page + 1; 0: empty */
+    uint32_t frame;
+    bool user_ok, user_write_ok, super_write_ok, dirty, global;
+};
+
 struct shadow_mmu {
+    struct monitor_tlb_entry tlb[MONITOR_TLB_ENTRIES];
     struct guest_ram *ram;
     uint32_t nframes;
     struct paging_regs regs;
@@ -472,6 +486,20 @@ static bool walk(struct shadow_mmu *mmu, guest_linear_t linear, enum walk_access
     return guest_walk(mmu->ram, &mmu->regs, linear, access, user, true, out);
 }
 
+static void monitor_tlb_flush(struct shadow_mmu *mmu)
+{
+    memset(mmu->tlb, 0, sizeof(mmu->tlb));
+}
+
+/* A CR3 load keeps global translations (SDM vol. 3, §4.10.4.1). */
+static void monitor_tlb_flush_non_global(struct shadow_mmu *mmu)
+{
+    for (unsigned i = 0; i < MONITOR_TLB_ENTRIES; i++) {
+        if (!mmu->tlb[i].global)
+            mmu->tlb[i].page = 0;
+    }
+}
+
 static bool pde_maps_table(const struct shadow_mmu *mmu, uint32_t pde)
 {
     return (pde & PTE_P) && !((pde & PTE_PS) && (mmu->regs.cr4 & CR4_PSE));
@@ -806,6 +834,7 @@ static void drop_all_spaces(struct shadow_mmu *mmu)
 
 void shadow_reset(struct shadow_mmu *mmu)
 {
+    monitor_tlb_flush(mmu);
     drop_all_spaces(mmu);
     shadow_unprotect_all_code(mmu);
     mmu->regs = (struct paging_regs){0};
@@ -826,6 +855,10 @@ enum shadow_flush shadow_set_paging(struct shadow_mmu *mmu, const struct paging_
         return SHADOW_FLUSH_NONE;
     }
     resync_all(mmu);
+    if (mode_changed)
+        monitor_tlb_flush(mmu);
+    else
+        monitor_tlb_flush_non_global(mmu);
     mmu->regs = *regs;
     /* Permissions (WP) and the meaning of a PDE (PSE) are baked into the
      * mappings; paging on/off changes what every address means. */
@@ -879,6 +912,7 @@ void shadow_invlpg(struct shadow_mmu *mmu, guest_linear_t linear)
     uint32_t pdi = linear >> 22, page = linear >> GUEST_PAGE_SHIFT;
 
     mmu->stats.invlpgs++;
+    monitor_tlb_flush(mmu);
     if (s == &mmu->spaces[IDENTITY_SPACE])
         return;
     uint32_t pde = guest_walk_read_entry(mmu->ram, (mmu->regs.cr3 & PTE_FRAME_MASK) + (pdi << 2));
@@ -914,7 +948,36 @@ uint8_t *shadow_view_base(const struct shadow_mmu *mmu, bool user)
 bool shadow_translate(struct shadow_mmu *mmu, guest_linear_t linear, enum walk_access access,
                       bool user, struct walk_result *out)
 {
-    return walk(mmu, linear, access, user, out);
+    uint32_t page = linear >> GUEST_PAGE_SHIFT;
+    struct monitor_tlb_entry *e = &mmu->tlb[page & (MONITOR_TLB_ENTRIES - 1)];
+    bool write = access == WALK_WRITE;
+
+    if (!(mmu->regs.cr0 & CR0_PG))
+        return walk(mmu, linear, access, user, out);
+    if (e->page == page + 1 && (!write || e->dirty)) {
+        bool allowed =
+            user ? (write ? e->user_write_ok : e->user_ok) : (write ? e->super_write_ok : true);
+        if (allowed) {
+            *out = (struct walk_result){
+                .phys = e->frame << GUEST_PAGE_SHIFT | (linear & 0xFFFu),
+                .global = e->global,
+                .user_ok = e->user_ok,
+                .user_write_ok = e->user_write_ok,
+                .super_write_ok = e->super_write_ok,
+            };
+            return true;
+        }
+    }
+    if (!walk(mmu, linear, access, user, out))
+        return false;
+    *e = (struct monitor_tlb_entry){.page = page + 1,
+                                    .frame = out->phys >> GUEST_PAGE_SHIFT,
+                                    .user_ok = out->user_ok,
+                                    .user_write_ok = out->user_write_ok,
+                                    .super_write_ok = out->super_write_ok,
+                                    .dirty = write || (out->pte & PTE_D),
+                                    .global = out->global};
+    return true;
 }
 
 void shadow_handle_fault(struct shadow_mmu *mmu, const uint8_t *view_base_addr,

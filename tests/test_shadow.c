@@ -455,6 +455,47 @@ static void test_prefill_after_guest_fault(void **state)
     shadow_destroy(mmu);
 }
 
+/* The monitor's software walks keep a TLB of their own: flushed as the
+ * guest's would be (INVLPG, CR3 load except global pages), and a write
+ * through a read-only cached translation walks again to set D. */
+static void test_monitor_tlb(void **state)
+{
+    struct shadow_mmu *mmu = mmu_create();
+    struct walk_result w;
+    struct paging_regs pge = paging_on;
+
+    pge.cr4 = CR4_PGE;
+    set_pde(PD1, 0x40000000, PT_A | PTE_P | PTE_RW | PTE_US);
+    set_pte(PT_A, 0x40000000, 0x00500000 | PTE_P | PTE_RW | PTE_US);
+    set_pte(PT_A, 0x40001000, 0x00501000 | PTE_P | PTE_RW | PTE_G);
+    shadow_set_paging(mmu, &pge, true);
+    assert_true(shadow_translate(mmu, 0x40000010, WALK_READ, true, &w));
+    assert_int_equal(w.phys, 0x00500010);
+    assert_int_equal(*entry(PT_A, 0) & (PTE_A | PTE_D), PTE_A);
+    assert_true(shadow_translate(mmu, 0x40000010, WALK_WRITE, true, &w));
+    assert_int_equal(*entry(PT_A, 0) & PTE_D, PTE_D);
+    assert_true(shadow_translate(mmu, 0x40001000, WALK_READ, false, &w));
+    assert_false(shadow_translate(mmu, 0x40001000, WALK_READ, true, &w)); /* supervisor page */
+    assert_int_equal(w.error_code, PF_ERR_P | PF_ERR_U);
+
+    /* Changed without INVLPG: the cached translation may still be used. */
+    set_pte(PT_A, 0x40000000, 0x00600000 | PTE_P | PTE_RW | PTE_US);
+    set_pte(PT_A, 0x40001000, 0x00601000 | PTE_P | PTE_RW | PTE_G);
+    assert_true(shadow_translate(mmu, 0x40000000, WALK_READ, true, &w));
+    assert_int_equal(w.phys, 0x00500000);
+    /* A CR3 load drops it, but not the global one... */
+    shadow_set_paging(mmu, &pge, true);
+    assert_true(shadow_translate(mmu, 0x40000000, WALK_READ, true, &w));
+    assert_int_equal(w.phys, 0x00600000);
+    assert_true(shadow_translate(mmu, 0x40001000, WALK_READ, false, &w));
+    assert_int_equal(w.phys, 0x00501000);
+    /* ...which INVLPG does. */
+    shadow_invlpg(mmu, 0x40001000);
+    assert_true(shadow_translate(mmu, 0x40001000, WALK_READ, false, &w));
+    assert_int_equal(w.phys, 0x00601000);
+    shadow_destroy(mmu);
+}
+
 /* Code protection covers every alias of a frame. */
 static void test_code_protection_through_aliases(void **state)
 {
@@ -495,6 +536,7 @@ int main(void)
         cmocka_unit_test_setup(test_address_space_cache, clear_ram),
         cmocka_unit_test_setup(test_mapping_budget, clear_ram),
         cmocka_unit_test_setup(test_prefill_after_guest_fault, clear_ram),
+        cmocka_unit_test_setup(test_monitor_tlb, clear_ram),
         cmocka_unit_test_setup(test_code_protection_through_aliases, clear_ram),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
