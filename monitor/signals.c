@@ -6,7 +6,6 @@
 
 #include <errno.h>
 #include <signal.h>
-#include <stdlib.h>
 #include <string.h>
 #include <ucontext.h>
 
@@ -97,14 +96,17 @@ static void event_nudge_handler(int signo, siginfo_t *info, void *context)
 
 bool signals_install(struct popek_error *err)
 {
-    static __thread bool installed; /* once per thread: runs repeat after a reset */
-    stack_t ss = {.ss_size = ALT_STACK_SIZE, .ss_flags = 0};
+    /* The alternate stack lives as long as the thread that runs guests
+     * (one per process: the vCPU thread); once per thread, since runs
+     * repeat after a reset. */
+    static __thread bool installed;
+    static __thread uint8_t alt_stack[ALT_STACK_SIZE] __attribute__((aligned(64)));
+    stack_t ss = {.ss_sp = alt_stack, .ss_size = ALT_STACK_SIZE, .ss_flags = 0};
     struct sigaction sa;
 
     if (installed)
         return true;
-    ss.ss_sp = malloc(ALT_STACK_SIZE);
-    if (!ss.ss_sp || sigaltstack(&ss, NULL) < 0)
+    if (sigaltstack(&ss, NULL) < 0)
         return popek_fail(err, "cannot set up the signal stack: %s", strerror(errno));
     memset(&sa, 0, sizeof(sa));
     sa.sa_sigaction = guest_fault_handler;
