@@ -694,7 +694,6 @@ static void fill_paged(struct shadow_mmu *mmu, struct space *s, unsigned vi, gue
     uint32_t page = linear >> GUEST_PAGE_SHIFT;
 
     if (!walk(mmu, linear, write ? WALK_WRITE : WALK_READ, vi == 1, &w)) {
-        mmu->stats.guest_page_faults++;
         out->kind = SHADOW_FAULT_GUEST_PF;
         out->error_code = w.error_code;
         return;

@@ -44,13 +44,12 @@
 struct shadow_mmu;
 
 struct shadow_stats {
-    uint64_t fills;             /* host faults answered by mapping pages */
-    uint64_t prefaulted_pages;  /* neighbours mapped by those fills */
-    uint64_t prefills;          /* pages mapped before a #PF'd instruction ran again */
-    uint64_t guest_page_faults; /* walks that ended in a guest #PF */
-    uint64_t dirty_upgrades;    /* read-only mappings made writable by a first write */
-    uint64_t tracked_pages;     /* frames currently tracked as page tables */
-    uint64_t unsyncs, resyncs;  /* tracked frames written / brought back in sync */
+    uint64_t fills;            /* host faults answered by mapping pages */
+    uint64_t prefaulted_pages; /* neighbours mapped by those fills */
+    uint64_t prefills;         /* pages mapped before a #PF'd instruction ran again */
+    uint64_t dirty_upgrades;   /* read-only mappings made writable by a first write */
+    uint64_t tracked_pages;    /* frames currently tracked as page tables */
+    uint64_t unsyncs, resyncs; /* tracked frames written / brought back in sync */
     uint64_t resync_entry_changes;
     uint64_t cr3_loads, space_hits, space_misses;
     uint64_t invlpgs;
