@@ -413,6 +413,7 @@ static struct tc_block *find_or_translate(struct loop *lp, guest_linear_t eip, g
         .unusable_segments = (segment_base_mask)((key >> 8) & 0x3F),
         .fpu_mode = (key >> 14) & 0xF,
         .max_insns = TRANSLATE_MAX_INSNS,
+        .cpl = key & 3,
         .count_indirect = env->collect_stats,
         .bounce_buffer = bounce ? (uint64_t)(uintptr_t)lp->bounce : 0,
         .emulate = bounce ? NULL : emulate_instruction,
@@ -1121,6 +1122,7 @@ static int run_loop_body(const struct run_env *env, struct run_stats *stats,
     signals_set_current(cpu, env->tc);
     cpu->exit_reason = 0;
     cpu->exit_link = 0;
+    cpu->sti_shadow_eip = 0xFFFFFFFFu;
 
     bool devices_due = true;
     for (;;) {
@@ -1142,6 +1144,10 @@ static int run_loop_body(const struct run_env *env, struct run_stats *stats,
                 return 1;
             }
         }
+        /* An exit right after an inline sti keeps its interrupt shadow. */
+        if (cpu->sti_shadow_eip == cpu->arch.seg[SEG_CS].base + cpu->arch.eip)
+            cpu->arch.interrupt_shadow = EMUL_SHADOW_STI;
+        cpu->sti_shadow_eip = 0xFFFFFFFFu;
         if (!inject_interrupt(lp, &delivered, err))
             return 1;
         if (delivered)
@@ -1189,6 +1195,7 @@ static int run_loop_body(const struct run_env *env, struct run_stats *stats,
             cpu->ibl_mode_tag = (uint64_t)key << 32;
         }
         cpu->arch.interrupt_shadow = false;
+        cpu->irq_waiting = pic8259_has_interrupt(env->pic);
         enter_translated(env, b->code);
         if (log_enabled(LOG_CPU)) {
             log_printf("cpu: exit %u next_eip=%08x\n", cpu->exit_reason, cpu->next_eip);

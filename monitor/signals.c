@@ -51,8 +51,9 @@ static void guest_fault_handler(int signo, siginfo_t *info, void *context)
         cpu->arch.regs[REG_ESI] -= cpu->arch.seg[(insn->fixup_reg & 15) - 1].base;
     if (insn->fixup == FIXUP_STRING_BIASED && (insn->fixup_reg >> 4))
         cpu->arch.regs[REG_EDI] -= cpu->arch.seg[(insn->fixup_reg >> 4) - 1].base;
-    cpu->arch.eflags = (cpu->arch.eflags & ~VCPU_HOST_FLAGS_MASK) |
-                       ((uint32_t)gregs[REG_EFL] & VCPU_HOST_FLAGS_MASK);
+    cpu->arch.eflags = (cpu->arch.eflags & ~(VCPU_HOST_FLAGS_MASK | EFLAGS_IF)) |
+                       ((uint32_t)gregs[REG_EFL] & VCPU_HOST_FLAGS_MASK) |
+                       ((uint32_t)cpu->virtual_if << 9);
     cpu->arch.eip = insn->eip;
     cpu->next_eip = insn->eip;
     cpu->exit_reason = EXIT_FAULT;

@@ -41,6 +41,11 @@ __attribute__((naked)) void tc_enter(struct vcpu *cpu, const void *code)
         "mov %c[view](%%r15), %%r13\n\t"
         "mov %c[view_high](%%r15), %%r12\n\t"
         "mov %%rsi, %%r14\n\t"
+        /* EFLAGS.IF into the byte inline cli/sti write. */
+        "mov %c[eflags](%%r15), %%eax\n\t"
+        "shr $9, %%eax\n\t"
+        "and $1, %%eax\n\t"
+        "mov %%al, %c[vif](%%r15)\n\t"
         /* Guest arithmetic flags and DF into RFLAGS, on the host stack. */
         "mov %c[eflags](%%r15), %%eax\n\t"
         "and %[flags_mask], %%eax\n\t"
@@ -60,8 +65,9 @@ __attribute__((naked)) void tc_enter(struct vcpu *cpu, const void *code)
           [fpu] "i"(offsetof(struct vcpu, fpu_state)), [view] "i"(offsetof(struct vcpu, view_base)),
           [view_high] "i"(offsetof(struct vcpu, view_base_high)),
           [eflags] "i"(offsetof(struct vcpu, arch.eflags)), [flags_mask] "i"(VCPU_HOST_FLAGS_MASK),
-          [eax] REG_OFFSET(0), [ecx] REG_OFFSET(1), [edx] REG_OFFSET(2), [ebx] REG_OFFSET(3),
-          [esp] REG_OFFSET(4), [ebp] REG_OFFSET(5), [esi] REG_OFFSET(6), [edi] REG_OFFSET(7));
+          [vif] "i"(offsetof(struct vcpu, virtual_if)), [eax] REG_OFFSET(0), [ecx] REG_OFFSET(1),
+          [edx] REG_OFFSET(2), [ebx] REG_OFFSET(3), [esp] REG_OFFSET(4), [ebp] REG_OFFSET(5),
+          [esi] REG_OFFSET(6), [edi] REG_OFFSET(7));
 }
 
 __attribute__((naked)) void tc_exit_routine(void)
@@ -84,13 +90,19 @@ __attribute__((naked)) void tc_exit_routine(void)
         "mov %c[eflags](%%r15), %%ecx\n\t"
         "and %[not_mask], %%ecx\n\t"
         "or %%ecx, %%eax\n\t"
+        /* ...and the virtual IF inline cli/sti may have changed. */
+        "and %[not_if], %%eax\n\t"
+        "movzbl %c[vif](%%r15), %%ecx\n\t"
+        "shl $9, %%ecx\n\t"
+        "or %%ecx, %%eax\n\t"
         "mov %%eax, %c[eflags](%%r15)\n\t"
         "jmp tc_fault_landing\n\t"
         :
         : [host_rsp] "i"(offsetof(struct vcpu, host_rsp)),
           [link] "i"(offsetof(struct vcpu, exit_link)),
           [eflags] "i"(offsetof(struct vcpu, arch.eflags)), [flags_mask] "i"(VCPU_HOST_FLAGS_MASK),
-          [not_mask] "i"(~VCPU_HOST_FLAGS_MASK), [eax] REG_OFFSET(0), [ecx] REG_OFFSET(1),
+          [not_mask] "i"(~VCPU_HOST_FLAGS_MASK), [not_if] "i"(~EFLAGS_IF),
+          [vif] "i"(offsetof(struct vcpu, virtual_if)), [eax] REG_OFFSET(0), [ecx] REG_OFFSET(1),
           [edx] REG_OFFSET(2), [ebx] REG_OFFSET(3), [esp] REG_OFFSET(4), [ebp] REG_OFFSET(5),
           [esi] REG_OFFSET(6), [edi] REG_OFFSET(7));
 }

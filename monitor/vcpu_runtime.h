@@ -60,6 +60,18 @@ struct vcpu {
     uint32_t raise_vector;
     uint32_t raise_error;
 
+    /* EFLAGS.IF while translated code runs: CPL-0 cli/sti are a store here
+     * (translator/translate.c). The trampoline loads it from arch.eflags on
+     * entry and merges it back on every exit. */
+    uint8_t virtual_if;
+    /* Set by the monitor before entry when the PIC has an interrupt
+     * waiting: an inline sti then calls out instead, so that it is
+     * delivered. */
+    uint8_t irq_waiting;
+    /* The instruction after the last inline sti: an exit there keeps the
+     * interrupt shadow (SDM vol. 2, STI). */
+    uint32_t sti_shadow_eip;
+
     /* Indirect-branch lookup (translator/translate.c emits the probe): the
      * mode key of the running code in the upper half, and a count of probes. */
     uint64_t ibl_mode_tag;

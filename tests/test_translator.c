@@ -65,11 +65,16 @@ static void disassemble(size_t start, size_t end)
 }
 
 /* Translates one guest instruction; returns the text of its host sequence. */
+static unsigned translate_cpl = 3; /* the CPL translate_one translates for */
+
 static const char *translate_one(const uint8_t *bytes, size_t len, segment_base_mask bases)
 {
     struct guest_code code = {bytes, len};
-    struct translate_config cfg = {
-        .fetch = fetch, .opaque = &code, .nonzero_bases = bases, .max_insns = 1};
+    struct translate_config cfg = {.fetch = fetch,
+                                   .opaque = &code,
+                                   .nonzero_bases = bases,
+                                   .max_insns = 1,
+                                   .cpl = translate_cpl};
     struct emit_buf buf;
 
     emit_init(&buf, host, sizeof(host));
@@ -228,12 +233,12 @@ static void test_stack_forms(void **state)
      * to the operand size. */
     char want[160];
     snprintf(want, sizeof(want),
-             "movzx r14d, word ptr [r15+0x%x]; mov dword ptr [rsp+r13*1-0x04], r14d; "
+             "movzx r14d, word ptr [r15+0x%X]; mov dword ptr [rsp+r13*1-0x04], r14d; "
              "lea esp, [rsp-0x04]",
              (unsigned)(VCPU_OFFSET(arch.seg[SEG_DS].selector)));
     EXPECT(BYTES(0x1E), want);
     snprintf(want, sizeof(want),
-             "movzx r14d, word ptr [r15+0x%x]; mov word ptr [rsp+r13*1-0x02], r14w; "
+             "movzx r14d, word ptr [r15+0x%X]; mov word ptr [rsp+r13*1-0x02], r14w; "
              "lea esp, [rsp-0x02]",
              (unsigned)(VCPU_OFFSET(arch.seg[SEG_GS].selector)));
     EXPECT(BYTES(0x66, 0x0F, 0xA8), want);
@@ -288,6 +293,33 @@ static void test_callouts(void **state)
         assert_int_equal(tb.insns[0].cls, INSN_CALLOUT);
         assert_int_equal(tb.ninsns, 1);
     }
+}
+
+/* At CPL 0, cli and sti cannot fault: they write the vCPU's virtual IF
+ * (sti calls out instead when an interrupt is waiting). At CPL 3 they stay
+ * callouts (IOPL decides). */
+static void test_virtual_if_at_cpl0(void **state)
+{
+    static const uint8_t cli[] = {0xFA}, sti[] = {0xFB};
+    char want[200];
+
+    translate_cpl = 0;
+    translate_one(cli, sizeof(cli), 0);
+    assert_false(tb.ends_in_callout);
+    snprintf(want, sizeof(want), "mov byte ptr [r15+0x%X], 0x00",
+             (unsigned)VCPU_OFFSET(virtual_if));
+    assert_non_null(strstr(text, want));
+    translate_one(sti, sizeof(sti), 0);
+    assert_false(tb.ends_in_callout);
+    snprintf(want, sizeof(want), "movzx ecx, byte ptr [r15+0x%X]",
+             (unsigned)VCPU_OFFSET(irq_waiting));
+    assert_non_null(strstr(text, want));
+    snprintf(want, sizeof(want), "mov byte ptr [r15+0x%X], 0x01",
+             (unsigned)VCPU_OFFSET(virtual_if));
+    assert_non_null(strstr(text, want));
+    translate_cpl = 3;
+    translate_one(sti, sizeof(sti), 0);
+    assert_true(tb.ends_in_callout);
 }
 
 static void test_block_metadata(void **state)
@@ -346,6 +378,7 @@ int main(void)
         cmocka_unit_test(test_string_forms),
         cmocka_unit_test(test_branches),
         cmocka_unit_test(test_callouts),
+        cmocka_unit_test(test_virtual_if_at_cpl0),
         cmocka_unit_test(test_block_metadata),
         cmocka_unit_test(test_block_ends_at_page_boundary),
     };

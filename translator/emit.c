@@ -67,6 +67,37 @@ void emit_store_vcpu_r14d(struct emit_buf *b, int32_t offset)
     emit_u32(b, (uint32_t)offset);
 }
 
+void emit_store_vcpu_u8(struct emit_buf *b, int32_t offset, uint8_t value)
+{
+    static const uint8_t op[] = {0x41, 0xC6, 0x87}; /* mov byte [r15 + disp32], imm8 */
+
+    emit_bytes(b, op, sizeof(op));
+    emit_u32(b, (uint32_t)offset);
+    emit_u8(b, value);
+}
+
+void emit_movzx_ecx_vcpu_u8(struct emit_buf *b, int32_t offset)
+{
+    static const uint8_t op[] = {0x41, 0x0F, 0xB6, 0x8F}; /* movzx ecx, byte [r15 + disp32] */
+
+    emit_bytes(b, op, sizeof(op));
+    emit_u32(b, (uint32_t)offset);
+}
+
+void emit_save_rcx_in_r11(struct emit_buf *b)
+{
+    static const uint8_t op[] = {0x49, 0x89, 0xCB}; /* mov r11, rcx */
+
+    emit_bytes(b, op, sizeof(op));
+}
+
+void emit_restore_rcx_from_r11(struct emit_buf *b)
+{
+    static const uint8_t op[] = {0x4C, 0x89, 0xD9}; /* mov rcx, r11 */
+
+    emit_bytes(b, op, sizeof(op));
+}
+
 void emit_movzx_r14d_vcpu_u16(struct emit_buf *b, int32_t offset)
 {
     static const uint8_t op[] = {0x45, 0x0F, 0xB7, 0xB7}; /* movzx r14d, word [r15 + disp32] */

@@ -51,6 +51,12 @@ void emit_store_vcpu_u32(struct emit_buf *b, int32_t offset, uint32_t value);
 void emit_store_vcpu_r14d(struct emit_buf *b, int32_t offset);
 /* mov r14d, imm32 (flag-neutral zero/constant) */
 void emit_mov_r14d_imm(struct emit_buf *b, uint32_t value);
+/* mov byte [r15 + offset], value */
+void emit_store_vcpu_u8(struct emit_buf *b, int32_t offset, uint8_t value);
+/* movzx ecx, byte [r15 + offset]; and saving/restoring rcx in r11 around it */
+void emit_movzx_ecx_vcpu_u8(struct emit_buf *b, int32_t offset);
+void emit_save_rcx_in_r11(struct emit_buf *b);
+void emit_restore_rcx_from_r11(struct emit_buf *b);
 /* movzx r14d, word [r15 + offset] (flag-neutral) */
 void emit_movzx_r14d_vcpu_u16(struct emit_buf *b, int32_t offset);
 /* lea r14, [rip + to the absolute buffer offset `target`] */

@@ -170,6 +170,34 @@ static void emit_callout_exit(struct block_state *st, guest_linear_t eip, ZydisM
     st->ended = true;
 }
 
+/* cli/sti at CPL 0, where neither can fault (SDM vol. 2, CLI/STI: CPL <=
+ * IOPL always holds): a store to the vCPU's virtual IF. sti first checks,
+ * flag-free, whether an interrupt is waiting: then it calls out, so that
+ * the monitor delivers it after the interrupt shadow. Otherwise it records
+ * the next instruction's address: an exit right there keeps the shadow. */
+static void emit_virtual_if(struct block_state *st, bool set, guest_linear_t eip,
+                            guest_linear_t next_eip)
+{
+    struct emit_buf *b = st->buf;
+
+    if (!set) {
+        emit_store_vcpu_u8(b, VCPU_OFFSET(virtual_if), 0);
+        return;
+    }
+    emit_save_rcx_in_r11(b);
+    emit_movzx_ecx_vcpu_u8(b, VCPU_OFFSET(irq_waiting));
+    size_t none_waiting = emit_jrcxz_rel8(b);
+    emit_restore_rcx_from_r11(b);
+    emit_store_vcpu_u32(b, VCPU_OFFSET(next_eip), eip);
+    emit_store_vcpu_u32(b, VCPU_OFFSET(callout_mnemonic), ZYDIS_MNEMONIC_STI);
+    emit_mov_r14d_imm(b, 0);
+    emit_exit(b, EXIT_CALLOUT);
+    emit_patch_rel8(b, none_waiting, emit_offset(b));
+    emit_restore_rcx_from_r11(b);
+    emit_store_vcpu_u8(b, VCPU_OFFSET(virtual_if), 1);
+    emit_store_vcpu_u32(b, VCPU_OFFSET(sti_shadow_eip), next_eip);
+}
+
 /* The instruction at eip faults before doing anything (a null segment). */
 static void emit_raise_exit(struct block_state *st, guest_linear_t eip, uint8_t vector,
                             uint32_t error_code)
@@ -1152,6 +1180,15 @@ bool translate_block(const struct translate_config *cfg, guest_linear_t eip, str
         }
         rec->length = insn.length;
         rec->cls = (uint8_t)classify_instruction(&insn, ops);
+        if ((insn.mnemonic == ZYDIS_MNEMONIC_CLI || insn.mnemonic == ZYDIS_MNEMONIC_STI) &&
+            cfg->cpl == 0 && !cfg->bounce_buffer) {
+            emit_virtual_if(&st, insn.mnemonic == ZYDIS_MNEMONIC_STI, pc, pc + insn.length);
+            out->ninsns++;
+            pc += insn.length;
+            if (!emit_ok(buf))
+                break;
+            continue;
+        }
         if (rec->cls != INSN_CALLOUT && cfg->emulate && cfg->emulate(cfg->opaque, pc)) {
             rec->cls = INSN_CALLOUT;
             out->ninsns++;

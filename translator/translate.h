@@ -102,6 +102,9 @@ struct translate_config {
      * §2.5, table 2-2): TRANSLATE_FPU_* bits. */
     unsigned fpu_mode;
     unsigned max_insns; /* 1 .. TRANSLATE_MAX_INSNS */
+    /* The privilege level the block runs at (part of the mode key): at
+     * CPL 0, cli and sti are inline stores to vcpu.virtual_if. */
+    unsigned cpl;
     /* Count indirect-branch probes in vcpu->ibl_lookups (costs a memory
      * increment per indirect branch: only when statistics are wanted). */
     bool count_indirect;
