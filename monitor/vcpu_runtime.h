@@ -71,6 +71,9 @@ struct vcpu {
     /* The instruction after the last inline sti: an exit there keeps the
      * interrupt shadow (SDM vol. 2, STI). */
     uint32_t sti_shadow_eip;
+    /* A two-slot stack inline pushf borrows to read RFLAGS (pushfq) without
+     * touching the guest's stack (RSP is the guest's ESP). */
+    uint64_t flags_scratch[2] __attribute__((aligned(16)));
 
     /* Indirect-branch lookup (translator/translate.c emits the probe): the
      * mode key of the running code in the upper half, and a count of probes. */

@@ -295,9 +295,10 @@ static void test_callouts(void **state)
     }
 }
 
-/* At CPL 0, cli and sti cannot fault: they write the vCPU's virtual IF
- * (sti calls out instead when an interrupt is waiting). At CPL 3 they stay
- * callouts (IOPL decides). */
+/* At CPL 0, cli, sti and pushfd cannot fault on their own: cli/sti write
+ * the vCPU's virtual IF (sti calls out instead when an interrupt is
+ * waiting), pushfd builds the image inline. At CPL 3 they stay callouts
+ * (IOPL decides). */
 static void test_virtual_if_at_cpl0(void **state)
 {
     static const uint8_t cli[] = {0xFA}, sti[] = {0xFB};
@@ -317,8 +318,18 @@ static void test_virtual_if_at_cpl0(void **state)
     snprintf(want, sizeof(want), "mov byte ptr [r15+0x%X], 0x01",
              (unsigned)VCPU_OFFSET(virtual_if));
     assert_non_null(strstr(text, want));
+    /* pushfd: RFLAGS read on a borrowed stack, merged with the virtual IF
+     * and the vCPU's other bits, pushed last. */
+    static const uint8_t pushfd[] = {0x9C};
+    translate_one(pushfd, sizeof(pushfd), 0);
+    assert_false(tb.ends_in_callout);
+    assert_non_null(strstr(text, "pushfq; mov r14, qword ptr [rsp]"));
+    assert_non_null(strstr(text, "popfq; mov rsp, r11; mov dword ptr [rsp+r13*1-0x04], r14d; "
+                                 "lea esp, [rsp-0x04]"));
     translate_cpl = 3;
     translate_one(sti, sizeof(sti), 0);
+    assert_true(tb.ends_in_callout);
+    translate_one(pushfd, sizeof(pushfd), 0);
     assert_true(tb.ends_in_callout);
 }
 

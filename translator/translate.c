@@ -631,6 +631,49 @@ static bool load_memory_operand_r14(struct block_state *st, const ZydisDecodedIn
     return true;
 }
 
+/* pushfd at CPL 0 (SDM vol. 2, PUSHF: never faults at CPL 0 outside v8086
+ * mode): the image is the host's live arithmetic flags and DF, the virtual
+ * IF, and the vCPU's other bits with VM and RF cleared. RFLAGS is read with
+ * pushfq on a borrowed stack in struct vcpu (the host RSP is the guest's
+ * ESP) and restored with popfq, so the flag-changing arithmetic in between
+ * leaves the guest's flags as they were. The push itself comes last, with
+ * every register but the scratch ones restored, so a fault on it is
+ * precise. */
+static void emit_pushfd(struct block_state *st)
+{
+    struct emit_buf *b = st->buf;
+    static const uint8_t save_rsp[] = {0x49, 0x89, 0xE3};               /* mov r11, rsp */
+    static const uint8_t lea_rsp[] = {0x49, 0x8D, 0xA7};                /* lea rsp, [r15+disp32] */
+    static const uint8_t read_flags[] = {0x9C, 0x4C, 0x8B, 0x34, 0x24}; /* pushfq; mov r14,[rsp] */
+    static const uint8_t and_r14d[] = {0x41, 0x81, 0xE6};               /* and r14d, imm32 */
+    static const uint8_t load_r10d[] = {0x45, 0x8B, 0x97};              /* mov r10d, [r15+disp32] */
+    static const uint8_t and_r10d[] = {0x41, 0x81, 0xE2};               /* and r10d, imm32 */
+    static const uint8_t or_r14d_r10d[] = {0x45, 0x09, 0xD6};           /* or r14d, r10d */
+    static const uint8_t movzx_r10d[] = {0x45, 0x0F, 0xB6,
+                                         0x97}; /* movzx r10d, byte [r15+disp32] */
+    static const uint8_t shl_r10d_9[] = {0x41, 0xC1, 0xE2, 0x09}; /* shl r10d, 9 */
+    static const uint8_t restore[] = {0x9D, 0x4C, 0x89, 0xDC};    /* popfq; mov rsp, r11 */
+
+    emit_bytes(b, save_rsp, sizeof(save_rsp));
+    emit_bytes(b, lea_rsp, sizeof(lea_rsp));
+    emit_u32(b, (uint32_t)(VCPU_OFFSET(flags_scratch) + 16));
+    emit_bytes(b, read_flags, sizeof(read_flags));
+    emit_bytes(b, and_r14d, sizeof(and_r14d));
+    emit_u32(b, VCPU_HOST_FLAGS_MASK);
+    emit_bytes(b, load_r10d, sizeof(load_r10d));
+    emit_u32(b, (uint32_t)VCPU_OFFSET(arch.eflags));
+    emit_bytes(b, and_r10d, sizeof(and_r10d));
+    emit_u32(b, ~(uint32_t)(VCPU_HOST_FLAGS_MASK | EFLAGS_IF | EFLAGS_RF | EFLAGS_VM));
+    emit_bytes(b, or_r14d_r10d, sizeof(or_r14d_r10d));
+    emit_bytes(b, movzx_r10d, sizeof(movzx_r10d));
+    emit_u32(b, (uint32_t)VCPU_OFFSET(virtual_if));
+    emit_bytes(b, shl_r10d_9, sizeof(shl_r10d_9));
+    emit_bytes(b, or_r14d_r10d, sizeof(or_r14d_r10d));
+    emit_bytes(b, restore, sizeof(restore));
+    emit_mov_mem_reg(b, STACK_BASE, VIEW, -4, 4, ZYDIS_REGISTER_R14D);
+    emit_adjust_esp(b, -4);
+}
+
 static bool translate_push(struct block_state *st, const ZydisDecodedInstruction *insn,
                            const ZydisDecodedOperand *ops)
 {
@@ -1180,6 +1223,16 @@ bool translate_block(const struct translate_config *cfg, guest_linear_t eip, str
         }
         rec->length = insn.length;
         rec->cls = (uint8_t)classify_instruction(&insn, ops);
+        if (insn.mnemonic == ZYDIS_MNEMONIC_PUSHFD && insn.operand_width == 32 && cfg->cpl == 0 &&
+            !cfg->bounce_buffer) {
+            rec->cls = INSN_STACK;
+            emit_pushfd(&st);
+            out->ninsns++;
+            pc += insn.length;
+            if (!emit_ok(buf))
+                break;
+            continue;
+        }
         if ((insn.mnemonic == ZYDIS_MNEMONIC_CLI || insn.mnemonic == ZYDIS_MNEMONIC_STI) &&
             cfg->cpl == 0 && !cfg->bounce_buffer) {
             emit_virtual_if(&st, insn.mnemonic == ZYDIS_MNEMONIC_STI, pc, pc + insn.length);
