@@ -26,6 +26,7 @@
 #define CODE_BUFFER_BYTES (64 * 1024)
 #define BOUNCE_BYTES      4096
 #define MODE_KEY_BOUNCE   0x80000000u /* blocks re-executing one access against the buffer */
+#define MODE_KEY_SINGLE   0x40000000u /* one-instruction blocks (the STI/MOV SS shadow) */
 #define MAX_FILL_RETRIES  8           /* host faults in a row at one EIP before emulating */
 
 /* The guest instruction at CS:EIP, fetched and decoded once for the
@@ -358,6 +359,7 @@ static void invlpg(void *opaque, guest_linear_t addr)
  *   bits 2-7   segments (ES..GS) with a non-zero base, added at run time
  *   bits 8-13  segments holding a null selector (accesses raise #GP(0))
  *   bits 14-17 CR0.TS/EM/MP and CR4.OSFXSR as TRANSLATE_FPU_* (x87/SSE faults)
+ *   bit 30     one-instruction blocks (MODE_KEY_SINGLE)
  *   bit 31     bounce blocks (MODE_KEY_BOUNCE) */
 static uint32_t mode_key(const struct vcpu_state *s)
 {
@@ -412,7 +414,7 @@ static struct tc_block *find_or_translate(struct loop *lp, guest_linear_t eip, g
         .nonzero_bases = (segment_base_mask)((key >> 2) & 0x3F),
         .unusable_segments = (segment_base_mask)((key >> 8) & 0x3F),
         .fpu_mode = (key >> 14) & 0xF,
-        .max_insns = TRANSLATE_MAX_INSNS,
+        .max_insns = (key & MODE_KEY_SINGLE) ? 1 : TRANSLATE_MAX_INSNS,
         .cpl = key & 3,
         .count_indirect = env->collect_stats,
         .bounce_buffer = bounce ? (uint64_t)(uintptr_t)lp->bounce : 0,
@@ -1159,6 +1161,12 @@ static int run_loop_body(const struct run_env *env, struct run_stats *stats,
         }
         guest_linear_t eip = cpu->arch.seg[SEG_CS].base + cpu->arch.eip;
         uint32_t key = mode_key(&cpu->arch);
+        /* An interrupt held back only by the shadow of sti (or mov ss) is
+         * taken right after the next instruction: that one runs alone. */
+        bool single_step = cpu->arch.interrupt_shadow && (cpu->arch.eflags & EFLAGS_IF) &&
+                           pic8259_has_interrupt(env->pic);
+        if (single_step)
+            key |= MODE_KEY_SINGLE;
         struct walk_result fetch;
         if (!shadow_translate(env->mmu, eip, WALK_FETCH, current_cpl(cpu) == 3, &fetch)) {
             /* The next instruction's page cannot be fetched: #PF with CR2
@@ -1197,6 +1205,8 @@ static int run_loop_body(const struct run_env *env, struct run_stats *stats,
         cpu->arch.interrupt_shadow = false;
         cpu->irq_waiting = pic8259_has_interrupt(env->pic);
         enter_translated(env, b->code);
+        if (single_step)
+            cpu->exit_link = 0; /* never chain out of a one-instruction block */
         if (log_enabled(LOG_CPU)) {
             log_printf("cpu: exit %u next_eip=%08x\n", cpu->exit_reason, cpu->next_eip);
             vcpu_state_dump(&cpu->arch, log_stream ? log_stream : stderr);
