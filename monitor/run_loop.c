@@ -571,6 +571,15 @@ static const struct insn_at_eip *decode_at_eip(struct loop *lp)
     return at;
 }
 
+/* The single explicit memory access of the decoded instruction `at`
+ * (emul_describe_access), under the current registers. */
+static bool access_of(const struct loop *lp, const struct insn_at_eip *at,
+                      struct emul_access_desc *access)
+{
+    return at->decoded &&
+           emul_describe_decoded_access(&lp->env->cpu->arch, &at->insn, at->ops, access);
+}
+
 /* False when the instruction at EIP is not wholly in RAM (it runs off the
  * end of RAM or sits in the hole), which the translator cannot fetch. */
 static bool code_in_ram(struct loop *lp)
@@ -715,8 +724,7 @@ static bool emulate_indirect_jump(struct loop *lp, bool *ok, struct popek_error 
 
     const struct insn_at_eip *at = decode_at_eip(lp);
     if (!at->decoded || at->insn.mnemonic != ZYDIS_MNEMONIC_JMP || at->insn.operand_width != 32 ||
-        !(at->decoded && emul_describe_decoded_access(&cpu->arch, &at->insn, at->ops, &access)) ||
-        access.size != 4)
+        !access_of(lp, at, &access) || access.size != 4)
         return false;
     if (!memory_read((void *)lp->env, access.address, &target, 4, EMUL_ACCESS_READ,
                      current_cpl(cpu), &fault)) {
@@ -740,14 +748,14 @@ static enum adaptive_verdict adaptive_verdict_at_eip(struct loop *lp)
 
     const struct insn_at_eip *at = decode_at_eip(lp);
     if (!at->decoded || classify_instruction(&at->insn, at->ops) != INSN_IDENT ||
-        !(at->decoded && emul_describe_decoded_access(&cpu->arch, &at->insn, at->ops, &access)))
+        !access_of(lp, at, &access))
         return ADAPTIVE_UNKNOWN;
+    bool user = current_cpl(cpu) == 3;
     if (!shadow_translate(lp->env->mmu, access.address, access.writes ? WALK_WRITE : WALK_READ,
-                          current_cpl(cpu) == 3, &w))
+                          user, &w))
         return ADAPTIVE_WOULD_TRAP; /* a guest #PF: the emulation raises it */
     uint32_t frame = w.phys >> GUEST_PAGE_SHIFT;
     guest_linear_t last = access.address + access.size - 1;
-    bool user = current_cpl(cpu) == 3;
     if (!guest_ram_is_usable_frame(lp->env->ram, frame) ||
         (access.writes && shadow_frame_traps_writes(lp->env->mmu, frame)))
         return ADAPTIVE_WOULD_TRAP;
@@ -785,9 +793,7 @@ static bool emulatable_access_at_eip(struct loop *lp)
         return false;
     switch (classify_instruction(&at->insn, at->ops)) {
     case INSN_IDENT:
-        return (at->decoded &&
-                emul_describe_decoded_access(&lp->env->cpu->arch, &at->insn, at->ops, &access)) &&
-               access.size <= BOUNCE_BYTES;
+        return access_of(lp, at, &access) && access.size <= BOUNCE_BYTES;
     case INSN_BRANCH:
         /* Near call and ret (emul_execute_implicit), jmp through memory
          * (emulate_indirect_jump). */
@@ -840,8 +846,7 @@ static bool bounce_execute(struct loop *lp, struct popek_error *err)
     unsigned cpl = current_cpl(cpu);
 
     const struct insn_at_eip *at = decode_at_eip(lp);
-    if (!(at->decoded && emul_describe_decoded_access(&cpu->arch, &at->insn, at->ops, &access)) ||
-        access.size > BOUNCE_BYTES) {
+    if (!access_of(lp, at, &access) || access.size > BOUNCE_BYTES) {
         dump_state(cpu);
         return popek_fail(err,
                           "cannot emulate the faulting access of the instruction at 0x%08x "
@@ -1163,8 +1168,9 @@ static int run_loop_body(const struct run_env *env, struct run_stats *stats,
         uint32_t key = mode_key(&cpu->arch);
         /* An interrupt held back only by the shadow of sti (or mov ss) is
          * taken right after the next instruction: that one runs alone. */
-        bool single_step = cpu->arch.interrupt_shadow && (cpu->arch.eflags & EFLAGS_IF) &&
-                           pic8259_has_interrupt(env->pic);
+        bool irq_waiting = pic8259_has_interrupt(env->pic);
+        bool single_step =
+            cpu->arch.interrupt_shadow && (cpu->arch.eflags & EFLAGS_IF) && irq_waiting;
         if (single_step)
             key |= MODE_KEY_SINGLE;
         struct walk_result fetch;
@@ -1203,7 +1209,7 @@ static int run_loop_body(const struct run_env *env, struct run_stats *stats,
             cpu->ibl_mode_tag = (uint64_t)key << 32;
         }
         cpu->arch.interrupt_shadow = false;
-        cpu->irq_waiting = pic8259_has_interrupt(env->pic);
+        cpu->irq_waiting = irq_waiting;
         enter_translated(env, b->code);
         if (single_step)
             cpu->exit_link = 0; /* never chain out of a one-instruction block */

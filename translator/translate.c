@@ -160,12 +160,18 @@ static void emit_exit(struct emit_buf *b, enum vcpu_exit_reason reason)
 }
 
 /* The monitor executes the instruction at eip (emul/). */
+static void emit_callout(struct emit_buf *b, guest_linear_t eip, ZydisMnemonic mnemonic)
+{
+    emit_store_vcpu_u32(b, VCPU_OFFSET(next_eip), eip);
+    emit_store_vcpu_u32(b, VCPU_OFFSET(callout_mnemonic), (uint32_t)mnemonic);
+    emit_mov_r14d_imm(b, 0);
+    emit_exit(b, EXIT_CALLOUT);
+}
+
+/* ...as the block's last instruction. */
 static void emit_callout_exit(struct block_state *st, guest_linear_t eip, ZydisMnemonic mnemonic)
 {
-    emit_store_vcpu_u32(st->buf, VCPU_OFFSET(next_eip), eip);
-    emit_store_vcpu_u32(st->buf, VCPU_OFFSET(callout_mnemonic), (uint32_t)mnemonic);
-    emit_mov_r14d_imm(st->buf, 0);
-    emit_exit(st->buf, EXIT_CALLOUT);
+    emit_callout(st->buf, eip, mnemonic);
     st->out->ends_in_callout = true;
     st->ended = true;
 }
@@ -188,10 +194,7 @@ static void emit_virtual_if(struct block_state *st, bool set, guest_linear_t eip
     emit_movzx_ecx_vcpu_u8(b, VCPU_OFFSET(irq_waiting));
     size_t none_waiting = emit_jrcxz_rel8(b);
     emit_restore_rcx_from_r11(b);
-    emit_store_vcpu_u32(b, VCPU_OFFSET(next_eip), eip);
-    emit_store_vcpu_u32(b, VCPU_OFFSET(callout_mnemonic), ZYDIS_MNEMONIC_STI);
-    emit_mov_r14d_imm(b, 0);
-    emit_exit(b, EXIT_CALLOUT);
+    emit_callout(b, eip, ZYDIS_MNEMONIC_STI);
     emit_patch_rel8(b, none_waiting, emit_offset(b));
     emit_restore_rcx_from_r11(b);
     emit_store_vcpu_u8(b, VCPU_OFFSET(virtual_if), 1);
