@@ -17,6 +17,7 @@
 struct host_timer {
     int timer_fd;
     int stop_fd;
+    int wake_fd; /* written by host_timer_wake: makes the thread re-check the flag */
     pthread_t thread;
     volatile uint32_t *flag;
     pthread_t target;
@@ -41,18 +42,24 @@ static struct timespec to_timespec(uint64_t ns)
 static void *timer_thread(void *arg)
 {
     struct host_timer *t = arg;
-    struct pollfd fds[2] = {{.fd = t->timer_fd, .events = POLLIN},
-                            {.fd = t->stop_fd, .events = POLLIN}};
+    struct pollfd fds[3] = {{.fd = t->timer_fd, .events = POLLIN},
+                            {.fd = t->stop_fd, .events = POLLIN},
+                            {.fd = t->wake_fd, .events = POLLIN}};
 
     for (;;) {
         /* While an event is pending and not taken, nudge again every ms. */
         bool pending = __atomic_load_n(t->flag, __ATOMIC_ACQUIRE);
         if (pending)
             pthread_kill(t->target, t->nudge_signal);
-        if (poll(fds, 2, pending ? 1 : -1) < 0 && errno != EINTR)
+        if (poll(fds, 3, pending ? 1 : -1) < 0 && errno != EINTR)
             return NULL;
         if (fds[1].revents)
             return NULL;
+        if (fds[2].revents) {
+            uint64_t count;
+            if (read(t->wake_fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
+                return NULL;
+        }
         if (fds[0].revents) {
             uint64_t expirations;
             if (read(t->timer_fd, &expirations, sizeof(expirations)) > 0)
@@ -76,12 +83,16 @@ struct host_timer *host_timer_create(volatile uint32_t *flag, pthread_t target, 
     t->armed = HOST_TIMER_NEVER;
     t->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
     t->stop_fd = eventfd(0, EFD_CLOEXEC);
-    if (t->timer_fd < 0 || t->stop_fd < 0 || pthread_create(&t->thread, NULL, timer_thread, t)) {
+    t->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (t->timer_fd < 0 || t->stop_fd < 0 || t->wake_fd < 0 ||
+        pthread_create(&t->thread, NULL, timer_thread, t)) {
         popek_fail(err, "cannot start the device timer thread: %s", strerror(errno));
         if (t->timer_fd >= 0)
             close(t->timer_fd);
         if (t->stop_fd >= 0)
             close(t->stop_fd);
+        if (t->wake_fd >= 0)
+            close(t->wake_fd);
         free(t);
         return NULL;
     }
@@ -98,7 +109,19 @@ void host_timer_destroy(struct host_timer *t)
         pthread_join(t->thread, NULL);
     close(t->timer_fd);
     close(t->stop_fd);
+    close(t->wake_fd);
     free(t);
+}
+
+void host_timer_wake(struct host_timer *t)
+{
+    uint64_t one = 1;
+
+    __atomic_store_n(t->flag, 1, __ATOMIC_RELEASE);
+    pthread_kill(t->target, t->nudge_signal);
+    if (write(t->wake_fd, &one, sizeof(one)) < 0) {
+        /* The counter cannot overflow in practice; the nudge above stands. */
+    }
 }
 
 void host_timer_arm(struct host_timer *t, uint64_t deadline_ns)
@@ -114,10 +137,18 @@ void host_timer_arm(struct host_timer *t, uint64_t deadline_ns)
     timerfd_settime(t->timer_fd, TFD_TIMER_ABSTIME, &spec, NULL);
 }
 
-void host_sleep_until(uint64_t deadline_ns)
+void host_sleep_until(uint64_t deadline_ns, const volatile uint32_t *woken)
 {
-    struct timespec ts = to_timespec(deadline_ns);
-
-    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
-        ;
+    /* "Forever" is a day at a time: the wake-up is a signal either way. */
+    for (;;) {
+        uint64_t until = deadline_ns;
+        if (until == HOST_TIMER_NEVER)
+            until = host_monotonic_ns() + 86400ull * 1000000000u;
+        struct timespec ts = to_timespec(until);
+        if (woken && __atomic_load_n(woken, __ATOMIC_ACQUIRE))
+            return;
+        int rc = clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+        if (rc != EINTR && deadline_ns != HOST_TIMER_NEVER)
+            return;
+    }
 }

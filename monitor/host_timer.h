@@ -33,7 +33,14 @@ void host_timer_destroy(struct host_timer *t);
  * with HOST_TIMER_NEVER). Re-arming with the current deadline is free. */
 void host_timer_arm(struct host_timer *t, uint64_t deadline_ns);
 
-/* Sleeps the calling thread until `deadline_ns` (HLT with a timer pending). */
-void host_sleep_until(uint64_t deadline_ns);
+/* Sleeps the calling thread until monotonic time deadline_ns (forever with
+ * HOST_TIMER_NEVER), or until *woken is set; a signal ends the sleep only
+ * then (the timer thread's nudge is such a signal). */
+void host_sleep_until(uint64_t deadline_ns, const volatile uint32_t *woken);
+
+/* Thread-safe: sets the flag and nudges the target thread now, and keeps
+ * nudging it every millisecond until the flag is taken (an input thread's
+ * "service the devices"). */
+void host_timer_wake(struct host_timer *t);
 
 #endif

@@ -13,6 +13,7 @@
 #include "devices/vga_text.h"
 #include "devices/pic8259.h"
 #include "devices/pit8254.h"
+#include "devices/platform.h"
 #include "monitor/host_timer.h"
 #include "devices/uart16550.h"
 #include "emul/emul.h"
@@ -36,6 +37,7 @@ struct machine {
     struct debug_ports *debug_ports;
     struct pic8259 *pic;
     struct pit8254 *pit;
+    struct platform *platform;
     struct host_timer *timer;
     struct vcpu *cpu; /* runtime vCPU (translated code's r15) around the arch state */
     struct tcache *tc;
@@ -83,6 +85,56 @@ static uint64_t machine_clock_ns(void *ctx)
     return host_monotonic_ns();
 }
 
+/* Input threads wake the vCPU through the host timer's flag and signal. */
+static void machine_wake(void *ctx)
+{
+    struct machine *m = ctx;
+
+    host_timer_wake(m->timer);
+}
+
+static void machine_pic_reset(void *opaque)
+{
+    pic8259_reset(opaque);
+}
+
+static const struct platform_device_ops pic_platform_ops = {
+    .name = "pic8259",
+    .reset = machine_pic_reset,
+};
+
+static void machine_pit_reset(void *opaque)
+{
+    pit8254_reset(opaque);
+}
+
+static void machine_pit_update(void *opaque)
+{
+    pit8254_update(opaque);
+}
+
+static uint64_t machine_pit_deadline(void *opaque)
+{
+    return pit8254_next_deadline(opaque);
+}
+
+static const struct platform_device_ops pit_platform_ops = {
+    .name = "pit8254",
+    .reset = machine_pit_reset,
+    .update = machine_pit_update,
+    .next_deadline = machine_pit_deadline,
+};
+
+static void machine_vga_reset(void *opaque)
+{
+    vga_text_reset(opaque);
+}
+
+static const struct platform_device_ops vga_platform_ops = {
+    .name = "vga_text",
+    .reset = machine_vga_reset,
+};
+
 /* The FPU/SSE reset state (FCW 0x37F, MXCSR 0x1F80, XMM zero; SDM vol. 3,
  * §9.1.2): the x87 part in the registers, where the guest's lives (see
  * monitor/trampoline.c), the SSE part in the vCPU's save area. */
@@ -117,6 +169,9 @@ struct machine *machine_create(const struct machine_config *config, struct popek
         m->ram, config->address_spaces ? config->address_spaces : SHADOW_DEFAULT_SPACES, err);
     if (!m->mmu)
         goto fail;
+    m->platform = platform_create(machine_wake, m, err);
+    if (!m->platform)
+        goto fail;
     m->ioport = ioport_bus_create();
     if (!m->ioport) {
         popek_fail(err, "out of memory");
@@ -128,7 +183,7 @@ struct machine *machine_create(const struct machine_config *config, struct popek
         goto fail;
     }
     m->vga_text = vga_text_create(m->mmio, err);
-    if (!m->vga_text)
+    if (!m->vga_text || !platform_add(m->platform, &vga_platform_ops, m->vga_text, err))
         goto fail;
     m->com1 = uart16550_create(m->ioport, UART_COM1_BASE, config->console, err);
     if (!m->com1)
@@ -137,10 +192,10 @@ struct machine *machine_create(const struct machine_config *config, struct popek
     if (!m->debug_ports)
         goto fail;
     m->pic = pic8259_create(m->ioport, err);
-    if (!m->pic)
+    if (!m->pic || !platform_add(m->platform, &pic_platform_ops, m->pic, err))
         goto fail;
     m->pit = pit8254_create(m->ioport, m->pic, machine_clock_ns, m, err);
-    if (!m->pit)
+    if (!m->pit || !platform_add(m->platform, &pit_platform_ops, m->pit, err))
         goto fail;
     m->timer = host_timer_create(&m->cpu->event_pending, pthread_self(), SIGNAL_EVENT_NUDGE, err);
     if (!m->timer)
@@ -171,6 +226,7 @@ void machine_destroy(struct machine *m)
     ioport_bus_destroy(m->ioport);
     vga_text_destroy(m->vga_text);
     mmio_bus_destroy(m->mmio);
+    platform_destroy(m->platform);
     shadow_destroy(m->mmu);
     guest_ram_destroy(m->ram);
     free(m->cpu);
@@ -210,9 +266,7 @@ bool machine_reset(struct machine *m, struct popek_error *err)
     machine_reset_fpu(m);
     m->cpu->event_pending = 0;
     m->cpu->exit_link = 0;
-    pic8259_reset(m->pic);
-    pit8254_reset(m->pit);
-    vga_text_reset(m->vga_text);
+    platform_reset(m->platform);
     m->exit_requested = false;
     m->resets++;
     return true;
@@ -237,7 +291,7 @@ int machine_run(struct machine *m, struct popek_error *err)
         .io = m->ioport,
         .mmio = m->mmio,
         .pic = m->pic,
-        .pit = m->pit,
+        .platform = m->platform,
         .timer = m->timer,
         .mmu = m->mmu,
         .exit_requested = machine_exit_check,

@@ -16,6 +16,7 @@
 #include <x86intrin.h>
 
 #include "common/log.h"
+#include "devices/platform.h"
 #include "emul/emul.h"
 #include "monitor/adaptive.h"
 #include "monitor/signals.h"
@@ -1028,14 +1029,12 @@ static bool handle_host_fault(struct loop *lp, struct popek_error *err)
     return false;
 }
 
-/* Brings the timer devices up to the host clock (raising their IRQs on the
- * PIC) and re-arms the host timer for the next deadline. */
+/* Brings the devices up to the host clock and host input (raising their
+ * IRQs on the PIC) and re-arms the host timer for the next deadline. */
 static void service_devices(const struct run_env *env)
 {
-    uint64_t deadline;
+    uint64_t deadline = platform_service(env->platform);
 
-    pit8254_update(env->pit);
-    deadline = pit8254_next_deadline(env->pit);
     host_timer_arm(env->timer, deadline < env->stop_at_ns ? deadline : env->stop_at_ns);
 }
 
@@ -1058,28 +1057,32 @@ static bool inject_interrupt(struct loop *lp, bool *delivered, struct popek_erro
     return deliver_event(lp, EMUL_EVENT_EXTERNAL, (uint8_t)vector, false, 0, err);
 }
 
-/* HLT: sleep until the next device deadline. False when nothing can ever
- * wake the guest (interrupts disabled, or no timer running). */
+/* HLT: sleep until the next device deadline or a wake from host input.
+ * False when nothing can ever wake the guest (interrupts disabled, or no
+ * timer running and no input source). */
 static bool wait_for_interrupt(struct loop *lp, struct popek_error *err)
 {
     struct vcpu *cpu = lp->env->cpu;
-    uint64_t deadline = pit8254_next_deadline(lp->env->pit);
+    uint64_t deadline = platform_next_deadline(lp->env->platform);
+    bool has_input = platform_has_input(lp->env->platform);
+
+    const volatile uint32_t *woken = &cpu->event_pending;
 
     if (lp->env->stop_at_ns != HOST_TIMER_NEVER) {
         /* Wake for the time limit too (the loop then stops the guest). */
         if (!(cpu->arch.eflags & EFLAGS_IF) || deadline > lp->env->stop_at_ns)
             deadline = lp->env->stop_at_ns;
-        host_sleep_until(deadline);
+        host_sleep_until(deadline, woken);
         return true;
     }
-    if (!(cpu->arch.eflags & EFLAGS_IF) || deadline == HOST_TIMER_NEVER) {
+    if (!(cpu->arch.eflags & EFLAGS_IF) || (deadline == HOST_TIMER_NEVER && !has_input)) {
         dump_state(cpu);
         popek_fail(err, "guest halted at eip 0x%08x with %s", cpu->arch.eip,
                    (cpu->arch.eflags & EFLAGS_IF) ? "no interrupt source armed"
                                                   : "interrupts disabled");
         return false;
     }
-    host_sleep_until(deadline);
+    host_sleep_until(deadline, woken);
     return true;
 }
 

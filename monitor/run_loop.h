@@ -9,7 +9,7 @@
 #include "devices/ioport.h"
 #include "devices/mmio.h"
 #include "devices/pic8259.h"
-#include "devices/pit8254.h"
+#include "devices/platform.h"
 #include "monitor/host_timer.h"
 #include "monitor/vcpu_runtime.h"
 #include "shadowpt/guest_ram.h"
@@ -22,7 +22,7 @@ struct run_env {
     struct ioport_bus *io;
     struct mmio_bus *mmio;
     struct pic8259 *pic;
-    struct pit8254 *pit;
+    struct platform *platform; /* every device with a clock or host input */
     struct host_timer *timer;
     struct shadow_mmu *mmu;
     bool (*exit_requested)(void *ctx, int *status);
