@@ -3,10 +3,9 @@
  *
  * This file owns format detection: it reads the -kernel file once and hands
  * the bytes to the loader that recognises them. Today that is the multiboot v1
- * loader (multiboot.c); the Linux bzImage loader (32-bit boot protocol,
- * Documentation/x86/boot.rst) will slot in as the second branch of
- * boot_load_kernel(). Detection only looks; each loader validates everything
- * it uses.
+ * loader (multiboot.c) and the Linux bzImage loader (linux.c, the 32-bit
+ * boot protocol of Documentation/arch/x86/boot.rst). Detection only looks; each loader validates
+ * everything it uses.
  *
  * Usage:
  *   struct boot_config cfg = {.kernel_path = "k.elf", .cmdline = "console=ttyS0"};
@@ -18,21 +17,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "boot/linux.h"
 #include "boot/multiboot.h"
 #include "common/file.h"
 #include "common/types.h"
 
 #define BOOT_KERNEL_MAX_SIZE MIB(64)
-
-/* Linux boot protocol: the setup header's "HdrS" signature at 0x202. */
-#define BZIMAGE_HDRS_OFFSET 0x202u
-#define BZIMAGE_HDRS_MAGIC  "HdrS"
-
-static bool boot_is_bzimage(const uint8_t *image, size_t size)
-{
-    return size >= BZIMAGE_HDRS_OFFSET + 4 &&
-           memcmp(image + BZIMAGE_HDRS_OFFSET, BZIMAGE_HDRS_MAGIC, 4) == 0;
-}
 
 bool boot_load_kernel(struct guest_ram *ram, const struct boot_config *cfg, struct vcpu_state *cpu,
                       struct popek_error *err)
@@ -49,9 +39,8 @@ bool boot_load_kernel(struct guest_ram *ram, const struct boot_config *cfg, stru
 
     if (multiboot_find_header(image, size) >= 0)
         ok = multiboot_load_image(ram, image, size, path, cfg, cpu, err);
-    else if (boot_is_bzimage(image, size))
-        /* The Linux bzImage loader goes here. */
-        ok = popek_fail(err, "kernel '%s': Linux bzImage kernels are not supported yet", path);
+    else if (linux_is_bzimage(image, size))
+        ok = linux_load_image(ram, image, size, path, cfg, cpu, err);
     else
         /* No loader claims the image. The multiboot loader says what is wrong
          * with it: a bad checksum, a truncated header or no header at all. */

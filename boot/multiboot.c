@@ -35,7 +35,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "boot/gdt.h"
 #include "common/file.h"
+#include "common/bytes.h"
 #include "common/log.h"
 #include "common/types.h"
 
@@ -134,23 +136,6 @@ struct mb_loader {
     guest_phys_t entry;
     uint64_t kernel_end; /* highest physical address the kernel occupies, + 1 */
 };
-
-static uint32_t load_le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static void store_le32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void store_le64(uint8_t *p, uint64_t v)
-{
-    store_le32(p, (uint32_t)v);
-    store_le32(p + 4, (uint32_t)(v >> 32));
-}
 
 static uint64_t align_up_page(uint64_t v)
 {
@@ -647,13 +632,6 @@ static void multiboot_put_string(uint8_t *base, guest_phys_t addr, const char *s
     memcpy(base + (addr - MB_GDT_ADDR), s, strlen(s) + 1);
 }
 
-static uint64_t multiboot_gdt_descriptor(uint32_t limit, uint8_t access, uint8_t flags)
-{
-    /* SDM vol. 3, §3.4.5: base 0, limit 15:0 and 19:16, access byte, flags G/DB. */
-    return (uint64_t)(limit & 0xFFFF) | (uint64_t)access << 40 |
-           (uint64_t)((limit >> 16) & 0xF) << 48 | (uint64_t)(flags & 0xF) << 52;
-}
-
 /* The boot GDT: null, 0x08 flat 32-bit code, 0x10 flat 32-bit data, then
  * QEMU's 16-bit code and data at 0x18 and 0x20. The 32-bit ones are marked
  * accessed, as the CPU would have done when loading them. */
@@ -661,10 +639,10 @@ static void multiboot_write_gdt(uint8_t *gdt)
 {
     const uint64_t entries[MB_GDT_ENTRIES] = {
         0,
-        multiboot_gdt_descriptor(0xFFFFF, 0x9B, 0xC),
-        multiboot_gdt_descriptor(0xFFFFF, 0x93, 0xC),
-        multiboot_gdt_descriptor(0xFFFF, 0x9E, 0x0),
-        multiboot_gdt_descriptor(0xFFFF, 0x92, 0x0),
+        boot_gdt_descriptor(0xFFFFF, BOOT_GDT_CODE32, BOOT_GDT_FLAT),
+        boot_gdt_descriptor(0xFFFFF, BOOT_GDT_DATA32, BOOT_GDT_FLAT),
+        boot_gdt_descriptor(0xFFFF, 0x9E, 0x0),
+        boot_gdt_descriptor(0xFFFF, 0x92, 0x0),
     };
 
     for (unsigned i = 0; i < MB_GDT_ENTRIES; i++)

@@ -94,7 +94,7 @@ enum emul_status emul_fetch_decode(struct emul_ctx *ctx)
         return EMUL_OK;
     }
 
-    ZydisDecoderInit(&decoder, ZYDIS_MACHINE_MODE_LEGACY_32, ZYDIS_STACK_WIDTH_32);
+    emul_init_decoder(&decoder, ZYDIS_MACHINE_MODE_LEGACY_32, ZYDIS_STACK_WIDTH_32);
     for (;;) {
         status = ZydisDecoderDecodeFull(&decoder, ctx->bytes, ctx->nbytes, &ctx->insn, ctx->ops);
         if (status != ZYDIS_STATUS_NO_MORE_DATA || ctx->nbytes == avail)
@@ -136,7 +136,7 @@ void emul_peek_insn(struct emul_ctx *ctx)
         ctx->nbytes++;
     if (ctx->nbytes == 0)
         return;
-    ZydisDecoderInit(&decoder, ZYDIS_MACHINE_MODE_LEGACY_16, ZYDIS_STACK_WIDTH_16);
+    emul_init_decoder(&decoder, ZYDIS_MACHINE_MODE_LEGACY_16, ZYDIS_STACK_WIDTH_16);
     if (ZYAN_SUCCESS(
             ZydisDecoderDecodeFull(&decoder, ctx->bytes, ctx->nbytes, &ctx->insn, ctx->ops)))
         ctx->nbytes = ctx->insn.length;

@@ -140,6 +140,12 @@ bool emul_describe_decoded_access(const struct vcpu_state *cpu, const ZydisDecod
  * translator runs only these natively; emul/ raises #UD for the others). */
 bool emul_cpu_has_isa_set(ZydisISASet isa);
 
+/* Initialises a Zydis decoder that decodes as the virtual CPU does: opcodes
+ * later extensions took over from hint NOPs and prefixed BSF/BSR (TZCNT,
+ * LZCNT, MPX, CET, CLDEMOTE) mean what they meant on a P6. Every decoder of
+ * guest code is made here. */
+void emul_init_decoder(ZydisDecoder *decoder, ZydisMachineMode mode, ZydisStackWidth width);
+
 /* CPUID for the virtual CPU of DESIGN.md §5; exposed for unit tests and for
  * the translator's mode decisions. */
 void emul_cpuid(uint32_t leaf, uint32_t subleaf, uint32_t out[4]);

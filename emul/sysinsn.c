@@ -71,6 +71,19 @@ bool emul_cpu_has_isa_set(ZydisISASet isa)
     }
 }
 
+void emul_init_decoder(ZydisDecoder *decoder, ZydisMachineMode mode, ZydisStackWidth width)
+{
+    ZydisDecoderInit(decoder, mode, width);
+    /* Without BMI1/LZCNT, F3 0F BC/BD is BSF/BSR with an ignored REP (SDM
+     * vol. 2, TZCNT/LZCNT: "on processors that do not support" them); Linux
+     * uses "rep; bsf" expecting exactly that. The others were NOP hints. */
+    ZydisDecoderEnableMode(decoder, ZYDIS_DECODER_MODE_TZCNT, false);
+    ZydisDecoderEnableMode(decoder, ZYDIS_DECODER_MODE_LZCNT, false);
+    ZydisDecoderEnableMode(decoder, ZYDIS_DECODER_MODE_MPX, false);
+    ZydisDecoderEnableMode(decoder, ZYDIS_DECODER_MODE_CET, false);
+    ZydisDecoderEnableMode(decoder, ZYDIS_DECODER_MODE_CLDEMOTE, false);
+}
+
 static enum emul_status not_emulated(struct emul_ctx *ctx)
 {
     if (!emul_cpu_has_isa_set(ctx->insn.meta.isa_set))

@@ -373,9 +373,49 @@ static void test_block_ends_at_page_boundary(void **state)
     assert_int_equal(tb.ninsns, TRANSLATE_MAX_INSNS);
 }
 
+/* The virtual CPU has no BMI1/LZCNT/MPX/CET: the opcodes those took over
+ * decode as a P6 decodes them (Linux's "rep; bsf" is a BSF). */
+static void test_decodes_as_the_virtual_cpu(void **state)
+{
+    static const uint8_t rep_bsf[] = {0xF3, 0x0F, 0xBC, 0xC9};
+    static const uint8_t rep_bsr[] = {0xF3, 0x0F, 0xBD, 0xC1};
+    static const uint8_t bnd_jmp[] = {0xF2, 0xE9, 0, 0, 0, 0};
+    static const uint8_t endbr32[] = {0xF3, 0x0F, 0x1E, 0xFB};
+    ZydisDecodedInstruction insn;
+    ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
+
+    (void)state;
+    assert_true(translate_decode(rep_bsf, sizeof(rep_bsf), &insn, ops));
+    assert_int_equal(insn.mnemonic, ZYDIS_MNEMONIC_BSF);
+    assert_true(translate_decode(rep_bsr, sizeof(rep_bsr), &insn, ops));
+    assert_int_equal(insn.mnemonic, ZYDIS_MNEMONIC_BSR);
+    assert_true(translate_decode(bnd_jmp, sizeof(bnd_jmp), &insn, ops));
+    assert_int_equal(insn.mnemonic, ZYDIS_MNEMONIC_JMP);
+    assert_true(translate_decode(endbr32, sizeof(endbr32), &insn, ops));
+    assert_int_equal(insn.mnemonic, ZYDIS_MNEMONIC_NOP);
+
+    /* And the host runs a BSF: the REP prefix must not reach it (on a host
+     * with BMI1, F3 0F BC is TZCNT, which differs for a zero source). */
+    static uint8_t code_bytes[] = {0xF3, 0x0F, 0xBC, 0xC9, 0xF3, 0x0F, 0xBD, 0xC1, 0xEB, 0xFE};
+    struct guest_code code = {code_bytes, sizeof(code_bytes)};
+    struct translate_config cfg = {.fetch = fetch, .opaque = &code};
+    struct emit_buf buf;
+    emit_init(&buf, host, sizeof(host));
+    assert_true(translate_block(&cfg, 0x1000, &buf, &tb));
+    bool has_bsf = false;
+    for (size_t i = 0; i + 2 < emit_offset(&buf); i++) {
+        has_bsf |= host[i] == 0x0F && host[i + 1] == 0xBC;
+        bool tzcnt_or_lzcnt =
+            host[i] == 0xF3 && host[i + 1] == 0x0F && (host[i + 2] == 0xBC || host[i + 2] == 0xBD);
+        assert_false(tzcnt_or_lzcnt);
+    }
+    assert_true(has_bsf); /* ran in place, not as a callout */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_decodes_as_the_virtual_cpu),
         cmocka_unit_test(test_base_displacement_forms),
         cmocka_unit_test(test_absolute_forms),
         cmocka_unit_test(test_esp_forms),

@@ -33,7 +33,7 @@ bool translate_decode(const uint8_t *bytes, size_t len, ZydisDecodedInstruction 
     static bool ready;
 
     if (!ready) {
-        ZydisDecoderInit(&decoder, ZYDIS_MACHINE_MODE_LEGACY_32, ZYDIS_STACK_WIDTH_32);
+        emul_init_decoder(&decoder, ZYDIS_MACHINE_MODE_LEGACY_32, ZYDIS_STACK_WIDTH_32);
         ready = true;
     }
     return ZYAN_SUCCESS(ZydisDecoderDecodeFull(&decoder, bytes, len, insn, operands));
