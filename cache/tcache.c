@@ -5,6 +5,17 @@
  * key).
  * Blocks are appended to the arena in address order, so `by_address` is
  * sorted by construction and a host address is resolved by binary search.
+ *
+ * Two indexes make the guest's invalidation events cost what they touch,
+ * not what the cache holds (a Linux guest does tens of thousands of
+ * INVLPGs and CR3 loads with a hundred thousand blocks cached):
+ *   - frame → the blocks whose bytes lie in that physical frame, for
+ *     invalidation when the frame is written;
+ *   - every logged link is on its scope's list (local or global: what a CR3
+ *     load undoes) and on the list of each linear page its target covers
+ *     (what an INVLPG of that page undoes).
+ * Entries for blocks dropped meanwhile stay until the next visit or flush:
+ * blocks are only freed by a flush, so such entries are merely skipped.
  */
 #include "cache/tcache.h"
 
@@ -15,12 +26,26 @@
 #include "cache/code_arena.h"
 
 #define TCACHE_BUCKETS (1u << 16)
+#define FRAME_BUCKETS  (1u << 12)
+#define PAGE_BUCKETS   (1u << 12)
 
-/* A link that depends on the current mapping of its target's page. */
+/* A link that depends on the current mapping of its target's page(s): on
+ * its scope's list and on one page list per page of the target. */
 struct logged_link {
     struct tc_block *from, *to;
     uint8_t exit_index; /* or TC_LINK_IC */
     bool global;
+    uint32_t pages[2]; /* linear page numbers the target covers (equal if one) */
+    struct logged_link *scope_next, **scope_pprev;
+    struct logged_link *page_next[2], **page_pprev[2];
+};
+
+/* The blocks translated from one physical frame. */
+struct frame_blocks {
+    uint32_t frame;
+    uint32_t count, capacity;
+    struct tc_block **blocks;
+    struct frame_blocks *next;
 };
 
 struct tcache {
@@ -32,8 +57,9 @@ struct tcache {
     tcache_drop_hook drop_hook;
     void *drop_ctx;
     const struct tcache_policy *policy;
-    struct logged_link *links;
-    size_t nlinks, links_capacity;
+    struct logged_link *local_links, *global_links;
+    struct logged_link *page_links[PAGE_BUCKETS];
+    struct frame_blocks *frames[FRAME_BUCKETS];
 };
 
 static bool flush_all_make_room(struct tcache *tc, size_t bytes)
@@ -108,6 +134,27 @@ static void free_block(struct tc_block *b)
     free(b);
 }
 
+static void free_link_list(struct logged_link *l)
+{
+    while (l) {
+        struct logged_link *next = l->scope_next;
+        free(l);
+        l = next;
+    }
+}
+
+static void free_frame_index(struct tcache *tc)
+{
+    for (unsigned i = 0; i < FRAME_BUCKETS; i++) {
+        while (tc->frames[i]) {
+            struct frame_blocks *next = tc->frames[i]->next;
+            free(tc->frames[i]->blocks);
+            free(tc->frames[i]);
+            tc->frames[i] = next;
+        }
+    }
+}
+
 void tcache_flush(struct tcache *tc)
 {
     if (tc->drop_hook)
@@ -115,7 +162,11 @@ void tcache_flush(struct tcache *tc)
     for (size_t i = 0; i < tc->nblocks; i++)
         free_block(tc->by_address[i]);
     tc->nblocks = 0;
-    tc->nlinks = 0;
+    free_link_list(tc->local_links);
+    free_link_list(tc->global_links);
+    tc->local_links = tc->global_links = NULL;
+    memset(tc->page_links, 0, sizeof(tc->page_links));
+    free_frame_index(tc);
     memset(tc->buckets, 0, sizeof(tc->buckets));
     code_arena_reset(tc->arena);
     tc->stats.flushes++;
@@ -127,7 +178,6 @@ void tcache_destroy(struct tcache *tc)
         return;
     tcache_flush(tc);
     free(tc->by_address);
-    free(tc->links);
     code_arena_destroy(tc->arena);
     free(tc);
 }
@@ -144,6 +194,40 @@ struct tc_block *tcache_lookup(struct tcache *tc, guest_linear_t eip, guest_phys
     }
     tc->stats.misses++;
     return NULL;
+}
+
+static struct frame_blocks **frame_slot(struct tcache *tc, uint32_t frame)
+{
+    struct frame_blocks **pp = &tc->frames[frame & (FRAME_BUCKETS - 1)];
+
+    while (*pp && (*pp)->frame != frame)
+        pp = &(*pp)->next;
+    return pp;
+}
+
+/* Records that b's bytes lie in frame. False when out of memory. */
+static bool frame_index_add(struct tcache *tc, uint32_t frame, struct tc_block *b)
+{
+    struct frame_blocks **pp = frame_slot(tc, frame);
+    struct frame_blocks *fb = *pp;
+
+    if (!fb) {
+        fb = calloc(1, sizeof(*fb));
+        if (!fb)
+            return false;
+        fb->frame = frame;
+        *pp = fb;
+    }
+    if (fb->count == fb->capacity) {
+        uint32_t capacity = fb->capacity ? fb->capacity * 2 : 8;
+        struct tc_block **grown = realloc(fb->blocks, capacity * sizeof(*grown));
+        if (!grown)
+            return false;
+        fb->blocks = grown;
+        fb->capacity = capacity;
+    }
+    fb->blocks[fb->count++] = b;
+    return true;
 }
 
 struct tc_block *tcache_insert(struct tcache *tc, const struct translated_block *tb,
@@ -186,6 +270,13 @@ struct tc_block *tcache_insert(struct tcache *tc, const struct translated_block 
     }
     b->has_ic = tb->has_ic;
     b->ic = tb->ic;
+    if (!frame_index_add(tc, b->phys >> 12, b) ||
+        (b->phys_last_frame != b->phys >> 12 && !frame_index_add(tc, b->phys_last_frame, b))) {
+        /* Out of memory: never reachable, so never valid; freed by the
+         * next flush like any dropped block. */
+        tc->by_address[tc->nblocks++] = b;
+        return NULL;
+    }
     b->valid = true;
     uint32_t h = block_hash(b->eip, b->phys, mode_key);
     b->hash_next = tc->buckets[h];
@@ -275,6 +366,13 @@ static bool link_is_page_local(const struct tc_block *from, const struct tc_bloc
            (to_last == from_first || to_last == from_last);
 }
 
+/* Which of a link's two page-list memberships puts it in this bucket: its
+ * pages are consecutive, so they never share a bucket. */
+static unsigned page_slot(const struct logged_link *l, uint32_t bucket)
+{
+    return (l->pages[0] & (PAGE_BUCKETS - 1)) == bucket ? 0 : 1;
+}
+
 /* Records a link that depends on the target page's current mapping. False
  * when out of memory (the caller does not make the link then). */
 static bool log_link(struct tcache *tc, struct tc_block *from, unsigned exit_index,
@@ -282,16 +380,33 @@ static bool log_link(struct tcache *tc, struct tc_block *from, unsigned exit_ind
 {
     if (link_is_page_local(from, to))
         return true;
-    if (tc->nlinks == tc->links_capacity) {
-        size_t capacity = tc->links_capacity ? tc->links_capacity * 2 : 1024;
-        struct logged_link *grown = realloc(tc->links, capacity * sizeof(*grown));
-        if (!grown)
-            return false;
-        tc->links = grown;
-        tc->links_capacity = capacity;
+    struct logged_link *l = calloc(1, sizeof(*l));
+    if (!l)
+        return false;
+    l->from = from;
+    l->to = to;
+    l->exit_index = (uint8_t)exit_index;
+    l->global = global;
+    l->pages[0] = to->eip >> 12;
+    l->pages[1] = (to->eip + (to->guest_size ? to->guest_size - 1 : 0)) >> 12;
+
+    struct logged_link **scope = global ? &tc->global_links : &tc->local_links;
+    l->scope_next = *scope;
+    if (*scope)
+        (*scope)->scope_pprev = &l->scope_next;
+    l->scope_pprev = scope;
+    *scope = l;
+    for (unsigned i = 0; i < 2; i++) {
+        if (i == 1 && l->pages[1] == l->pages[0])
+            break;
+        uint32_t bucket = l->pages[i] & (PAGE_BUCKETS - 1);
+        struct logged_link **head = &tc->page_links[bucket];
+        l->page_next[i] = *head;
+        if (*head)
+            (*head)->page_pprev[page_slot(*head, bucket)] = &l->page_next[i];
+        l->page_pprev[i] = head;
+        *head = l;
     }
-    tc->links[tc->nlinks++] = (struct logged_link){
-        .from = from, .to = to, .exit_index = (uint8_t)exit_index, .global = global};
     return true;
 }
 
@@ -428,11 +543,19 @@ static void drop_block(struct tcache *tc, struct tc_block *b)
 
 void tcache_invalidate_frame(struct tcache *tc, uint32_t frame)
 {
-    for (size_t i = 0; i < tc->nblocks; i++) {
-        struct tc_block *b = tc->by_address[i];
-        if (b->valid && ((b->phys >> 12) == frame || b->phys_last_frame == frame))
-            drop_block(tc, b);
+    struct frame_blocks **pp = frame_slot(tc, frame);
+    struct frame_blocks *fb = *pp;
+
+    if (!fb)
+        return;
+    /* Every block listed here is dropped (or was already): the list goes. */
+    *pp = fb->next;
+    for (uint32_t i = 0; i < fb->count; i++) {
+        if (fb->blocks[i]->valid)
+            drop_block(tc, fb->blocks[i]);
     }
+    free(fb->blocks);
+    free(fb);
 }
 
 void tcache_invalidate_block(struct tcache *tc, struct tc_block *b)
@@ -453,57 +576,69 @@ static void remove_incoming(struct tc_block *to, const struct tc_block *from, un
     }
 }
 
-/* Undoes one logged link if it still stands. */
-static void undo_link(struct tcache *tc, const struct logged_link *l)
+/* Takes a logged link off its scope list and page lists and frees it. */
+static void unlist_link(struct logged_link *l)
+{
+    *l->scope_pprev = l->scope_next;
+    if (l->scope_next)
+        l->scope_next->scope_pprev = l->scope_pprev;
+    for (unsigned i = 0; i < 2; i++) {
+        if (!l->page_pprev[i])
+            continue;
+        uint32_t bucket = l->pages[i] & (PAGE_BUCKETS - 1);
+        *l->page_pprev[i] = l->page_next[i];
+        if (l->page_next[i])
+            l->page_next[i]->page_pprev[page_slot(l->page_next[i], bucket)] = l->page_pprev[i];
+    }
+    free(l);
+}
+
+/* Undoes one logged link if it still stands, and forgets it. */
+static void undo_link(struct tcache *tc, struct logged_link *l)
 {
     struct tc_block *from = l->from, *to = l->to;
+    uint8_t exit_index = l->exit_index;
 
+    unlist_link(l);
     if (!from->valid || !to->valid)
         return; /* dropping either already unlinked it */
-    if (l->exit_index == TC_LINK_IC) {
+    if (exit_index == TC_LINK_IC) {
         if (from->ic_target != to)
             return;
         from->ic_target = NULL;
         from->ic_unlinked = false;
         ic_set_site(tc, from, false);
     } else {
-        struct tc_exit *exit = &from->exits[l->exit_index];
+        struct tc_exit *exit = &from->exits[exit_index];
         if (exit->chained != to)
             return;
-        patch_exit(tc, from, l->exit_index, from->code + exit->stub);
+        patch_exit(tc, from, exit_index, from->code + exit->stub);
         exit->chained = NULL;
         exit->unlinked = false;
     }
-    remove_incoming(to, from, l->exit_index);
+    remove_incoming(to, from, exit_index);
     tc->stats.links_dropped++;
 }
 
 void tcache_drop_links(struct tcache *tc, bool including_global)
 {
-    size_t kept = 0;
-
-    for (size_t i = 0; i < tc->nlinks; i++) {
-        if (tc->links[i].global && !including_global)
-            tc->links[kept++] = tc->links[i];
-        else
-            undo_link(tc, &tc->links[i]);
-    }
-    tc->nlinks = kept;
+    while (tc->local_links)
+        undo_link(tc, tc->local_links);
+    while (including_global && tc->global_links)
+        undo_link(tc, tc->global_links);
 }
 
 void tcache_drop_links_to_page(struct tcache *tc, guest_linear_t page)
 {
-    size_t kept = 0;
+    uint32_t number = page >> 12, bucket = number & (PAGE_BUCKETS - 1);
+    struct logged_link *l = tc->page_links[bucket];
 
-    page >>= 12;
-    for (size_t i = 0; i < tc->nlinks; i++) {
-        const struct tc_block *to = tc->links[i].to;
-        if ((to->eip >> 12) == page || ((to->eip + to->guest_size - 1) >> 12) == page)
-            undo_link(tc, &tc->links[i]);
-        else
-            tc->links[kept++] = tc->links[i];
+    while (l) {
+        struct logged_link *next = l->page_next[page_slot(l, bucket)];
+        if (l->pages[0] == number || l->pages[1] == number)
+            undo_link(tc, l);
+        l = next;
     }
-    tc->nlinks = kept;
 }
 
 const struct tcache_stats *tcache_stats(const struct tcache *tc)

@@ -248,6 +248,61 @@ static void test_link_scopes(void **state)
     tcache_destroy(tc);
 }
 
+/* The link index: pages sharing a hash bucket are told apart, a target
+ * straddling two pages is found from either, and a link undone by an
+ * INVLPG is gone from its scope list too (a CR3 load after it undoes
+ * nothing twice). */
+static void test_link_index(void **state)
+{
+    struct popek_error err;
+    struct tcache *tc = tcache_create(1 << 20, &err);
+    uint8_t code[256];
+    const guest_linear_t far = 0x5000 + 4096u * 4096u; /* same bucket as 0x5000 */
+    struct translated_block t1 = make_block(0x1000, 2, 0x5000, code);
+    struct tc_block *s1 = tcache_insert(tc, &t1, code, 0);
+    struct translated_block t2 = make_block(0x2000, 2, far, code);
+    struct tc_block *s2 = tcache_insert(tc, &t2, code, 0);
+    struct translated_block t3 = make_block(0x3000, 2, 0x7FFE, code);
+    struct tc_block *s3 = tcache_insert(tc, &t3, code, 0);
+    struct translated_block tn = make_block(0x5000, 2, 0, code);
+    struct tc_block *near_target = tcache_insert(tc, &tn, code, 0);
+    struct translated_block tf = make_block(far, 2, 0, code);
+    struct tc_block *far_target = tcache_insert(tc, &tf, code, 0);
+    struct translated_block ts = make_block(0x7FFE, 4, 0, code);
+    struct tc_block *straddler = tcache_insert(tc, &ts, code, 0);
+
+    assert_true(tcache_chain_site(tc, s1->code + 1, near_target, true));
+    assert_true(tcache_chain_site(tc, s2->code + 1, far_target, false));
+    assert_true(tcache_chain_site(tc, s3->code + 1, straddler, true));
+
+    tcache_drop_links_to_page(tc, far);
+    assert_null(s2->exits[0].chained);
+    assert_ptr_equal(s1->exits[0].chained, near_target);
+    tcache_drop_links(tc, false); /* the local link is already gone */
+    assert_int_equal(tcache_stats(tc)->links_dropped, 1);
+    assert_ptr_equal(s1->exits[0].chained, near_target);
+
+    tcache_drop_links_to_page(tc, 0x8000); /* the straddler's second page */
+    assert_null(s3->exits[0].chained);
+    assert_ptr_equal(s1->exits[0].chained, near_target);
+    tcache_drop_links_to_page(tc, 0x5000);
+    assert_null(s1->exits[0].chained);
+    assert_int_equal(tcache_stats(tc)->links_dropped, 3);
+
+    /* Relinked many times over: the lists stay consistent. */
+    for (int i = 0; i < 100; i++) {
+        assert_true(tcache_chain_site(tc, s1->code + 1, near_target, i & 1));
+        assert_true(tcache_chain_site(tc, s3->code + 1, straddler, false));
+        if (i % 3 == 0)
+            tcache_drop_links_to_page(tc, 0x7000);
+        tcache_drop_links(tc, i % 2 == 0);
+        tcache_drop_links_to_page(tc, 0x5000);
+        assert_null(s1->exits[0].chained);
+        assert_null(s3->exits[0].chained);
+    }
+    tcache_destroy(tc);
+}
+
 static void test_inline_cache(void **state)
 {
     struct popek_error err;
@@ -366,6 +421,7 @@ int main(void)
         cmocka_unit_test(test_chain_unchain_invalidate),
         cmocka_unit_test(test_lookup_by_physical_address),
         cmocka_unit_test(test_link_scopes),
+        cmocka_unit_test(test_link_index),
         cmocka_unit_test(test_inline_cache),
         cmocka_unit_test(test_flush_and_drop_hook),
         cmocka_unit_test(test_arena_full),
