@@ -366,6 +366,30 @@ static void space_drop(struct shadow_mmu *mmu, struct space *s)
     s->in_use = s == &mmu->spaces[IDENTITY_SPACE];
 }
 
+/* Reuses a cached space for another page directory, keeping every region
+ * whose directory entry is the same in both: the mappings follow from that
+ * entry (and, for a page table, from a table still tracked and resynced).
+ * Every process of a guest kernel shares the kernel half of its directory,
+ * so a new process starts with the kernel mapped instead of refilling it
+ * fault by fault (hundreds of host mapping calls per process). */
+static void space_retarget(struct shadow_mmu *mmu, struct space *s, uint32_t pd_frame)
+{
+    const uint32_t *pd =
+        guest_ram_host_ptr(mmu->ram, pd_frame << GUEST_PAGE_SHIFT, GUEST_PAGE_SIZE);
+
+    for (unsigned vi = 0; vi < s->nviews; vi++) {
+        struct shadow_view *sv = &s->v[vi];
+        for (uint32_t d = 0; d < ENTRIES; d++) {
+            if (sv->region_pages[d] && !entry_consistent(sv->pde_src[d], pd[d]))
+                unmap_pages(mmu, s, vi, d * REGION_PAGES, REGION_PAGES);
+        }
+    }
+    if (s->pd_frame != pd_frame)
+        untrack_role(mmu, s->pd_frame, ROLE_PD);
+    s->pd_frame = pd_frame;
+    mmu->stats.space_retargets++;
+}
+
 static struct space *space_for_cr3(struct shadow_mmu *mmu, uint32_t cr3)
 {
     uint32_t pd_frame = cr3 >> GUEST_PAGE_SHIFT;
@@ -381,9 +405,13 @@ static struct space *space_for_cr3(struct shadow_mmu *mmu, uint32_t cr3)
             victim = s;
     }
     mmu->stats.space_misses++;
-    space_drop(mmu, victim);
-    victim->in_use = true;
-    victim->pd_frame = pd_frame;
+    if (victim->in_use && frame_is_ram(mmu, pd_frame)) {
+        space_retarget(mmu, victim, pd_frame);
+    } else {
+        space_drop(mmu, victim);
+        victim->in_use = true;
+        victim->pd_frame = pd_frame;
+    }
     if (frame_is_ram(mmu, pd_frame))
         track_frame(mmu, pd_frame, ROLE_PD);
     return victim;
@@ -676,13 +704,15 @@ static void fill_large(struct shadow_mmu *mmu, struct space *s, unsigned vi,
     run.n = 0;
     for (uint32_t i = 0; i < REGION_PAGES; i++) {
         uint32_t page = region * REGION_PAGES + i, frame = first_frame + i;
-        if (!frame_is_ram(mmu, frame)) {
+        uint32_t e = spte_for(mmu, vi, frame, w->user_write_ok, w->super_write_ok, w->pte & PTE_D);
+        /* Pages already mapped as the entry says stay: a fault here is
+         * often one page's business (a page-table write unsyncing it, a
+         * code frame) and must not cost a host call per run of the 4 MiB. */
+        if (!frame_is_ram(mmu, frame) || s->v[vi].spte[page] == e) {
             run_flush(mmu, s, vi, &run);
             continue;
         }
-        run_add(mmu, s, vi, &run, page,
-                spte_for(mmu, vi, frame, w->user_write_ok, w->super_write_ok, w->pte & PTE_D),
-                w->pte);
+        run_add(mmu, s, vi, &run, page, e, w->pte);
     }
     run_flush(mmu, s, vi, &run);
 }

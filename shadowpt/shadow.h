@@ -52,6 +52,7 @@ struct shadow_stats {
     uint64_t unsyncs, resyncs; /* tracked frames written / brought back in sync */
     uint64_t resync_entry_changes;
     uint64_t cr3_loads, space_hits, space_misses;
+    uint64_t space_retargets; /* misses that kept the regions both directories share */
     uint64_t invlpgs;
     uint64_t evictions;    /* address spaces emptied for the mapping budget */
     uint64_t host_map_ops; /* mmap/mprotect calls on views */
