@@ -1,8 +1,9 @@
 /*
  * devices/ata.c — ATA PIO disks on two channels (ata.h).
  *
- * Written from ATA/ATAPI-6 (T13 1410D revision 3b); section numbers below
- * are that document's. Register map of one channel (§7.1, table 10):
+ * Written from ATA/ATAPI-6 (T13 1410D); names in quotes below are its
+ * headings. Register map of one channel ("Interface register definitions
+ * and descriptions"):
  *
  *   offset  read                      write
  *   base+0  Data (16 or 32 bits)      Data
@@ -18,16 +19,16 @@
  *   Status  7 BSY  6 DRDY  5 DF  4 DSC  3 DRQ  0 ERR
  *   Error   6 UNC  4 IDNF  2 ABRT  (after a reset: diagnostic code)
  *
- * Both devices on a channel latch every write to the command block
- * (§7.1), so the task file is kept once per channel; each device has its
- * own Status, Error and pending interrupt. A device that is not there
- * answers nothing: when the selected device is absent but the other one
- * present, the other device answers its Status and Error with 0 — which
- * is how Linux tells that a slave is missing (§9.16.1, and
- * ata_sff_dev_classify) — and the rest of the task file as written; on a
- * channel without devices every register reads 0.
+ * Both devices on a channel latch every write to the command block, so
+ * the task file is kept once per channel; each device has its own Status,
+ * Error and pending interrupt. A device that is not there answers nothing:
+ * when the selected device is absent but the other one present, the other
+ * device answers its Status and Error with 0 — which is how Linux tells
+ * that a slave is missing (ata_sff_dev_classify) — and the rest of the
+ * task file as written; on a channel without devices every register reads
+ * 0.
  *
- * Commands (§8) — all PIO or non-data:
+ * Commands ("Command descriptions") — all PIO or non-data:
  *   EC IDENTIFY DEVICE     A1 IDENTIFY PACKET DEVICE (aborts: not ATAPI)
  *   20/21 READ SECTORS     30/31 WRITE SECTORS     40/41 READ VERIFY
  *   C4 READ MULTIPLE       C5 WRITE MULTIPLE       C6 SET MULTIPLE MODE
@@ -38,19 +39,20 @@
  * Addresses are LBA28 or CHS through the current geometry; a command that
  * reaches past the last sector ends with IDNF before moving any data.
  *
- * Data transfer (§9.5, PIO data-in; §9.6, PIO data-out): a block is one
+ * Data transfer ("PIO data-in", "PIO data-out" protocols): a block is one
  * sector, or the multiple count for READ/WRITE MULTIPLE. Data-in: each
  * block is read from the file, then DRQ and INTRQ; the guest drains it.
  * Data-out: DRQ without INTRQ for the first block; each filled block is
  * written to the file, then DRQ and INTRQ for the next, or INTRQ alone at
  * the end. INTRQ is the selected device's pending interrupt unless nIEN;
- * reading Status or writing a command clears it (§5.2.9).
+ * reading Status or writing a command clears it ("INTRQ").
  *
- * Reset (§9.2, §9.3): SRST set holds both devices BSY; SRST cleared, a
- * power-on reset or EXECUTE DEVICE DIAGNOSTIC leaves the ATA signature
- * (count 01, LBA 01 00 00, device 00), Error = 01 (passed; device 1
- * passed or absent) and Status DRDY|DSC. A software reset also takes the
- * settings back to their defaults unless SET FEATURES 66h said not to.
+ * Reset ("Power-on and hardware reset", "Software reset" protocols): SRST
+ * set holds both devices BSY; SRST cleared, a power-on reset or EXECUTE
+ * DEVICE DIAGNOSTIC leaves the ATA signature (count 01, LBA 01 00 00,
+ * device 00), Error = 01 (passed; device 1 passed or absent) and Status
+ * DRDY|DSC. A software reset also takes the settings back to their
+ * defaults unless SET FEATURES 66h said not to.
  */
 #include "devices/ata.h"
 
@@ -85,7 +87,7 @@ enum ata_register {
 #define ATA_ERROR_UNC  0x40
 #define ATA_ERROR_IDNF 0x10
 #define ATA_ERROR_ABRT 0x04
-#define ATA_DIAG_PASS  0x01 /* §9.10, table 30: device 0 passed, device 1 passed or absent */
+#define ATA_DIAG_PASS  0x01 /* diagnostic code: device 0 passed, device 1 passed or absent */
 
 #define ATA_DEVICE_LBA  0x40
 #define ATA_DEVICE_DEV  0x10
@@ -128,7 +130,7 @@ enum ata_command {
     ATA_CMD_SET_FEATURES = 0xEF,
 };
 
-/* SET FEATURES subcommands (§8.37, table 20). */
+/* SET FEATURES subcommands (Features register values). */
 enum ata_feature {
     ATA_FEATURE_WCACHE_ON = 0x02,
     ATA_FEATURE_XFER_MODE = 0x03,
@@ -145,7 +147,7 @@ enum ata_feature {
 #define ATA_MAX_PIO_MODE     4
 
 #define ATA_LBA28_LIMIT     0x0FFFFFFFu /* sectors reachable with 28-bit addresses */
-#define ATA_MAX_CYLINDERS   16383       /* IDENTIFY word 1 for large disks (§8.15.6) */
+#define ATA_MAX_CYLINDERS   16383       /* IDENTIFY word 1 for large disks */
 #define ATA_DEFAULT_HEADS   16
 #define ATA_DEFAULT_SPT     63
 #define ATA_POWER_MODE_IDLE 0xFF /* CHECK POWER MODE: active or idle */
@@ -168,7 +170,7 @@ struct ata_drive {
     bool write_cache;   /* off: every write command ends with fdatasync */
     bool keep_settings; /* SET FEATURES 66h: SRST keeps the settings */
     uint8_t status, error;
-    bool intrq; /* interrupt pending (§5.2.9) */
+    bool intrq; /* interrupt pending ("INTRQ") */
 };
 
 enum ata_transfer { ATA_XFER_NONE, ATA_XFER_IN, ATA_XFER_OUT };
@@ -212,7 +214,7 @@ static bool ata_channel_empty(const struct ata_channel *ch)
 }
 
 /* INTRQ: driven by the selected device while nIEN = 0, high impedance
- * otherwise (§5.2.9). */
+ * otherwise ("INTRQ"). */
 static void ata_update_irq(struct ata_channel *ch)
 {
     const struct ata_drive *d = ata_selected(ch);
@@ -232,9 +234,9 @@ static void ata_raise(struct ata_channel *ch, struct ata_drive *d)
 
 /* ---- geometry and addresses ---- */
 
-/* The default translation (§6.2.1): 16 heads of 63 sectors, as many
- * cylinders as fit (at most 16383); an image smaller than one such
- * cylinder gets one head. */
+/* The default translation (IDENTIFY words 1, 3, 6): 16 heads of 63
+ * sectors, as many cylinders as fit (at most 16383); an image smaller than
+ * one such cylinder gets one head. */
 static struct ata_geometry ata_default_geometry(uint32_t capacity)
 {
     struct ata_geometry g = {0, ATA_DEFAULT_HEADS, ATA_DEFAULT_SPT};
@@ -255,10 +257,10 @@ static uint32_t ata_chs_capacity(const struct ata_geometry *g)
     return g->cylinders * g->heads * g->sectors;
 }
 
-/* The first sector a command names (§7.1.2: LBA bit set — 28-bit LBA in
- * LBA High:Mid:Low and Device 3-0; clear — cylinder in LBA High:Mid, head
- * in Device 3-0, sector 1-based in LBA Low). False for a CHS address
- * outside the current geometry. */
+/* The first sector a command names ("Device register": LBA bit set —
+ * 28-bit LBA in LBA High:Mid:Low and Device 3-0; clear — cylinder in LBA
+ * High:Mid, head in Device 3-0, sector 1-based in LBA Low). False for a
+ * CHS address outside the current geometry. */
 static bool ata_command_address(const struct ata_channel *ch, const struct ata_drive *d,
                                 uint32_t *lba)
 {
@@ -299,7 +301,7 @@ static void ata_set_address(struct ata_channel *ch, const struct ata_drive *d, u
     }
 }
 
-/* Sector Count: 0 means 256 (§8, e.g. READ SECTORS inputs). */
+/* Sector Count: 0 means 256 (READ SECTORS and the others' inputs). */
 static uint32_t ata_command_count(const struct ata_channel *ch)
 {
     return ch->count ? ch->count : 256;
@@ -377,10 +379,10 @@ static bool ata_flush_media(struct ata_drive *d)
     return d->read_only || fdatasync(d->fd) == 0;
 }
 
-/* ---- IDENTIFY DEVICE (§8.15, table 27) ---- */
+/* ---- IDENTIFY DEVICE ("IDENTIFY DEVICE", its table of words) ---- */
 
 /* ATA strings hold two characters per word, the first in the high byte
- * (§3.2.10), padded with spaces. */
+ * ("Byte ordering for data transfers"), padded with spaces. */
 static void ata_put_string(uint16_t *words, unsigned first, unsigned nwords, const char *s)
 {
     size_t len = strlen(s);
@@ -448,7 +450,7 @@ static void ata_next_block_in(struct ata_channel *ch, struct ata_drive *d)
     unsigned n = ch->remaining < ch->block ? ch->remaining : ch->block;
 
     if (ch->remaining == 0) {
-        ata_complete(ch, d, false); /* no interrupt after the last block (§9.5) */
+        ata_complete(ch, d, false); /* no interrupt after the last block (PIO data-in) */
         return;
     }
     if (ch->from_media && !ata_read_media(d, ch->lba, n, ch->buffer)) {
@@ -463,7 +465,7 @@ static void ata_next_block_in(struct ata_channel *ch, struct ata_drive *d)
 }
 
 /* The sectors of the block just moved are done: the task file counts them
- * and names the last one (as after an error, §8.29 outputs). */
+ * and names the last one, as drives do. */
 static void ata_account_block(struct ata_channel *ch, struct ata_drive *d)
 {
     unsigned n = ch->len / ATA_SECTOR_SIZE;
@@ -596,7 +598,7 @@ static void ata_cmd_identify(struct ata_channel *ch, struct ata_drive *d)
     ata_next_block_in(ch, d);
 }
 
-/* SET MULTIPLE MODE (§8.39): a power of two up to word 47's maximum, or 0
+/* SET MULTIPLE MODE: a power of two up to word 47's maximum, or 0
  * to turn READ/WRITE MULTIPLE off. */
 static void ata_cmd_set_multiple(struct ata_channel *ch, struct ata_drive *d)
 {
@@ -622,7 +624,7 @@ static void ata_cmd_multiple(struct ata_channel *ch, struct ata_drive *d, bool w
         ata_cmd_read(ch, d, d->multiple);
 }
 
-/* INITIALIZE DEVICE PARAMETERS (§8.16): heads from Device 3-0 plus one,
+/* INITIALIZE DEVICE PARAMETERS: heads from Device 3-0 plus one,
  * sectors per track from Sector Count. */
 static void ata_cmd_initialize_parameters(struct ata_channel *ch, struct ata_drive *d)
 {
@@ -639,7 +641,7 @@ static void ata_cmd_initialize_parameters(struct ata_channel *ch, struct ata_dri
     ata_complete(ch, d, true);
 }
 
-/* SET FEATURES (§8.37): PIO transfer modes, the write cache, read
+/* SET FEATURES: PIO transfer modes, the write cache, read
  * look-ahead (nothing to do) and whether a software reset reverts. */
 static void ata_cmd_set_features(struct ata_channel *ch, struct ata_drive *d)
 {
@@ -692,7 +694,7 @@ static void ata_cmd_flush(struct ata_channel *ch, struct ata_drive *d)
     ata_complete(ch, d, true);
 }
 
-/* ---- resets and diagnostics (§9.2, §9.3, §9.10) ---- */
+/* ---- resets and diagnostics ---- */
 
 static void ata_default_settings(struct ata_drive *d)
 {
@@ -702,7 +704,7 @@ static void ata_default_settings(struct ata_drive *d)
     d->keep_settings = false;
 }
 
-/* The ATA signature (§9.12) and a passed diagnostic in every present
+/* The ATA signature ("Signature and persistence") and a passed diagnostic in every present
  * device; device 0 selected. */
 static void ata_signature(struct ata_channel *ch)
 {
@@ -757,7 +759,7 @@ static void ata_write_command(struct ata_channel *ch, uint8_t command)
     if (ch->control & ATA_CONTROL_SRST)
         return;
     if (command == ATA_CMD_EXECUTE_DIAGNOSTIC) {
-        /* Addressed to both devices whatever DEV says (§8.11). */
+        /* Addressed to both devices whatever DEV says. */
         if (!ata_channel_empty(ch))
             ata_cmd_execute_diagnostic(ch);
         return;
@@ -765,7 +767,7 @@ static void ata_write_command(struct ata_channel *ch, uint8_t command)
     if (!d->present)
         return;
     ata_stop_transfer(ch);
-    d->intrq = false; /* §5.2.9: writing Command clears the interrupt */
+    d->intrq = false; /* writing Command clears the interrupt */
     ata_update_irq(ch);
     d->error = 0;
     d->status = ATA_STATUS_IDLE;
@@ -826,8 +828,8 @@ static void ata_write_command(struct ata_channel *ch, uint8_t command)
     case ATA_CMD_SLEEP_OLD:
         ata_complete(ch, d, true); /* a virtual disk has no spindle to stop */
         break;
-    case ATA_CMD_IDENTIFY_PACKET: /* not a packet device (§8.16) */
-    case ATA_CMD_NOP:             /* NOP always aborts (§8.21) */
+    case ATA_CMD_IDENTIFY_PACKET: /* not a packet device */
+    case ATA_CMD_NOP:             /* NOP always aborts */
     default:
         ata_fail(ch, d, ATA_ERROR_ABRT);
         break;
@@ -858,7 +860,7 @@ static uint8_t ata_read_register(struct ata_channel *ch, enum ata_register reg)
     case ATA_REG_STATUS:
         if (!d->present)
             return 0;
-        d->intrq = false; /* §5.2.9: reading Status clears the interrupt */
+        d->intrq = false; /* reading Status clears the interrupt */
         ata_update_irq(ch);
         return d->status;
     case ATA_REG_DATA:
