@@ -176,7 +176,6 @@ struct ata_drive {
 enum ata_transfer { ATA_XFER_NONE, ATA_XFER_IN, ATA_XFER_OUT };
 
 struct ata_channel {
-    const char *name;
     io_port_t base, control_port;
     unsigned irq;
     struct ata_host *host;
@@ -989,12 +988,11 @@ struct ata_host *ata_create(struct ioport_bus *io, const struct ata_drive_config
                             ata_irq_fn set_irq, void *ctx, struct popek_error *err)
 {
     static const struct {
-        const char *name;
         io_port_t base, control;
         unsigned irq;
     } wiring[2] = {
-        {"primary", ATA_PRIMARY_BASE, ATA_PRIMARY_CONTROL, ATA_PRIMARY_IRQ},
-        {"secondary", ATA_SECONDARY_BASE, ATA_SECONDARY_CONTROL, ATA_SECONDARY_IRQ},
+        {ATA_PRIMARY_BASE, ATA_PRIMARY_CONTROL, ATA_PRIMARY_IRQ},
+        {ATA_SECONDARY_BASE, ATA_SECONDARY_CONTROL, ATA_SECONDARY_IRQ},
     };
     struct ata_host *ata = calloc(1, sizeof(*ata));
 
@@ -1007,7 +1005,6 @@ struct ata_host *ata_create(struct ioport_bus *io, const struct ata_drive_config
     for (unsigned c = 0; c < 2; c++) {
         struct ata_channel *ch = &ata->channel[c];
 
-        ch->name = wiring[c].name;
         ch->base = wiring[c].base;
         ch->control_port = wiring[c].control;
         ch->irq = wiring[c].irq;
