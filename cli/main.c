@@ -10,6 +10,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "boot/boot.h"
 #include "cli/options.h"
@@ -67,6 +68,7 @@ int main(int argc, char **argv)
         .no_adaptive = opts.no_adaptive,
         .console = stdout,
     };
+    memcpy(config.drives, opts.drives, sizeof(config.drives));
     struct machine *m = machine_create(&config, &err);
     if (!m)
         return fail_usage(&err);

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "common/types.h"
@@ -154,6 +155,142 @@ static bool store_no_adaptive(struct popek_options *o, const char *a, struct pop
     return true;
 }
 
+/* ---- disks ---- */
+
+/* Puts the image in IDE slot index (or the first free one when index is
+ * negative), once the file is known to be readable. */
+static bool add_drive(struct popek_options *o, const char *option, int index, const char *path,
+                      bool read_only, struct popek_error *e)
+{
+    if (index < 0) {
+        for (index = 0; index < ATA_MAX_DRIVES && o->drives[index].path; index++)
+            ;
+        if (index == ATA_MAX_DRIVES)
+            return popek_fail(e, "%s: all %d IDE slots are taken", option, ATA_MAX_DRIVES);
+    }
+    if (o->drives[index].path)
+        return popek_fail(e, "%s: two drives on index %d ('%s' and '%s')", option, index,
+                          o->drives[index].path, path);
+    if (strlen(path) >= OPTIONS_MAX_PATH)
+        return popek_fail(e, "%s: file name too long", option);
+    if (access(path, R_OK) != 0)
+        return popek_fail(e, "%s: cannot read '%s': %s", option, path, strerror(errno));
+    strcpy(o->drive_paths[index], path);
+    o->drives[index].path = o->drive_paths[index];
+    o->drives[index].read_only = read_only;
+    return true;
+}
+
+/* One key=value item of a -drive list, starting at *p; ",," stands for a
+ * comma inside a value. Advances *p past the item and its comma. */
+static bool next_drive_item(const char **p, char *key, size_t key_size, char *value,
+                            size_t value_size, struct popek_error *e)
+{
+    const char *s = *p;
+    size_t n = 0;
+
+    while (*s && *s != '=' && *s != ',') {
+        if (n + 1 < key_size)
+            key[n++] = *s;
+        s++;
+    }
+    key[n] = '\0';
+    if (*s != '=')
+        return popek_fail(e, "-drive: '%s' is not key=value", key);
+    s++;
+    n = 0;
+    while (*s) {
+        if (*s == ',' && s[1] != ',')
+            break;
+        if (*s == ',')
+            s++; /* ",," */
+        if (n + 1 >= value_size)
+            return popek_fail(e, "-drive: value of '%s' too long", key);
+        value[n++] = *s++;
+    }
+    value[n] = '\0';
+    *p = *s ? s + 1 : s;
+    return true;
+}
+
+static bool parse_on_off(const char *key, const char *value, bool *out, struct popek_error *e)
+{
+    if (!strcmp(value, "on") || !strcmp(value, "yes") || !strcmp(value, "true"))
+        *out = true;
+    else if (!strcmp(value, "off") || !strcmp(value, "no") || !strcmp(value, "false"))
+        *out = false;
+    else
+        return popek_fail(e, "-drive: %s='%s' is not on or off", key, value);
+    return true;
+}
+
+static bool store_drive(struct popek_options *o, const char *a, struct popek_error *e)
+{
+    char key[32], value[OPTIONS_MAX_PATH], file[OPTIONS_MAX_PATH] = "";
+    const char *p = a;
+    int index = -1;
+    bool read_only = false, have_file = false;
+
+    while (*p) {
+        if (!next_drive_item(&p, key, sizeof(key), value, sizeof(value), e))
+            return false;
+        if (!strcmp(key, "file")) {
+            strcpy(file, value);
+            have_file = true;
+        } else if (!strcmp(key, "format")) {
+            if (strcmp(value, "raw"))
+                return popek_fail(e, "-drive: format '%s' is not supported (only raw)", value);
+        } else if (!strcmp(key, "if")) {
+            if (strcmp(value, "ide"))
+                return popek_fail(e, "-drive: interface '%s' is not supported (only ide)", value);
+        } else if (!strcmp(key, "media")) {
+            if (strcmp(value, "disk"))
+                return popek_fail(e, "-drive: media '%s' is not supported (only disk)", value);
+        } else if (!strcmp(key, "index")) {
+            char *end;
+            long v;
+
+            errno = 0;
+            v = strtol(value, &end, 10);
+            if (!isdigit((unsigned char)value[0]) || *end || errno || v >= ATA_MAX_DRIVES)
+                return popek_fail(e, "-drive: index '%s' is out of range (0 to %d)", value,
+                                  ATA_MAX_DRIVES - 1);
+            index = (int)v;
+        } else if (!strcmp(key, "readonly")) {
+            if (!parse_on_off(key, value, &read_only, e))
+                return false;
+        } else {
+            return popek_fail(e,
+                              "-drive: unknown key '%s' (popek knows file, format, index, if, "
+                              "media, readonly)",
+                              key);
+        }
+    }
+    if (!have_file || !file[0])
+        return popek_fail(e, "-drive: no file= given");
+    return add_drive(o, "-drive", index, file, read_only, e);
+}
+
+static bool store_hda(struct popek_options *o, const char *a, struct popek_error *e)
+{
+    return add_drive(o, "-hda", 0, a, false, e);
+}
+
+static bool store_hdb(struct popek_options *o, const char *a, struct popek_error *e)
+{
+    return add_drive(o, "-hdb", 1, a, false, e);
+}
+
+static bool store_hdc(struct popek_options *o, const char *a, struct popek_error *e)
+{
+    return add_drive(o, "-hdc", 2, a, false, e);
+}
+
+static bool store_hdd(struct popek_options *o, const char *a, struct popek_error *e)
+{
+    return add_drive(o, "-hdd", 3, a, false, e);
+}
+
 static bool store_help(struct popek_options *o, const char *a, struct popek_error *e)
 {
     o->action = OPTIONS_HELP;
@@ -178,6 +315,12 @@ static const struct option_spec option_table[] = {
      false},
     {"D", "FILE", store_log_file, "write the debug log to FILE instead of stderr", false},
     {"nographic", NULL, store_nographic, "accepted for QEMU compatibility (always on)", false},
+    {"drive", "SPEC", store_drive,
+     "IDE disk: file=IMG,format=raw[,index=0-3][,readonly=on][,if=ide][,media=disk]", false},
+    {"hda", "IMG", store_hda, "raw disk image as primary master (index 0)", false},
+    {"hdb", "IMG", store_hdb, "raw disk image as primary slave (index 1)", false},
+    {"hdc", "IMG", store_hdc, "raw disk image as secondary master (index 2)", false},
+    {"hdd", "IMG", store_hdd, "raw disk image as secondary slave (index 3)", false},
     {"mode", "bt|te", store_mode, "execution mode: binary translation or trap-and-emulate", true},
     {"stats", "FILE", store_stats, "write run statistics as JSON to FILE", true},
     {"time-limit", "SECONDS", store_time_limit, "stop the guest after SECONDS of wall time", true},

@@ -3,8 +3,14 @@
  *
  * Options QEMU has keep QEMU's spelling (one or two leading dashes, a separate
  * argument), so an i386 QEMU command line works with the binary name changed:
- * -kernel -append -initrd -m -no-reboot -d -D -nographic. popek's own options
- * are long: --mode, --stats, --help, --version.
+ * -kernel -append -initrd -m -no-reboot -d -D -nographic -drive -hda..-hdd.
+ * popek's own options are long: --mode, --stats, --help, --version.
+ *
+ * Disks: `-drive file=IMG,format=raw[,index=N][,if=ide][,media=disk]
+ * [,readonly=on]` (a comma in IMG is written twice, as QEMU wants) and
+ * `-hda/-hdb/-hdc/-hdd IMG` fill the four IDE slots: index 0 primary
+ * master, 1 primary slave, 2 secondary master, 3 secondary slave; a -drive
+ * without index takes the first free one.
  */
 #ifndef POPEK_CLI_OPTIONS_H
 #define POPEK_CLI_OPTIONS_H
@@ -17,6 +23,7 @@
 
 #define OPTIONS_DEFAULT_RAM_MIB 128
 #define OPTIONS_DEFAULT_TC_MIB  64
+#define OPTIONS_MAX_PATH        4096
 
 enum options_action {
     OPTIONS_RUN,
@@ -40,6 +47,9 @@ struct popek_options {
     uint64_t tc_bytes;       /* translation cache arena size */
     unsigned address_spaces; /* 0: the default */
     bool no_adaptive;
+    /* IDE slots: drives[i].path points into drive_paths[i] when set. */
+    struct ata_drive_config drives[ATA_MAX_DRIVES];
+    char drive_paths[ATA_MAX_DRIVES][OPTIONS_MAX_PATH];
 };
 
 /* Parses argv (argv[0] is the program name). On error err names the option or

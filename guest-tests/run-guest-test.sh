@@ -13,6 +13,14 @@
 # Environment: QEMU (default qemu-system-i386), POPEK (required for popek),
 # POPEK_ARGS (extra popek options, word-split).
 #
+# Per-test settings: if guest-tests/<name>.run exists it is sourced and may
+# set qemu_args=(...) and popek_args=(...) (extra options for one runner),
+# and define disk_create IMG and disk_check IMG: the runner then makes a
+# fresh image with disk_create for each run, gives it to the guest as
+# `-drive file=IMG,format=raw,index=0` (primary master) and, after the
+# guest exits, fails the run unless disk_check IMG succeeds (it prints what
+# is wrong).
+#
 # QEMU runs with -display none -serial stdio -monitor none, not -nographic:
 # with -nographic there is no VGA, so SeaBIOS and the iPXE option ROM print
 # their banners (with terminal escape sequences and "\r") on the serial port
@@ -40,6 +48,18 @@ runner=$1
 kernel=$2
 golden=${3:-}
 name=$(basename "$kernel" .elf)
+here=$(cd "$(dirname "$0")" && pwd)
+
+qemu_args=()
+popek_args=()
+if [[ -f $here/$name.run ]]; then
+    # shellcheck disable=SC1090 # per-test settings, see above
+    source "$here/$name.run"
+fi
+has_disk=0
+if declare -F disk_create >/dev/null; then
+    has_disk=1
+fi
 
 case $runner in
 qemu)
@@ -49,7 +69,7 @@ qemu)
         exit 77
     fi
     cmd=("$qemu" -display none -serial stdio -monitor none -nic none -no-reboot
-        -device "isa-debug-exit,iobase=0xf4,iosize=0x04" -kernel "$kernel")
+        -device "isa-debug-exit,iobase=0xf4,iosize=0x04" -kernel "$kernel" "${qemu_args[@]}")
     ;;
 popek)
     if [[ -z ${POPEK:-} ]]; then
@@ -57,7 +77,7 @@ popek)
         exit 2
     fi
     # shellcheck disable=SC2206 # POPEK_ARGS is a list of options on purpose
-    cmd=("$POPEK" -no-reboot -kernel "$kernel" ${POPEK_ARGS:-})
+    cmd=("$POPEK" -no-reboot -kernel "$kernel" "${popek_args[@]}" ${POPEK_ARGS:-})
     ;;
 *)
     usage
@@ -69,8 +89,32 @@ if [[ ! -f $kernel ]]; then
     exit 1
 fi
 
+disk=""
+if ((has_disk)); then
+    disk=$(mktemp --suffix=.img)
+    if ! disk_create "$disk"; then
+        echo "FAIL $name ($runner): disk_create failed" >&2
+        rm -f "$disk"
+        exit 2
+    fi
+    cmd+=(-drive "file=$disk,format=raw,index=0")
+fi
+
+# Checks the disk image after a run: 0 when fine (or there is none).
+check_disk() {
+    ((has_disk)) || return 0
+    disk_check "$disk"
+}
+
 if ((print_only)); then
-    exec timeout 60 "${cmd[@]}" </dev/null
+    timeout 60 "${cmd[@]}" </dev/null
+    status=$?
+    if ! check_disk >&2; then
+        echo "disk image check failed after the run" >&2
+        status=3
+    fi
+    [[ -n $disk ]] && rm -f "$disk"
+    exit $status
 fi
 
 if [[ ! -f $golden ]]; then
@@ -80,10 +124,12 @@ fi
 
 out=$(mktemp)
 err=$(mktemp)
-trap 'rm -f "$out" "$err"' EXIT
+trap 'rm -f "$out" "$err" ${disk:+"$disk"}' EXIT
 
 timeout 60 "${cmd[@]}" </dev/null >"$out" 2>"$err"
 status=$?
+disk_problem=$(check_disk 2>&1)
+disk_status=$?
 
 problems=()
 case $status in
@@ -97,6 +143,9 @@ case $status in
     fi
     ;;
 esac
+if ((disk_status != 0)); then
+    problems+=("disk image check failed: ${disk_problem:-disk_check returned $disk_status}")
+fi
 same=1
 if ! cmp -s "$golden" "$out"; then
     same=0

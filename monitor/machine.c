@@ -7,9 +7,12 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "devices/ata.h"
+#include "devices/chipset.h"
 #include "devices/debug_ports.h"
 #include "devices/ioport.h"
 #include "devices/mmio.h"
+#include "devices/pci.h"
 #include "devices/vga_text.h"
 #include "devices/pic8259.h"
 #include "devices/pit8254.h"
@@ -37,6 +40,9 @@ struct machine {
     struct debug_ports *debug_ports;
     struct pic8259 *pic;
     struct pit8254 *pit;
+    struct pci_bus *pci;
+    struct chipset *chipset; /* the 440FX/PIIX3 functions, reset control at 0xCF9 */
+    struct ata_host *ata;
     struct platform *platform;
     struct host_timer *timer;
     struct vcpu *cpu; /* runtime vCPU (translated code's r15) around the arch state */
@@ -44,6 +50,7 @@ struct machine {
     struct run_stats run_stats;
     bool exit_requested;
     int exit_status;
+    bool reset_requested; /* by a device (0xCF9); the run loop returns RUN_RESET */
     uint64_t resets;
     uint64_t stop_at_ns; /* --time-limit as a monotonic deadline, set by the first run */
 };
@@ -135,6 +142,49 @@ static const struct platform_device_ops vga_platform_ops = {
     .reset = machine_vga_reset,
 };
 
+static void machine_pci_reset(void *opaque)
+{
+    pci_bus_reset(opaque);
+}
+
+static const struct platform_device_ops pci_platform_ops = {
+    .name = "pci",
+    .reset = machine_pci_reset,
+};
+
+static void machine_chipset_reset(void *opaque)
+{
+    chipset_reset(opaque);
+}
+
+static const struct platform_device_ops chipset_platform_ops = {
+    .name = "chipset",
+    .reset = machine_chipset_reset,
+};
+
+static void machine_ata_reset(void *opaque)
+{
+    ata_reset(opaque);
+}
+
+static const struct platform_device_ops ata_platform_ops = {
+    .name = "ata",
+    .reset = machine_ata_reset,
+};
+
+/* The ATA channels' INTRQ lines are IRQ 14 and 15 on the slave 8259A. */
+static void machine_ata_irq(void *ctx, unsigned irq, bool level)
+{
+    struct machine *m = ctx;
+
+    pic8259_set_irq(m->pic, irq, level);
+}
+
+static void machine_chipset_reset_request(void *ctx)
+{
+    machine_request_reset(ctx);
+}
+
 /* The FPU/SSE reset state (FCW 0x37F, MXCSR 0x1F80, XMM zero; SDM vol. 3,
  * §9.1.2): the x87 part in the registers, where the guest's lives (see
  * monitor/trampoline.c), the SSE part in the vCPU's save area. */
@@ -197,6 +247,15 @@ struct machine *machine_create(const struct machine_config *config, struct popek
     m->pit = pit8254_create(m->ioport, m->pic, machine_clock_ns, m, err);
     if (!m->pit || !platform_add(m->platform, &pit_platform_ops, m->pit, err))
         goto fail;
+    m->pci = pci_bus_create(m->ioport, err);
+    if (!m->pci || !platform_add(m->platform, &pci_platform_ops, m->pci, err))
+        goto fail;
+    m->chipset = chipset_create(m->ioport, m->pci, machine_chipset_reset_request, m, err);
+    if (!m->chipset || !platform_add(m->platform, &chipset_platform_ops, m->chipset, err))
+        goto fail;
+    m->ata = ata_create(m->ioport, config->drives, machine_ata_irq, m, err);
+    if (!m->ata || !platform_add(m->platform, &ata_platform_ops, m->ata, err))
+        goto fail;
     m->timer = host_timer_create(&m->cpu->event_pending, pthread_self(), SIGNAL_EVENT_NUDGE, err);
     if (!m->timer)
         goto fail;
@@ -219,6 +278,9 @@ void machine_destroy(struct machine *m)
         return;
     host_timer_destroy(m->timer);
     tcache_destroy(m->tc);
+    ata_destroy(m->ata);
+    chipset_destroy(m->chipset);
+    pci_bus_destroy(m->pci);
     pit8254_destroy(m->pit);
     pic8259_destroy(m->pic);
     debug_ports_destroy(m->debug_ports);
@@ -248,6 +310,17 @@ struct ioport_bus *machine_ioport_bus(struct machine *m)
     return m->ioport;
 }
 
+void machine_request_reset(struct machine *m)
+{
+    if (m->config.no_reboot) {
+        /* As QEMU: -no-reboot turns a guest's reboot into an exit. */
+        m->exit_requested = true;
+        m->exit_status = 0;
+        return;
+    }
+    m->reset_requested = true;
+}
+
 bool machine_exit_requested(const struct machine *m, int *status)
 {
     if (m->exit_requested && status)
@@ -268,13 +341,22 @@ bool machine_reset(struct machine *m, struct popek_error *err)
     m->cpu->exit_link = 0;
     platform_reset(m->platform);
     m->exit_requested = false;
+    m->reset_requested = false;
     m->resets++;
     return true;
 }
 
+/* The run loop's question after every exit: stop for the debug-exit port,
+ * or for a reset a device asked for. */
 static bool machine_exit_check(void *ctx, int *status)
 {
-    return machine_exit_requested(ctx, status);
+    struct machine *m = ctx;
+
+    if (m->reset_requested) {
+        *status = RUN_RESET;
+        return true;
+    }
+    return machine_exit_requested(m, status);
 }
 
 int machine_run(struct machine *m, struct popek_error *err)

@@ -12,6 +12,7 @@
 #include <stdio.h>
 
 #include "common/error.h"
+#include "devices/ata.h"
 #include "monitor/vcpu.h"
 #include "shadowpt/guest_ram.h"
 
@@ -30,6 +31,7 @@ struct machine_config {
     unsigned address_spaces; /* cached guest address spaces (0: the default) */
     bool no_adaptive;        /* --no-adaptive: trapping instructions stay in place */
     FILE *console;           /* where COM1 and the debug console write */
+    struct ata_drive_config drives[ATA_MAX_DRIVES]; /* -drive index 0-3 (no path: none) */
 };
 
 struct machine;
@@ -57,6 +59,12 @@ void machine_collect_stats(const struct machine *m, struct stats_report *r);
 /* True when the canaries placed around every structure translated code can
  * reach (views, the vCPU) are untouched: false means a popek bug. */
 bool machine_integrity_intact(struct machine *m);
+
+/* A device (the PIIX3's reset control at 0xCF9) resets the machine: the
+ * run loop returns RUN_RESET after the current instruction, as for a
+ * triple fault; with -no-reboot the guest exits with status 0 instead, as
+ * under QEMU. */
+void machine_request_reset(struct machine *m);
 
 /* True once the guest asked to exit through the debug-exit port. */
 bool machine_exit_requested(const struct machine *m, int *status);

@@ -4,7 +4,11 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -32,6 +36,8 @@ static void test_defaults(void **state)
     assert_null(o.stats_file);
     assert_int_equal(o.tc_bytes, 64ull << 20);
     assert_int_equal(o.time_limit_s, 0);
+    for (int i = 0; i < ATA_MAX_DRIVES; i++)
+        assert_null(o.drives[i].path);
 }
 
 static void test_qemu_spellings(void **state)
@@ -128,6 +134,132 @@ static void test_errors(void **state)
     assert_true(PARSE(&o, &e, "-kernel", "k", "-d", "mmu"));
 }
 
+/* Disk images: the files must exist and be readable at parse time. */
+struct images {
+    char dir[64], a[96], b[96], comma[96], missing[96];
+};
+
+static void make_images(struct images *im)
+{
+    strcpy(im->dir, "/tmp/popek-test-options-XXXXXX");
+    assert_non_null(mkdtemp(im->dir));
+    snprintf(im->a, sizeof(im->a), "%s/a.img", im->dir);
+    snprintf(im->b, sizeof(im->b), "%s/b.img", im->dir);
+    snprintf(im->comma, sizeof(im->comma), "%s/c,d.img", im->dir);
+    snprintf(im->missing, sizeof(im->missing), "%s/missing.img", im->dir);
+    fclose(fopen(im->a, "w"));
+    fclose(fopen(im->b, "w"));
+    fclose(fopen(im->comma, "w"));
+}
+
+static void remove_images(struct images *im)
+{
+    unlink(im->a);
+    unlink(im->b);
+    unlink(im->comma);
+    rmdir(im->dir);
+}
+
+static void test_drives(void **state)
+{
+    static struct popek_options o;
+    struct popek_error e;
+    struct images im;
+    char spec[4][256];
+
+    make_images(&im);
+    /* -hdX name their slot; -drive without index takes the first free. */
+    snprintf(spec[0], sizeof(spec[0]), "file=%s,format=raw", im.a);
+    snprintf(spec[1], sizeof(spec[1]), "file=%s,format=raw,index=3,if=ide,media=disk", im.b);
+    assert_true(PARSE(&o, &e, "-kernel", "k", "-hda", im.b, "-drive", spec[0], "-drive", spec[1]));
+    assert_string_equal(o.drives[0].path, im.b);
+    assert_string_equal(o.drives[1].path, im.a);
+    assert_null(o.drives[2].path);
+    assert_string_equal(o.drives[3].path, im.b);
+    assert_false(o.drives[0].read_only);
+
+    assert_true(PARSE(&o, &e, "-kernel", "k", "-hdc", im.a, "-hdd", im.b));
+    assert_null(o.drives[0].path);
+    assert_string_equal(o.drives[2].path, im.a);
+    assert_string_equal(o.drives[3].path, im.b);
+
+    /* ",," is a comma in the file name; readonly=on. */
+    snprintf(spec[0], sizeof(spec[0]), "file=%s/c,,d.img,readonly=on,index=2", im.dir);
+    assert_true(PARSE(&o, &e, "-kernel", "k", "-drive", spec[0]));
+    assert_string_equal(o.drives[2].path, im.comma);
+    assert_true(o.drives[2].read_only);
+    /* Without format: raw (QEMU would probe and find raw). */
+    snprintf(spec[0], sizeof(spec[0]), "file=%s", im.a);
+    assert_true(PARSE(&o, &e, "-kernel", "k", "-drive", spec[0]));
+    assert_string_equal(o.drives[0].path, im.a);
+    remove_images(&im);
+}
+
+static void test_drive_errors(void **state)
+{
+    static struct popek_options o;
+    struct popek_error e;
+    struct images im;
+    char spec[256], want[512];
+
+    make_images(&im);
+    snprintf(spec, sizeof(spec), "file=%s,format=raw", im.missing);
+    assert_false(PARSE(&o, &e, "-kernel", "k", "-drive", spec));
+    snprintf(want, sizeof(want), "-drive: cannot read '%s': No such file or directory", im.missing);
+    assert_string_equal(e.message, want);
+    assert_false(PARSE(&o, &e, "-kernel", "k", "-hdb", im.missing));
+    snprintf(want, sizeof(want), "-hdb: cannot read '%s': No such file or directory", im.missing);
+    assert_string_equal(e.message, want);
+    if (geteuid() != 0) {
+        chmod(im.a, 0);
+        assert_false(PARSE(&o, &e, "-kernel", "k", "-hda", im.a));
+        assert_non_null(strstr(e.message, "Permission denied"));
+        chmod(im.a, 0644);
+    }
+
+    snprintf(spec, sizeof(spec), "file=%s,format=qcow2", im.a);
+    assert_false(PARSE(&o, &e, "-kernel", "k", "-drive", spec));
+    assert_string_equal(e.message, "-drive: format 'qcow2' is not supported (only raw)");
+    snprintf(spec, sizeof(spec), "file=%s,if=virtio", im.a);
+    assert_false(PARSE(&o, &e, "-kernel", "k", "-drive", spec));
+    assert_string_equal(e.message, "-drive: interface 'virtio' is not supported (only ide)");
+    snprintf(spec, sizeof(spec), "file=%s,media=cdrom", im.a);
+    assert_false(PARSE(&o, &e, "-kernel", "k", "-drive", spec));
+    assert_string_equal(e.message, "-drive: media 'cdrom' is not supported (only disk)");
+    snprintf(spec, sizeof(spec), "file=%s,index=4", im.a);
+    assert_false(PARSE(&o, &e, "-kernel", "k", "-drive", spec));
+    assert_string_equal(e.message, "-drive: index '4' is out of range (0 to 3)");
+    snprintf(spec, sizeof(spec), "file=%s,index=-1", im.a);
+    assert_false(PARSE(&o, &e, "-kernel", "k", "-drive", spec));
+    snprintf(spec, sizeof(spec), "file=%s,index=1x", im.a);
+    assert_false(PARSE(&o, &e, "-kernel", "k", "-drive", spec));
+    snprintf(spec, sizeof(spec), "file=%s,cache=none", im.a);
+    assert_false(PARSE(&o, &e, "-kernel", "k", "-drive", spec));
+    assert_string_equal(e.message, "-drive: unknown key 'cache' (popek knows file, format, "
+                                   "index, if, media, readonly)");
+    snprintf(spec, sizeof(spec), "file=%s,readonly=maybe", im.a);
+    assert_false(PARSE(&o, &e, "-kernel", "k", "-drive", spec));
+    assert_string_equal(e.message, "-drive: readonly='maybe' is not on or off");
+    assert_false(PARSE(&o, &e, "-kernel", "k", "-drive", "format=raw"));
+    assert_string_equal(e.message, "-drive: no file= given");
+    assert_false(PARSE(&o, &e, "-kernel", "k", "-drive", im.a));
+    assert_non_null(strstr(e.message, "is not key=value"));
+
+    /* Two drives on one index. */
+    snprintf(spec, sizeof(spec), "file=%s,index=1", im.a);
+    assert_false(PARSE(&o, &e, "-kernel", "k", "-hdb", im.b, "-drive", spec));
+    snprintf(want, sizeof(want), "-drive: two drives on index 1 ('%s' and '%s')", im.b, im.a);
+    assert_string_equal(e.message, want);
+    assert_false(PARSE(&o, &e, "-kernel", "k", "-hda", im.a, "-hda", im.b));
+    assert_non_null(strstr(e.message, "-hda: two drives on index 0"));
+    /* A fifth drive finds no slot. */
+    snprintf(spec, sizeof(spec), "file=%s", im.a);
+    assert_false(PARSE(&o, &e, "-kernel", "k", "-drive", spec, "-drive", spec, "-drive", spec,
+                       "-drive", spec, "-drive", spec));
+    assert_string_equal(e.message, "-drive: all 4 IDE slots are taken");
+    remove_images(&im);
+}
+
 static void test_actions(void **state)
 {
     struct popek_options o;
@@ -147,6 +279,7 @@ int main(void)
         cmocka_unit_test(test_defaults), cmocka_unit_test(test_qemu_spellings),
         cmocka_unit_test(test_sizes),    cmocka_unit_test(test_memory_range),
         cmocka_unit_test(test_errors),   cmocka_unit_test(test_actions),
+        cmocka_unit_test(test_drives),   cmocka_unit_test(test_drive_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,328 @@
+/*
+ * tests/test_pci.c — configuration mechanism #1 and the function API
+ * (devices/pci.c), and the 440FX/PIIX3 functions (devices/chipset.c), all
+ * through the I/O ports a guest uses.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "devices/chipset.h"
+#include "devices/ioport.h"
+#include "devices/pci.h"
+
+#define CONFIG_ENABLE 0x80000000u
+
+struct rig {
+    struct ioport_bus *io;
+    struct pci_bus *pci;
+    struct pci_function *fn; /* a test function at 03.0 */
+    unsigned mapping_changes;
+    unsigned resets_requested;
+};
+
+static void count_mapping_change(void *opaque, struct pci_function *fn)
+{
+    struct rig *rig = opaque;
+
+    rig->mapping_changes++;
+}
+
+static const struct pci_function_info test_info = {
+    .name = "test",
+    .vendor_id = 0x1234,
+    .device_id = 0xABCD,
+    .revision_id = 0x05,
+    .class_code = 0x020000,
+};
+
+static int rig_setup(void **state)
+{
+    static struct rig rig;
+    struct popek_error e;
+
+    rig = (struct rig){0};
+    rig.io = ioport_bus_create();
+    rig.pci = pci_bus_create(rig.io, &e);
+    assert_non_null(rig.pci);
+    rig.fn = pci_add_function(rig.pci, PCI_DEVFN(3, 0), &test_info, count_mapping_change, &rig, &e);
+    assert_non_null(rig.fn);
+    pci_config_init(rig.fn, PCI_COMMAND, 2, 0, PCI_COMMAND_IO | PCI_COMMAND_MEMORY);
+    pci_config_init(rig.fn, PCI_INTERRUPT_LINE, 1, 0, 0xFF);
+    pci_config_init(rig.fn, PCI_INTERRUPT_PIN, 1, 1, 0);
+    pci_config_init(rig.fn, 0x40, 4, 0x11223344, 0x00FF00FF);
+    pci_declare_bar(rig.fn, 0, 0x20, PCI_BAR_IO);
+    pci_declare_bar(rig.fn, 1, 0x1000, PCI_BAR_MEM32);
+    *state = &rig;
+    return 0;
+}
+
+static int rig_teardown(void **state)
+{
+    struct rig *rig = *state;
+
+    pci_bus_destroy(rig->pci);
+    ioport_bus_destroy(rig->io);
+    return 0;
+}
+
+static uint32_t config_address(unsigned bus, unsigned devfn, unsigned reg)
+{
+    return CONFIG_ENABLE | bus << 16 | devfn << 8 | reg;
+}
+
+static uint32_t cfg_read(struct rig *rig, unsigned devfn, unsigned reg, unsigned size)
+{
+    ioport_write(rig->io, PCI_CONFIG_ADDRESS_PORT, 4, config_address(0, devfn, reg & 0xFC));
+    return ioport_read(rig->io, (io_port_t)(PCI_CONFIG_DATA_PORT + (reg & 3)), size);
+}
+
+static void cfg_write(struct rig *rig, unsigned devfn, unsigned reg, unsigned size, uint32_t value)
+{
+    ioport_write(rig->io, PCI_CONFIG_ADDRESS_PORT, 4, config_address(0, devfn, reg & 0xFC));
+    ioport_write(rig->io, (io_port_t)(PCI_CONFIG_DATA_PORT + (reg & 3)), size, value);
+}
+
+static void test_address_latch(void **state)
+{
+    struct rig *rig = *state;
+
+    assert_int_equal(ioport_read(rig->io, PCI_CONFIG_ADDRESS_PORT, 4), 0);
+    ioport_write(rig->io, PCI_CONFIG_ADDRESS_PORT, 4, CONFIG_ENABLE);
+    assert_int_equal(ioport_read(rig->io, PCI_CONFIG_ADDRESS_PORT, 4), CONFIG_ENABLE);
+    /* Reserved bits 30-24 and bits 1-0 read as 0. */
+    ioport_write(rig->io, PCI_CONFIG_ADDRESS_PORT, 4, 0xFFFFFFFF);
+    assert_int_equal(ioport_read(rig->io, PCI_CONFIG_ADDRESS_PORT, 4), 0x80FFFFFC);
+    /* Only dword accesses reach CONFIG_ADDRESS. */
+    ioport_write(rig->io, PCI_CONFIG_ADDRESS_PORT, 2, 0x1234);
+    ioport_write(rig->io, PCI_CONFIG_ADDRESS_PORT, 1, 0x12);
+    assert_int_equal(ioport_read(rig->io, PCI_CONFIG_ADDRESS_PORT, 4), 0x80FFFFFC);
+    assert_int_equal(ioport_read(rig->io, PCI_CONFIG_ADDRESS_PORT, 1), 0xFF);
+    assert_int_equal(ioport_read(rig->io, PCI_CONFIG_ADDRESS_PORT, 2), 0xFFFF);
+}
+
+static void test_data_access_sizes(void **state)
+{
+    struct rig *rig = *state;
+    unsigned devfn = PCI_DEVFN(3, 0);
+
+    assert_int_equal(cfg_read(rig, devfn, 0x00, 4), 0xABCD1234);
+    assert_int_equal(cfg_read(rig, devfn, 0x00, 2), 0x1234);
+    assert_int_equal(cfg_read(rig, devfn, 0x02, 2), 0xABCD);
+    assert_int_equal(cfg_read(rig, devfn, 0x01, 1), 0x12);
+    assert_int_equal(cfg_read(rig, devfn, 0x03, 1), 0xAB);
+    assert_int_equal(cfg_read(rig, devfn, 0x08, 4), 0x02000005);
+    assert_int_equal(cfg_read(rig, devfn, 0x0B, 1), 0x02);
+    assert_int_equal(cfg_read(rig, devfn, 0x3D, 1), 0x01);
+    assert_int_equal(cfg_read(rig, devfn, 0x40, 4), 0x11223344);
+    /* A word at 0xCFD straddles lanes 1 and 2 of the same dword. */
+    assert_int_equal(cfg_read(rig, devfn, 0x41, 2), 0x2233);
+    /* Bytes of an access beyond 0xCFF are no configuration cycle. */
+    ioport_write(rig->io, PCI_CONFIG_ADDRESS_PORT, 4, config_address(0, devfn, 0x40));
+    assert_int_equal(ioport_read(rig->io, 0xCFE, 4), 0xFFFF1122);
+
+    /* Byte and word writes touch only their lanes, through the mask
+     * (0x00FF00FF: bytes 0x40 and 0x42 writable). */
+    cfg_write(rig, devfn, 0x40, 1, 0xAA);
+    assert_int_equal(cfg_read(rig, devfn, 0x40, 4), 0x112233AA);
+    cfg_write(rig, devfn, 0x42, 2, 0xBBCC);
+    assert_int_equal(cfg_read(rig, devfn, 0x40, 4), 0x11CC33AA);
+    cfg_write(rig, devfn, 0x40, 4, 0xFFFFFFFF);
+    assert_int_equal(cfg_read(rig, devfn, 0x40, 4), 0x11FF33FF);
+    /* Bytes nobody initialised are reserved: 0, read-only. */
+    cfg_write(rig, devfn, 0x80, 4, 0xFFFFFFFF);
+    assert_int_equal(cfg_read(rig, devfn, 0x80, 4), 0);
+}
+
+static void test_absent_functions(void **state)
+{
+    struct rig *rig = *state;
+
+    assert_int_equal(cfg_read(rig, PCI_DEVFN(4, 0), 0x00, 4), 0xFFFFFFFF);
+    assert_int_equal(cfg_read(rig, PCI_DEVFN(3, 1), 0x00, 2), 0xFFFF);
+    assert_int_equal(cfg_read(rig, PCI_DEVFN(31, 7), 0x0E, 1), 0xFF);
+    cfg_write(rig, PCI_DEVFN(4, 0), 0x04, 2, 0xFFFF); /* ignored, no crash */
+
+    /* Another bus: nobody there. */
+    ioport_write(rig->io, PCI_CONFIG_ADDRESS_PORT, 4, config_address(1, PCI_DEVFN(3, 0), 0));
+    assert_int_equal(ioport_read(rig->io, PCI_CONFIG_DATA_PORT, 4), 0xFFFFFFFF);
+    /* Enable bit clear: CONFIG_DATA is an ordinary, unclaimed I/O port. */
+    ioport_write(rig->io, PCI_CONFIG_ADDRESS_PORT, 4, PCI_DEVFN(3, 0) << 8);
+    assert_int_equal(ioport_read(rig->io, PCI_CONFIG_DATA_PORT, 4), 0xFFFFFFFF);
+    ioport_write(rig->io, PCI_CONFIG_DATA_PORT, 4, 0);
+    assert_int_equal(cfg_read(rig, PCI_DEVFN(3, 0), 0x00, 4), 0xABCD1234);
+}
+
+static void test_read_only_bits(void **state)
+{
+    struct rig *rig = *state;
+    unsigned devfn = PCI_DEVFN(3, 0);
+
+    cfg_write(rig, devfn, 0x00, 4, 0);
+    cfg_write(rig, devfn, 0x08, 4, 0xFFFFFFFF);
+    cfg_write(rig, devfn, 0x3D, 1, 0x04);
+    assert_int_equal(cfg_read(rig, devfn, 0x00, 4), 0xABCD1234);
+    assert_int_equal(cfg_read(rig, devfn, 0x08, 4), 0x02000005);
+    assert_int_equal(cfg_read(rig, devfn, 0x3D, 1), 0x01);
+    /* Command: only I/O and memory enable are writable here. */
+    cfg_write(rig, devfn, PCI_COMMAND, 2, 0xFFFF);
+    assert_int_equal(cfg_read(rig, devfn, PCI_COMMAND, 2), 0x0003);
+    cfg_write(rig, devfn, PCI_INTERRUPT_LINE, 1, 11);
+    assert_int_equal(cfg_read(rig, devfn, PCI_INTERRUPT_LINE, 1), 11);
+}
+
+static void test_bar_sizing(void **state)
+{
+    struct rig *rig = *state;
+    unsigned devfn = PCI_DEVFN(3, 0);
+
+    /* Unassigned after reset, with the type bits. */
+    assert_int_equal(cfg_read(rig, devfn, 0x10, 4), 0x00000001);
+    assert_int_equal(cfg_read(rig, devfn, 0x14, 4), 0x00000000);
+    /* §6.2.5.1: all ones written, the size mask read back. */
+    cfg_write(rig, devfn, 0x10, 4, 0xFFFFFFFF);
+    cfg_write(rig, devfn, 0x14, 4, 0xFFFFFFFF);
+    assert_int_equal(cfg_read(rig, devfn, 0x10, 4), 0xFFFFFFE1); /* 32 bytes of I/O */
+    assert_int_equal(cfg_read(rig, devfn, 0x14, 4), 0xFFFFF000); /* 4 KiB of memory */
+    /* BARs nobody declared read 0 whatever is written. */
+    cfg_write(rig, devfn, 0x18, 4, 0xFFFFFFFF);
+    assert_int_equal(cfg_read(rig, devfn, 0x18, 4), 0);
+    assert_int_equal(pci_bar_address(rig->fn, 2), PCI_BAR_UNMAPPED);
+    /* Assigned addresses keep only the bits above the size. */
+    cfg_write(rig, devfn, 0x10, 4, 0xC01F);
+    cfg_write(rig, devfn, 0x14, 4, 0xFEB00FFF);
+    assert_int_equal(cfg_read(rig, devfn, 0x10, 4), 0xC001);
+    assert_int_equal(cfg_read(rig, devfn, 0x14, 4), 0xFEB00000);
+    /* Decoding follows the command register. */
+    assert_int_equal(pci_bar_address(rig->fn, 0), PCI_BAR_UNMAPPED);
+    assert_int_equal(pci_bar_address(rig->fn, 1), PCI_BAR_UNMAPPED);
+    cfg_write(rig, devfn, PCI_COMMAND, 2, PCI_COMMAND_IO);
+    assert_int_equal(pci_bar_address(rig->fn, 0), 0xC000);
+    assert_int_equal(pci_bar_address(rig->fn, 1), PCI_BAR_UNMAPPED);
+    cfg_write(rig, devfn, PCI_COMMAND, 2, PCI_COMMAND_IO | PCI_COMMAND_MEMORY);
+    assert_int_equal(pci_bar_address(rig->fn, 1), 0xFEB00000);
+}
+
+static void test_mapping_callback(void **state)
+{
+    struct rig *rig = *state;
+    unsigned devfn = PCI_DEVFN(3, 0);
+
+    cfg_write(rig, devfn, 0x40, 4, 0x12345678); /* not a mapping register */
+    cfg_write(rig, devfn, PCI_INTERRUPT_LINE, 1, 5);
+    assert_int_equal(rig->mapping_changes, 0);
+    cfg_write(rig, devfn, 0x10, 4, 0xC000);
+    assert_int_equal(rig->mapping_changes, 1);
+    cfg_write(rig, devfn, 0x10, 4, 0xC000); /* same value: no change */
+    assert_int_equal(rig->mapping_changes, 1);
+    cfg_write(rig, devfn, PCI_COMMAND, 1, PCI_COMMAND_IO);
+    assert_int_equal(rig->mapping_changes, 2);
+    cfg_write(rig, devfn, 0x18, 4, 0xFFFFFFFF); /* read-only BAR: nothing changed */
+    assert_int_equal(rig->mapping_changes, 2);
+
+    /* Reset restores every register, and says so when mappings moved. */
+    pci_bus_reset(rig->pci);
+    assert_int_equal(rig->mapping_changes, 3);
+    assert_int_equal(ioport_read(rig->io, PCI_CONFIG_ADDRESS_PORT, 4), 0);
+    assert_int_equal(cfg_read(rig, devfn, 0x10, 4), 0x00000001);
+    assert_int_equal(cfg_read(rig, devfn, PCI_COMMAND, 2), 0);
+    assert_int_equal(cfg_read(rig, devfn, PCI_INTERRUPT_LINE, 1), 0);
+    assert_int_equal(cfg_read(rig, devfn, 0x40, 4), 0x11223344);
+}
+
+static void test_add_function_errors(void **state)
+{
+    struct rig *rig = *state;
+    struct popek_error e;
+
+    assert_null(pci_add_function(rig->pci, PCI_DEVFN(3, 0), &test_info, NULL, NULL, &e));
+    assert_string_equal(e.message, "pci: test at 03.0 already taken by test");
+    assert_null(pci_add_function(rig->pci, 256, &test_info, NULL, NULL, &e));
+}
+
+/* ---- the chipset functions ---- */
+
+static void count_reset(void *ctx)
+{
+    struct rig *rig = ctx;
+
+    rig->resets_requested++;
+}
+
+static void test_chipset_functions(void **state)
+{
+    struct rig *rig = *state;
+    struct popek_error e;
+    struct chipset *cs = chipset_create(rig->io, rig->pci, count_reset, rig, &e);
+    unsigned host = PCI_DEVFN(0, 0), isa = PCI_DEVFN(1, 0), ide = PCI_DEVFN(1, 1);
+
+    assert_non_null(cs);
+    assert_int_equal(cfg_read(rig, host, 0x00, 4), 0x12378086);
+    assert_int_equal(cfg_read(rig, host, 0x08, 4), 0x06000002);
+    assert_int_equal(cfg_read(rig, host, 0x0E, 1), 0x00);
+    assert_int_equal(cfg_read(rig, isa, 0x00, 4), 0x70008086);
+    assert_int_equal(cfg_read(rig, isa, 0x08, 4), 0x06010000);
+    assert_int_equal(cfg_read(rig, isa, 0x0E, 1), 0x80); /* multifunction */
+    assert_int_equal(cfg_read(rig, isa, 0x60, 4), 0x80808080);
+    assert_int_equal(cfg_read(rig, ide, 0x00, 4), 0x70108086);
+    assert_int_equal(cfg_read(rig, ide, 0x08, 4), 0x01018000);
+    assert_int_equal(cfg_read(rig, ide, 0x40, 4), 0x80008000); /* both channels decode */
+    assert_int_equal(cfg_read(rig, PCI_DEVFN(1, 2), 0x00, 4), 0xFFFFFFFF);
+    assert_int_equal(cfg_read(rig, PCI_DEVFN(2, 0), 0x00, 4), 0xFFFFFFFF);
+
+    /* No bus-master DMA: BAR4 reads 0 and sizes to nothing. */
+    cfg_write(rig, ide, 0x20, 4, 0xFFFFFFFF);
+    assert_int_equal(cfg_read(rig, ide, 0x20, 4), 0);
+    /* Registers a driver writes: IDETIM, command. Identity stays. */
+    cfg_write(rig, ide, 0x40, 2, 0xA307);
+    assert_int_equal(cfg_read(rig, ide, 0x40, 2), 0xA307);
+    cfg_write(rig, ide, PCI_COMMAND, 2, 0xFFFF);
+    assert_int_equal(cfg_read(rig, ide, PCI_COMMAND, 2), PCI_COMMAND_IO | PCI_COMMAND_MASTER);
+    cfg_write(rig, ide, 0x08, 4, 0);
+    assert_int_equal(cfg_read(rig, ide, 0x08, 4), 0x01018000);
+    pci_bus_reset(rig->pci);
+    assert_int_equal(cfg_read(rig, ide, 0x40, 4), 0x80008000);
+    chipset_destroy(cs);
+}
+
+static void test_reset_control(void **state)
+{
+    struct rig *rig = *state;
+    struct popek_error e;
+    struct chipset *cs = chipset_create(rig->io, rig->pci, count_reset, rig, &e);
+
+    assert_non_null(cs);
+    assert_int_equal(ioport_read(rig->io, CHIPSET_RESET_CONTROL_PORT, 1), 0);
+    /* Linux's reboot=pci: 0x02 (hard reset selected), then 0x06. */
+    ioport_write(rig->io, CHIPSET_RESET_CONTROL_PORT, 1, 0x02);
+    assert_int_equal(rig->resets_requested, 0);
+    assert_int_equal(ioport_read(rig->io, CHIPSET_RESET_CONTROL_PORT, 1), 0x02);
+    ioport_write(rig->io, CHIPSET_RESET_CONTROL_PORT, 1, 0x06);
+    assert_int_equal(rig->resets_requested, 1);
+    assert_int_equal(ioport_read(rig->io, CHIPSET_RESET_CONTROL_PORT, 1), 0x02); /* RCPU reads 0 */
+    /* A dword at 0xCF8 is still CONFIG_ADDRESS, not the reset register. */
+    ioport_write(rig->io, PCI_CONFIG_ADDRESS_PORT, 4, 0x80000604);
+    assert_int_equal(rig->resets_requested, 1);
+    chipset_reset(cs);
+    assert_int_equal(ioport_read(rig->io, CHIPSET_RESET_CONTROL_PORT, 1), 0);
+    chipset_destroy(cs);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_address_latch, rig_setup, rig_teardown),
+        cmocka_unit_test_setup_teardown(test_data_access_sizes, rig_setup, rig_teardown),
+        cmocka_unit_test_setup_teardown(test_absent_functions, rig_setup, rig_teardown),
+        cmocka_unit_test_setup_teardown(test_read_only_bits, rig_setup, rig_teardown),
+        cmocka_unit_test_setup_teardown(test_bar_sizing, rig_setup, rig_teardown),
+        cmocka_unit_test_setup_teardown(test_mapping_callback, rig_setup, rig_teardown),
+        cmocka_unit_test_setup_teardown(test_add_function_errors, rig_setup, rig_teardown),
+        cmocka_unit_test_setup_teardown(test_chipset_functions, rig_setup, rig_teardown),
+        cmocka_unit_test_setup_teardown(test_reset_control, rig_setup, rig_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
