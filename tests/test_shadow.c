@@ -404,6 +404,45 @@ static void test_address_space_cache(void **state)
     shadow_destroy(mmu);
 }
 
+/* A cached space reused for a new directory keeps the regions whose
+ * directory entries are the same in both (a kernel half shared by every
+ * process) and drops the others. With two spaces, a third CR3 reuses one. */
+static void test_space_reuse_keeps_shared_regions(void **state)
+{
+    struct shadow_mmu *mmu = mmu_create();
+    struct shadow_fault f;
+    struct paging_regs second = paging_on, third = paging_on;
+    const guest_phys_t pd3 = 0x00104000;
+
+    build_user_space();
+    /* A 4 MiB "kernel" page at 0xC0000000, in every directory. */
+    set_pde(PD1, 0xC0000000, 0x00400000 | PTE_P | PTE_RW | PTE_PS | PTE_A | PTE_D);
+    memcpy(guest_ram_host_ptr(ram, PD2, 4096), guest_ram_host_ptr(ram, PD1, 4096), 4096);
+    memcpy(guest_ram_host_ptr(ram, pd3, 4096), guest_ram_host_ptr(ram, PD1, 4096), 4096);
+    set_pde(pd3, 0x40000000, 0); /* the third has no user region */
+    second.cr3 = PD2;
+    third.cr3 = pd3;
+    struct paging_regs pse = paging_on;
+    pse.cr4 = CR4_PSE;
+    second.cr4 = third.cr4 = CR4_PSE;
+    shadow_set_paging(mmu, &pse, true);
+    fault(mmu, false, 0xC0001000, false, &f);
+    fault(mmu, true, 0x40000000, false, &f);
+    uint8_t *super = shadow_view_base(mmu, false), *user = shadow_view_base(mmu, true);
+    assert_true(host_readable(super + 0xC0001000));
+    assert_true(host_readable(user + 0x40000000));
+    shadow_set_paging(mmu, &second, true); /* the second space: a miss, empty */
+    shadow_set_paging(mmu, &third, true);  /* reuses the first (least recent) */
+    assert_int_equal(shadow_stats(mmu)->space_retargets, 1);
+    assert_ptr_equal(shadow_view_base(mmu, false), super);
+    assert_true(host_readable(super + 0xC0001000)); /* same PDE: kept, no fault */
+    assert_false(host_readable(user + 0x40000000)); /* PDE gone: dropped */
+    uint64_t fills = shadow_stats(mmu)->fills;
+    assert_true(host_readable(super + 0xC0002000));
+    assert_int_equal(shadow_stats(mmu)->fills, fills);
+    shadow_destroy(mmu);
+}
+
 /* Over the mapping budget, spaces are emptied rather than failing. */
 static void test_mapping_budget(void **state)
 {
@@ -534,6 +573,7 @@ int main(void)
         cmocka_unit_test_setup(test_page_table_tracking, clear_ram),
         cmocka_unit_test_setup(test_monitor_writes_unsync, clear_ram),
         cmocka_unit_test_setup(test_address_space_cache, clear_ram),
+        cmocka_unit_test_setup(test_space_reuse_keeps_shared_regions, clear_ram),
         cmocka_unit_test_setup(test_mapping_budget, clear_ram),
         cmocka_unit_test_setup(test_prefill_after_guest_fault, clear_ram),
         cmocka_unit_test_setup(test_monitor_tlb, clear_ram),
