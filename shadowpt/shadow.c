@@ -661,37 +661,75 @@ static uint32_t spte_for(const struct shadow_mmu *mmu, unsigned vi, uint32_t fra
     return spte_make(mmu, frame, vi ? user_w : super_w, dirty);
 }
 
-/* Maps the other present, accessed pages of the guest page table that maps
- * `linear` (prefault-around): the Accessed flag says the guest's TLB could
- * already hold them, so mapping them sets nothing the hardware would not
- * have set. */
-static void prefault_table(struct shadow_mmu *mmu, struct space *s, unsigned vi,
-                           guest_linear_t linear, uint32_t pde)
+/* Prefault-around maps a neighbour only when it costs no host call of its
+ * own or shares one with enough others: a host mapping call costs about
+ * half a fault here, and short-lived processes touch few of the pages their
+ * parent had accessed. */
+#define PREFAULT_MIN_RUN 4
+
+/* Maps the faulting page `linear` (shadow entry `fault_e`, from `fault_pte`)
+ * together with the other present, accessed pages of the guest page table
+ * that maps it (prefault-around): the Accessed flag says the guest's TLB
+ * could already hold them, so mapping them sets nothing the hardware would
+ * not have set. The run holding the faulting page is always mapped; other
+ * runs only from PREFAULT_MIN_RUN pages. */
+static void map_with_neighbours(struct shadow_mmu *mmu, struct space *s, unsigned vi,
+                                guest_linear_t linear, uint32_t pde, uint32_t fault_e,
+                                uint32_t fault_pte)
 {
     static struct run_builder run;
     const uint32_t *pt = guest_ram_host_ptr(mmu->ram, pde & PTE_FRAME_MASK, GUEST_PAGE_SIZE);
-    uint32_t region = linear >> 22;
+    uint32_t region = linear >> 22, fault_page = linear >> GUEST_PAGE_SHIFT;
     uint32_t *spte = s->v[vi].spte;
+    bool run_has_fault = false;
 
-    if (!pt || !(pde & PTE_A))
+    if (!pt || !(pde & PTE_A)) {
+        map_run(mmu, s, vi, fault_page, &fault_e, &fault_pte, 1);
         return;
-    run.n = 0;
-    for (uint32_t i = 0; i < ENTRIES; i++) {
-        uint32_t page = region * REGION_PAGES + i, pte = pt[i], rights = pde & pte;
-        uint32_t frame = pte >> GUEST_PAGE_SHIFT;
-        bool usable = (pte & (PTE_P | PTE_A)) == (PTE_P | PTE_A) && frame_is_ram(mmu, frame) &&
-                      !(spte[page] & SPTE_MAPPED) && (vi == 0 || (rights & PTE_US));
-        if (!usable) {
-            run_flush(mmu, s, vi, &run);
-            continue;
-        }
-        bool user_w = (rights & PTE_US) && (rights & PTE_RW);
-        bool super_w = !(mmu->regs.cr0 & CR0_WP) || (rights & PTE_RW);
-        run_add(mmu, s, vi, &run, page, spte_for(mmu, vi, frame, user_w, super_w, pte & PTE_D),
-                pte);
-        mmu->stats.prefaulted_pages++;
     }
-    run_flush(mmu, s, vi, &run);
+    run.n = 0;
+    for (uint32_t i = 0; i <= ENTRIES; i++) {
+        uint32_t page = region * REGION_PAGES + i;
+        uint32_t e = 0, src = 0;
+        bool usable = false;
+
+        if (page == fault_page) {
+            e = fault_e;
+            src = fault_pte;
+            usable = true;
+        } else if (i < ENTRIES) {
+            uint32_t pte = pt[i], rights = pde & pte, frame = pte >> GUEST_PAGE_SHIFT;
+            usable = (pte & (PTE_P | PTE_A)) == (PTE_P | PTE_A) && frame_is_ram(mmu, frame) &&
+                     !(spte[page] & SPTE_MAPPED) && (vi == 0 || (rights & PTE_US));
+            if (usable) {
+                bool user_w = (rights & PTE_US) && (rights & PTE_RW);
+                bool super_w = !(mmu->regs.cr0 & CR0_WP) || (rights & PTE_RW);
+                e = spte_for(mmu, vi, frame, user_w, super_w, pte & PTE_D);
+                src = pte;
+            }
+        }
+        bool joins = usable && run.n && page == run.lpage + run.n &&
+                     SPTE_FRAME(e) == SPTE_FRAME(run.e[run.n - 1]) + 1 &&
+                     (e & SPTE_HOST_W) == (run.e[run.n - 1] & SPTE_HOST_W);
+        if (run.n && !joins) {
+            if (run_has_fault || run.n >= PREFAULT_MIN_RUN) {
+                if (!run_has_fault)
+                    mmu->stats.prefaulted_pages += run.n;
+                else
+                    mmu->stats.prefaulted_pages += run.n - 1;
+                map_run(mmu, s, vi, run.lpage, run.e, run.src, run.n);
+            }
+            run.n = 0;
+            run_has_fault = false;
+        }
+        if (!usable)
+            continue;
+        if (!run.n)
+            run.lpage = page;
+        run.e[run.n] = e;
+        run.src[run.n++] = src;
+        run_has_fault |= page == fault_page;
+    }
 }
 
 /* Maps a whole 4 MiB guest page (its PDE's A flag is set by the walk). */
@@ -766,8 +804,7 @@ static void fill_paged(struct shadow_mmu *mmu, struct space *s, unsigned vi, gue
         upgrade_page(mmu, s, vi, page, e, w.pte); /* the first write: same frame, now dirty */
         return;
     }
-    map_run(mmu, s, vi, page, &e, &w.pte, 1);
-    prefault_table(mmu, s, vi, linear, w.pde);
+    map_with_neighbours(mmu, s, vi, linear, w.pde, e, w.pte);
 }
 
 /* ---- public interface --------------------------------------------------------- */

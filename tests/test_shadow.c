@@ -443,6 +443,33 @@ static void test_space_reuse_keeps_shared_regions(void **state)
     shadow_destroy(mmu);
 }
 
+/* Prefault-around maps the faulting page's own run of contiguous frames,
+ * and other runs of at least four pages; a lone neighbour would cost a host
+ * call of its own and waits for its own fault. */
+static void test_prefault_runs(void **state)
+{
+    struct shadow_mmu *mmu = mmu_create();
+    struct shadow_fault f;
+    const uint32_t user_rw = PTE_P | PTE_RW | PTE_US | PTE_A;
+
+    set_pde(PD1, 0x40000000, PT_A | PTE_P | PTE_RW | PTE_US | PTE_A);
+    for (unsigned i = 0; i < 3; i++) /* pages 0-2: frames 0x600.. contiguous */
+        set_pte(PT_A, 0x40000000 + i * 4096, (0x00600000 + i * 4096) | user_rw);
+    set_pte(PT_A, 0x40005000, 0x00700000 | user_rw); /* a lone page */
+    for (unsigned i = 0; i < 4; i++)                 /* pages 16-19: a run of four elsewhere */
+        set_pte(PT_A, 0x40010000 + i * 4096, (0x00800000 + i * 4096) | user_rw);
+    shadow_set_paging(mmu, &paging_on, true);
+    fault(mmu, true, 0x40001000, false, &f);
+    uint8_t *user = shadow_view_base(mmu, true);
+    assert_true(host_readable(user + 0x40000000)); /* the fault's own run */
+    assert_true(host_readable(user + 0x40002000));
+    assert_false(host_readable(user + 0x40005000)); /* alone: not worth a call */
+    assert_true(host_readable(user + 0x40010000));  /* a run of four */
+    assert_true(host_readable(user + 0x40013000));
+    assert_int_equal(shadow_stats(mmu)->prefaulted_pages, 6);
+    shadow_destroy(mmu);
+}
+
 /* Over the mapping budget, spaces are emptied rather than failing. */
 static void test_mapping_budget(void **state)
 {
@@ -547,9 +574,10 @@ static void test_code_protection_through_aliases(void **state)
     shadow_set_paging(mmu, &paging_on, true);
     uint8_t *user = shadow_view_base(mmu, true), *super = shadow_view_base(mmu, false);
     fault(mmu, true, 0x40000000, true, &f);
+    fault(mmu, true, 0x40008000, true, &f);
     fault(mmu, false, 0x40008000, true, &f);
     assert_true(host_writable(user + 0x40000000));
-    assert_true(host_writable(user + 0x40008000)); /* prefaulted */
+    assert_true(host_writable(user + 0x40008000));
     assert_true(host_writable(super + 0x40008000));
     shadow_protect_code_frame(mmu, 0x500);
     assert_false(host_writable(user + 0x40000000));
@@ -574,6 +602,7 @@ int main(void)
         cmocka_unit_test_setup(test_monitor_writes_unsync, clear_ram),
         cmocka_unit_test_setup(test_address_space_cache, clear_ram),
         cmocka_unit_test_setup(test_space_reuse_keeps_shared_regions, clear_ram),
+        cmocka_unit_test_setup(test_prefault_runs, clear_ram),
         cmocka_unit_test_setup(test_mapping_budget, clear_ram),
         cmocka_unit_test_setup(test_prefill_after_guest_fault, clear_ram),
         cmocka_unit_test_setup(test_monitor_tlb, clear_ram),
