@@ -558,6 +558,25 @@ void tcache_invalidate_frame(struct tcache *tc, uint32_t frame)
     free(fb);
 }
 
+void tcache_invalidate_containing(struct tcache *tc, uint32_t frame, guest_linear_t eip)
+{
+    struct frame_blocks *fb = *frame_slot(tc, frame);
+
+    for (uint32_t i = 0; fb && i < fb->count; i++) {
+        struct tc_block *b = fb->blocks[i];
+        /* A block's last instruction may be a callout, which guest_size
+         * does not count: look at the instructions themselves. */
+        if (!b->valid || eip - b->eip > b->guest_size)
+            continue;
+        for (unsigned k = 0; k < b->ninsns; k++) {
+            if (b->insns[k].eip == eip) {
+                drop_block(tc, b);
+                break;
+            }
+        }
+    }
+}
+
 void tcache_invalidate_block(struct tcache *tc, struct tc_block *b)
 {
     if (b->valid)

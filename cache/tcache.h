@@ -124,6 +124,11 @@ void tcache_invalidate_frame(struct tcache *tc, uint32_t frame);
 /* Drops one block. */
 void tcache_invalidate_block(struct tcache *tc, struct tc_block *b);
 
+/* Drops the blocks translated from `frame` whose guest bytes include the
+ * instruction at linear `eip` (its translation is to change, not the rest
+ * of the page's). */
+void tcache_invalidate_containing(struct tcache *tc, uint32_t frame, guest_linear_t eip);
+
 /* True when p is in the code arena (async-signal-safe). */
 bool tcache_contains_code(const struct tcache *tc, const void *p);
 

@@ -458,6 +458,7 @@ void machine_collect_stats(const struct machine *m, struct stats_report *r)
     stats_add(r, "mmio", "device_accesses", mmio_accesses(m->mmio));
     stats_add(r, "adaptive", "retranslations", rs->adaptive_retranslations);
     stats_add(r, "adaptive", "emulations", rs->adaptive_emulations);
+    stats_add(r, "adaptive", "restores", rs->adaptive_restores);
     for (unsigned i = 0; i < RUN_STATS_MNEMONICS; i++) {
         if (rs->callouts[i])
             stats_add(r, "callouts",

@@ -620,9 +620,11 @@ static bool handle_callout(struct loop *lp, struct popek_error *err, bool *halte
         }
         lp->stats->adaptive_emulations++;
         if (adaptive_note_emulation(&lp->adaptive, here, adaptive_verdict_at_eip(lp))) {
+            /* Back in place: the blocks holding it are translated again. */
             uint32_t frame = fetch_frame(lp->env, here);
+            lp->stats->adaptive_restores++;
             if (frame != UINT32_MAX)
-                tcache_invalidate_frame(lp->env->tc, frame);
+                tcache_invalidate_containing(lp->env->tc, frame, here);
         }
         return emulate_faulting_access(lp, err);
     }

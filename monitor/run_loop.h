@@ -49,6 +49,7 @@ struct run_stats {
     uint64_t page_table_write_faults;       /* host faults that unsynced a guest page table */
     uint64_t adaptive_retranslations;       /* blocks dropped to emulate a trapping instruction */
     uint64_t adaptive_emulations;           /* instructions emulated from such callouts */
+    uint64_t adaptive_restores;             /* instructions put back in place after probation */
     uint64_t bounce_executions;             /* accesses re-executed against the bounce buffer */
     uint64_t implicit_emulations;           /* string/stack accesses emulated by emul/ */
     uint64_t callouts[RUN_STATS_MNEMONICS]; /* by guest mnemonic */

@@ -178,6 +178,36 @@ static void test_chain_unchain_invalidate(void **state)
     tcache_destroy(tc);
 }
 
+/* Putting one instruction back in place drops only the blocks that hold
+ * it — including a block whose last instruction it is (a callout there is
+ * not counted in guest_size) — not the rest of its page. */
+static void test_invalidate_containing(void **state)
+{
+    struct popek_error err;
+    struct tcache *tc = tcache_create(1 << 20, &err);
+    uint8_t code[256];
+    struct translated_block t1 = make_block(0x1000, 4, 0, code); /* 0x1000-0x1003 */
+    struct translated_block t2 = make_block(0x1002, 2, 0, code); /* 0x1002-0x1003 */
+    struct translated_block t3 = make_block(0x1100, 2, 0, code);
+    struct translated_block t4 = make_block(0x1200, 2, 0, code);
+
+    t4.guest_size = 1; /* its second instruction, 0x1201, is a callout */
+    struct tc_block *a = tcache_insert(tc, &t1, code, 0);
+    struct tc_block *b = tcache_insert(tc, &t2, code, 0);
+    struct tc_block *c = tcache_insert(tc, &t3, code, 0);
+    struct tc_block *d = tcache_insert(tc, &t4, code, 0);
+    tcache_invalidate_containing(tc, 0x1, 0x1003);
+    assert_false(a->valid);
+    assert_false(b->valid);
+    assert_true(c->valid);
+    tcache_invalidate_containing(tc, 0x1, 0x1201);
+    assert_false(d->valid);
+    assert_true(c->valid);
+    tcache_invalidate_containing(tc, 0x2, 0x1100); /* another frame: nothing */
+    assert_true(c->valid);
+    tcache_destroy(tc);
+}
+
 /* The same linear address in two address spaces: two blocks, told apart by
  * their physical address. */
 static void test_lookup_by_physical_address(void **state)
@@ -422,6 +452,7 @@ int main(void)
         cmocka_unit_test(test_lookup_by_physical_address),
         cmocka_unit_test(test_link_scopes),
         cmocka_unit_test(test_link_index),
+        cmocka_unit_test(test_invalidate_containing),
         cmocka_unit_test(test_inline_cache),
         cmocka_unit_test(test_flush_and_drop_hook),
         cmocka_unit_test(test_arena_full),
