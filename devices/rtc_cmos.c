@@ -354,9 +354,10 @@ static void rtc_set_divider(struct rtc_cmos *rtc, struct rtc_instant t)
     rtc->synced = t;
 }
 
-/* Periodic interrupt period in divider edges ("Table 5 — Periodic
- * Interrupt Rate and Square-Wave Output Frequency", 32.768 kHz column):
- * RS = 1 and 2 repeat rates 8 and 9; 0 is off. */
+/* Periodic interrupt period in divider edges (the datasheet's table of
+ * periodic interrupt rates, 32.768 kHz column): 2^(RS-1) edges, 122 us
+ * at RS = 3 to 500 ms at RS = 15; RS = 1 and 2 repeat rates 8 and 9; 0
+ * is off. */
 static int64_t rtc_periodic_ticks(const struct rtc_cmos *rtc)
 {
     unsigned rs = rtc->ram[REG_A] & A_RS_MASK;
