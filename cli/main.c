@@ -89,12 +89,13 @@ int main(int argc, char **argv)
             break;
         /* The guest reset the machine: start again from the kernel file. */
         if (!machine_reset(m, &err)) {
-            fprintf(stderr, "popek: %s\n", err.message);
             status = 1;
             break;
         }
     }
-    if (status == 1 && err.message[0])
+    /* Why the guest stopped (status 1), or which device reset it under
+     * -no-reboot (status 0). */
+    if (err.message[0])
         fprintf(stderr, "popek: %s\n", err.message);
     if (opts.stats_file || log_enabled(LOG_STATS)) {
         static struct stats_report report;

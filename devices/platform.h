@@ -35,6 +35,13 @@ struct platform_device_ops {
     uint64_t (*next_deadline)(void *opaque);
 };
 
+/* A device pulling the PC's reset line (the keyboard controller's output
+ * port, port 0x92): the machine resets once the instruction that did it
+ * completes, as after a triple fault. why names the device and what the
+ * guest did ("i8042: command 0xFE"), for logs and the -no-reboot message.
+ * The machine passes one to each such device at creation. */
+typedef void (*platform_reset_fn)(void *ctx, const char *why);
+
 /* What the platform calls to make the vCPU service devices soon: set by the
  * machine (a flag the run loop polls plus a signal that ends a sleep). */
 typedef void (*platform_wake_fn)(void *ctx);

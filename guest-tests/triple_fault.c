@@ -5,11 +5,6 @@
  * cannot be delivered (#GP), neither can the #GP (#DF), nor the #DF — a
  * triple fault (SDM vol. 3, §6.15, interrupt 8). A PC then resets; with
  * -no-reboot the VMM stops. run-reset-test.sh checks both under popek.
- *
- * With "cf9" on the command line it asks the chipset instead, as Linux's
- * reboot=pci does: 0x02 then 0x06 to the PIIX3's reset control register
- * (hard reset, then Reset CPU). With -no-reboot QEMU and popek then exit
- * with status 0.
  */
 #include "rt.h"
 
@@ -18,13 +13,6 @@ int main(const struct multiboot_info *mbi)
     static const struct rt_dtr empty_idt = {0, 0};
 
     (void)mbi;
-    if (rt_cmdline_has_word("cf9")) {
-        rt_printf("triple_fault: booted, resetting through port 0xcf9\n");
-        outb(0xCF9, 0x02);
-        outb(0xCF9, 0x06);
-        rt_printf("triple_fault: still running?\n");
-        rt_finish();
-    }
     rt_printf("triple_fault: booted\n");
     __asm__ volatile("lidt %0\n\tint3" : : "m"(empty_idt));
     rt_printf("triple_fault: still running?\n");

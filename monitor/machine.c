@@ -5,11 +5,13 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/log.h"
 #include "devices/ata.h"
 #include "devices/chipset.h"
 #include "devices/debug_ports.h"
+#include "devices/i8042.h"
 #include "devices/ioport.h"
 #include "devices/mmio.h"
 #include "devices/pci.h"
@@ -17,6 +19,8 @@
 #include "devices/pic8259.h"
 #include "devices/pit8254.h"
 #include "devices/platform.h"
+#include "devices/port92.h"
+#include "devices/rtc_cmos.h"
 #include "monitor/host_timer.h"
 #include "devices/uart16550.h"
 #include "emul/emul.h"
@@ -43,6 +47,9 @@ struct machine {
     struct pci_bus *pci;
     struct chipset *chipset; /* the 440FX/PIIX3 functions, reset control at 0xCF9 */
     struct ata_host *ata;
+    struct rtc_cmos *rtc;
+    struct i8042 *kbc;
+    struct port92 *port92;
     struct platform *platform;
     struct host_timer *timer;
     struct vcpu *cpu; /* runtime vCPU (translated code's r15) around the arch state */
@@ -50,8 +57,8 @@ struct machine {
     struct run_stats run_stats;
     bool exit_requested;
     int exit_status;
-    bool reset_requested; /* by a device (0xCF9); the run loop returns RUN_RESET */
-    uint64_t resets;
+    const char *reset_by; /* a device pulled the reset line: what it said */
+    uint64_t resets, device_resets;
     uint64_t stop_at_ns; /* --time-limit as a monotonic deadline, set by the first run */
 };
 
@@ -61,6 +68,16 @@ static void machine_on_debug_exit(void *ctx, int status)
 
     m->exit_requested = true;
     m->exit_status = status;
+}
+
+/* A device pulled the PC's reset line (0xCF9, the 8042, port 0x92): the
+ * run loop ends with RUN_RESET, or with -no-reboot stops and says which
+ * device did it. */
+static void machine_on_reset_line(void *ctx, const char *why)
+{
+    struct machine *m = ctx;
+
+    m->reset_by = why;
 }
 
 /* Canary bytes right after the vCPU structure (which translated code
@@ -90,6 +107,15 @@ bool machine_integrity_intact(struct machine *m)
 static uint64_t machine_clock_ns(void *ctx)
 {
     return host_monotonic_ns();
+}
+
+/* The RTC's date: the host's real time (UTC). */
+static uint64_t machine_wall_clock_ns(void *ctx)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 /* Input threads wake the vCPU through the host timer's flag and signal. */
@@ -130,6 +156,48 @@ static const struct platform_device_ops pit_platform_ops = {
     .reset = machine_pit_reset,
     .update = machine_pit_update,
     .next_deadline = machine_pit_deadline,
+};
+
+static void machine_rtc_reset(void *opaque)
+{
+    rtc_cmos_reset(opaque);
+}
+
+static void machine_rtc_update(void *opaque)
+{
+    rtc_cmos_update(opaque);
+}
+
+static uint64_t machine_rtc_deadline(void *opaque)
+{
+    return rtc_cmos_next_deadline(opaque);
+}
+
+static const struct platform_device_ops rtc_platform_ops = {
+    .name = "rtc_cmos",
+    .reset = machine_rtc_reset,
+    .update = machine_rtc_update,
+    .next_deadline = machine_rtc_deadline,
+};
+
+static void machine_kbc_reset(void *opaque)
+{
+    i8042_reset(opaque);
+}
+
+static const struct platform_device_ops kbc_platform_ops = {
+    .name = "i8042",
+    .reset = machine_kbc_reset,
+};
+
+static void machine_port92_reset(void *opaque)
+{
+    port92_reset(opaque);
+}
+
+static const struct platform_device_ops port92_platform_ops = {
+    .name = "port92",
+    .reset = machine_port92_reset,
 };
 
 static void machine_vga_reset(void *opaque)
@@ -182,7 +250,7 @@ static void machine_ata_irq(void *ctx, unsigned irq, bool level)
 
 static void machine_chipset_reset_request(void *ctx)
 {
-    machine_request_reset(ctx);
+    machine_on_reset_line(ctx, "PIIX3 reset control register 0xCF9");
 }
 
 /* The FPU/SSE reset state (FCW 0x37F, MXCSR 0x1F80, XMM zero; SDM vol. 3,
@@ -256,6 +324,20 @@ struct machine *machine_create(const struct machine_config *config, struct popek
     m->ata = ata_create(m->ioport, config->drives, machine_ata_irq, m, err);
     if (!m->ata || !platform_add(m->platform, &ata_platform_ops, m->ata, err))
         goto fail;
+    const struct rtc_cmos_clocks rtc_clocks = {
+        .monotonic_ns = machine_clock_ns,
+        .wall_ns = machine_wall_clock_ns,
+        .ctx = m,
+    };
+    m->rtc = rtc_cmos_create(m->ioport, m->pic, &rtc_clocks, config->ram_bytes, err);
+    if (!m->rtc || !platform_add(m->platform, &rtc_platform_ops, m->rtc, err))
+        goto fail;
+    m->kbc = i8042_create(m->ioport, m->pic, machine_on_reset_line, m, err);
+    if (!m->kbc || !platform_add(m->platform, &kbc_platform_ops, m->kbc, err))
+        goto fail;
+    m->port92 = port92_create(m->ioport, machine_on_reset_line, m, err);
+    if (!m->port92 || !platform_add(m->platform, &port92_platform_ops, m->port92, err))
+        goto fail;
     m->timer = host_timer_create(&m->cpu->event_pending, pthread_self(), SIGNAL_EVENT_NUDGE, err);
     if (!m->timer)
         goto fail;
@@ -278,6 +360,9 @@ void machine_destroy(struct machine *m)
         return;
     host_timer_destroy(m->timer);
     tcache_destroy(m->tc);
+    port92_destroy(m->port92);
+    i8042_destroy(m->kbc);
+    rtc_cmos_destroy(m->rtc);
     ata_destroy(m->ata);
     chipset_destroy(m->chipset);
     pci_bus_destroy(m->pci);
@@ -310,17 +395,6 @@ struct ioport_bus *machine_ioport_bus(struct machine *m)
     return m->ioport;
 }
 
-void machine_request_reset(struct machine *m)
-{
-    if (m->config.no_reboot) {
-        /* As QEMU: -no-reboot turns a guest's reboot into an exit. */
-        m->exit_requested = true;
-        m->exit_status = 0;
-        return;
-    }
-    m->reset_requested = true;
-}
-
 bool machine_exit_requested(const struct machine *m, int *status)
 {
     if (m->exit_requested && status)
@@ -341,22 +415,25 @@ bool machine_reset(struct machine *m, struct popek_error *err)
     m->cpu->exit_link = 0;
     platform_reset(m->platform);
     m->exit_requested = false;
-    m->reset_requested = false;
+    if (m->reset_by)
+        m->device_resets++;
+    m->reset_by = NULL;
     m->resets++;
     return true;
 }
 
-/* The run loop's question after every exit: stop for the debug-exit port,
- * or for a reset a device asked for. */
+/* The run loop's questions after every exit: stop for the debug-exit
+ * port? did a device pull the reset line? */
 static bool machine_exit_check(void *ctx, int *status)
 {
-    struct machine *m = ctx;
+    return machine_exit_requested(ctx, status);
+}
 
-    if (m->reset_requested) {
-        *status = RUN_RESET;
-        return true;
-    }
-    return machine_exit_requested(m, status);
+static const char *machine_reset_check(void *ctx)
+{
+    const struct machine *m = ctx;
+
+    return m->reset_by;
 }
 
 int machine_run(struct machine *m, struct popek_error *err)
@@ -377,6 +454,7 @@ int machine_run(struct machine *m, struct popek_error *err)
         .timer = m->timer,
         .mmu = m->mmu,
         .exit_requested = machine_exit_check,
+        .reset_requested = machine_reset_check,
         .ctx = m,
         .no_reboot = m->config.no_reboot,
         .collect_stats = m->config.collect_stats,
@@ -426,6 +504,8 @@ void machine_collect_stats(const struct machine *m, struct stats_report *r)
     stats_add(r, "events", "exceptions_delivered", rs->exceptions_delivered);
     stats_add(r, "events", "interrupts_delivered", rs->interrupts_delivered);
     stats_add(r, "events", "machine_resets", m->resets);
+    stats_add(r, "events", "device_resets", m->device_resets);
+    stats_add(r, "events", "rtc_interrupts", rtc_cmos_interrupts(m->rtc));
     stats_add(r, "events", "timer_nudges", rs->events);
     stats_add(r, "host_signals", "sigsegv", rs->signals_segv);
     stats_add(r, "host_signals", "sigfpe", rs->signals_fpe);

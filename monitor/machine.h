@@ -44,7 +44,9 @@ struct vcpu_state *machine_vcpu_state(struct machine *m);
 struct ioport_bus *machine_ioport_bus(struct machine *m);
 
 /* Runs the guest until it exits through the debug-exit port (the return
- * value is that status) or stops (returns 1 and err says why). */
+ * value is that status), resets (RUN_RESET) or stops (returns 1 and err
+ * says why). With -no-reboot a device's reset ends it with 0, err saying
+ * which device. */
 int machine_run(struct machine *m, struct popek_error *err);
 
 /* Resets the machine as the PC's reset line does: RAM cleared, CPU and
@@ -59,12 +61,6 @@ void machine_collect_stats(const struct machine *m, struct stats_report *r);
 /* True when the canaries placed around every structure translated code can
  * reach (views, the vCPU) are untouched: false means a popek bug. */
 bool machine_integrity_intact(struct machine *m);
-
-/* A device (the PIIX3's reset control at 0xCF9) resets the machine: the
- * run loop returns RUN_RESET after the current instruction, as for a
- * triple fault; with -no-reboot the guest exits with status 0 instead, as
- * under QEMU. */
-void machine_request_reset(struct machine *m);
 
 /* True once the guest asked to exit through the debug-exit port. */
 bool machine_exit_requested(const struct machine *m, int *status);

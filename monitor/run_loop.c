@@ -504,6 +504,24 @@ static bool triple_fault(struct loop *lp, struct popek_error *err, const char *w
     return popek_fail(err, "guest triple fault (%s) at eip 0x%08x", what, cpu->arch.eip);
 }
 
+/* A device pulled the reset line (0xCF9, the 8042, port 0x92): the guest
+ * asked for a reboot, and the instruction that did it has completed. The
+ * machine resets (RUN_RESET); with -no-reboot the run ends as under QEMU,
+ * with status 0, and err says which device did it. */
+static int device_reset(struct loop *lp, struct popek_error *err, const char *why)
+{
+    struct vcpu *cpu = lp->env->cpu;
+
+    if (!lp->env->no_reboot) {
+        if (log_enabled(LOG_INT))
+            log_printf("int: %s reset the machine at eip=%08x\n", why, cpu->arch.eip);
+        return RUN_RESET;
+    }
+    popek_fail(err, "guest reset the machine (%s) at eip 0x%08x; stopped (-no-reboot)", why,
+               cpu->arch.eip);
+    return 0;
+}
+
 /* Pushes an event through the guest IDT (emul/); false when the guest
  * cannot go on (a triple fault without reset, or an unsupported gate). */
 static bool deliver_event(struct loop *lp, enum emul_event_kind kind, uint8_t vector,
@@ -1142,6 +1160,9 @@ static int run_loop_body(const struct run_env *env, struct run_stats *stats,
 
         if (env->exit_requested(env->ctx, &status))
             return status;
+        const char *reset_by = env->reset_requested ? env->reset_requested(env->ctx) : NULL;
+        if (reset_by)
+            return device_reset(lp, err, reset_by);
         if (__atomic_load_n(&cpu->event_pending, __ATOMIC_ACQUIRE)) {
             __atomic_store_n(&cpu->event_pending, 0, __ATOMIC_RELAXED);
             stats->events++;

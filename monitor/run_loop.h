@@ -26,6 +26,8 @@ struct run_env {
     struct host_timer *timer;
     struct shadow_mmu *mmu;
     bool (*exit_requested)(void *ctx, int *status);
+    /* Non-NULL once a device pulled the reset line: what it did. */
+    const char *(*reset_requested)(void *ctx);
     void *ctx;
     bool no_reboot;
     bool collect_stats;  /* also count what costs time to count (indirect-branch probes) */
@@ -55,12 +57,13 @@ struct run_stats {
     uint64_t callouts[RUN_STATS_MNEMONICS]; /* by guest mnemonic */
 };
 
-#define RUN_RESET (-1) /* the guest reset the machine (triple fault without -no-reboot) */
+#define RUN_RESET (-1) /* the guest reset the machine (a triple fault or a device) */
 
 /* Runs until the guest exits through the debug-exit port (returns its
  * status), resets the machine (RUN_RESET) or stops (returns 1 with err
  * describing why: unsupported instruction, triple fault with -no-reboot,
- * halted forever, time limit). */
+ * halted forever, time limit). With -no-reboot a reset by a device ends
+ * the run with status 0 (as QEMU), err saying which device. */
 int run_loop(const struct run_env *env, struct run_stats *stats, struct popek_error *err);
 
 #endif
