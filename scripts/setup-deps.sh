@@ -15,6 +15,8 @@ packages=(
     libxxhash-dev               # translation-cache keys
     libcmocka-dev               # unit tests
     qemu-system-x86             # the reference oracle for guest tests
+    cpio kmod                   # the Linux guest's initramfs (fetch-linux-guest.sh)
+    e2fsprogs                   # checking the Linux guest test's disk image
 )
 
 missing=()
