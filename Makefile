@@ -5,7 +5,7 @@ CMAKE_FLAGS ?=
 JOBS ?= $(shell nproc)
 KERNEL ?= $(BUILD)/guest-tests/hello.elf
 
-.PHONY: all setup build test run clean format
+.PHONY: all setup build test run run-linux clean format
 
 all: build
 
@@ -26,6 +26,17 @@ test: build
 run: build
 	@$(BUILD)/cli/popek -kernel $(KERNEL) -m 128; status=$$?; \
 	if [ $$status -ne 1 ]; then echo "popek exited with status $$status" >&2; exit 1; fi
+
+# The Linux guest: Debian's i386 kernel and a busybox initramfs
+# (scripts/fetch-linux-guest.sh downloads and builds it into $(LINUX_DIR) the
+# first time), booted under popek to a shell on the console; exiting the
+# shell powers it off. `make run-linux QEMU=1` boots the same under QEMU TCG.
+LINUX_DIR ?= $(BUILD)/linux
+run-linux: build
+	@scripts/fetch-linux-guest.sh $(LINUX_DIR) >/dev/null
+	@env -u QEMU POPEK=$(BUILD)/cli/popek scripts/run-linux-guest.sh \
+	    $(if $(filter-out 0,$(QEMU)),--qemu) \
+	    --kernel $(LINUX_DIR)/vmlinuz --initrd $(LINUX_DIR)/initramfs.cpio.gz
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
