@@ -16,6 +16,7 @@
 #                        their dependencies, listed in load order in
 #                        /lib/modules/load-order
 #   config               the kernel's configuration
+#   debs/                the two packages, kept for rebuilding offline
 #   guest.txt            what was built from which packages
 #
 # and prints the paths of vmlinuz and initramfs.cpio.gz on standard output,
@@ -141,9 +142,11 @@ fi
 
 # ---- download -----------------------------------------------------------------
 
+# The packages are kept in OUTDIR/debs (the last versions only), so a change
+# of the recipe rebuilds without the network.
 work=$(mktemp -d "${TMPDIR:-/tmp}/fetch-linux-guest.XXXXXX")
 trap 'rm -rf "$work"' EXIT
-mkdir "$work/debs"
+mkdir -p "$outdir/debs" "$work/debs"
 # As root, apt downloads as the unprivileged user _apt, which must be able
 # to write the directory (else it warns and downloads unsandboxed).
 if [[ $(id -u) -eq 0 ]] && id _apt >/dev/null 2>&1; then
@@ -151,11 +154,22 @@ if [[ $(id -u) -eq 0 ]] && id _apt >/dev/null 2>&1; then
     chown _apt "$work/debs"
 fi
 
-download() {
-    (cd "$work/debs" && apt-get download -q "$kernel_pkg:i386=$kernel_version" \
-        "busybox-static:i386=$busybox_version" >&2)
+# The .deb files of the chosen versions (apt writes an epoch's ':' as %3a).
+deb_paths() {
+    kernel_deb=$outdir/debs/${kernel_pkg}_${kernel_version//:/%3a}_i386.deb
+    busybox_deb=$outdir/debs/busybox-static_${busybox_version//:/%3a}_i386.deb
 }
-log "downloading $kernel_pkg $kernel_version and busybox-static $busybox_version"
+download() {
+    deb_paths
+    [[ -f $kernel_deb && -f $busybox_deb ]] && return 0
+    log "downloading $kernel_pkg $kernel_version and busybox-static $busybox_version"
+    (cd "$work/debs" && apt-get download -q "$kernel_pkg:i386=$kernel_version" \
+        "busybox-static:i386=$busybox_version" >&2) || return 1
+    rm -f "$outdir"/debs/*.deb
+    mv "$work"/debs/*.deb "$outdir/debs/"
+    [[ -f $kernel_deb && -f $busybox_deb ]] ||
+        die "apt-get download did not write $(basename "$kernel_deb") and $(basename "$busybox_deb")"
+}
 if ! download; then
     # The lists may name a version the mirror no longer has.
     apt_update
@@ -167,8 +181,8 @@ fi
 # ---- unpack ---------------------------------------------------------------------
 
 log "unpacking"
-dpkg-deb -x "$work"/debs/linux-image-*.deb "$work/kernel"
-dpkg-deb -x "$work"/debs/busybox-static_*.deb "$work/busybox"
+dpkg-deb -x "$kernel_deb" "$work/kernel"
+dpkg-deb -x "$busybox_deb" "$work/busybox"
 abi=${kernel_pkg#linux-image-}
 abi=${abi%-unsigned}
 kernel_file=$work/kernel/boot/vmlinuz-$abi

@@ -88,6 +88,7 @@ qemu)
     cpu=pentium3,family=6,model=15,stepping=1,level=2,xlevel=0x80000004
     cpu+=",model-id=QEMU TCG CPU like popek's,+sse2,+clflush"
     cpu+=,-pae,-apic,-mtrr,-mce,-mca,-pse36,-vme
+    # shellcheck disable=SC2054 # commas inside QEMU's option values
     cmd=("$qemu" -machine pc -cpu "$cpu" -m "$memory" -nodefaults -vga std -display none
         -chardev stdio,id=console,signal=off -serial chardev:console -monitor none -no-reboot
         -device isa-debug-exit,iobase=0xf4,iosize=0x04

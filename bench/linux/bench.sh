@@ -6,6 +6,7 @@
 # begin" and "... end" lines on the console; the time /init printed
 # "POPEK-INIT: run /run.sh" is the boot's. The end lines carry the result
 # (a checksum, a count), which the host checks.
+# shellcheck source=/dev/null # written by the host
 . /bench.env # CHUNK_LINES CHUNK_BYTES CHUNKS FORKS
 
 # The data: CHUNKS copies of the first CHUNK_BYTES bytes of `seq

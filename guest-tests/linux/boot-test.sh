@@ -6,6 +6,7 @@
 # Each check prints "POPEK-TEST: <check> ok" or "POPEK-TEST: FAIL <check>:
 # <why>"; "POPEK-TEST: done" ends the run. The host reads these lines, and
 # checks the disk image itself afterwards.
+# shellcheck source=/dev/null # written by the host
 . /test.env # DATA_LINES DATA_BYTES DATA_SHA256 FORKS
 
 failed=0
