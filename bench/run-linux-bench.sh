@@ -157,7 +157,7 @@ check_boot() {
     figures=
     if ((status == 124)); then
         why="timed out after $run_timeout s"
-    elif ((status != 0)) && ! grep -q ' POPEK-INIT: poweroff failed' "$tmp/out"; then
+    elif ((status != 0)) && ! grep -q ' POPEK-INIT: no ACPI: powering off through the debug-exit port' "$tmp/out"; then
         why="exit status $status"
     elif [[ $(line_rest "POPEK-BENCH: sha256 end ") != "$want_sha256" ]]; then
         why="sha256 '$(line_rest "POPEK-BENCH: sha256 end ")', the host's is $want_sha256"

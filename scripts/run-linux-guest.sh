@@ -32,8 +32,8 @@
 # (without VGA, SeaBIOS writes its banner on the serial port), no network,
 # and the serial port on stdio with signal=off, so Ctrl-C reaches the guest;
 # and isa-debug-exit at 0xf4 as the guest-tests kernels have it (the
-# initramfs uses it only when powering off fails). QEMU ends with status 0
-# when the guest powers off (ACPI).
+# initramfs uses it only when there is no ACPI to power off with). QEMU
+# ends with status 0 when the guest powers off through ACPI.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
