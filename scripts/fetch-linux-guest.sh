@@ -113,7 +113,7 @@ recipe=$(cat "$0" "$init_script" | sha256sum | cut -c1-16)
 outputs_exist() { [[ -f $outdir/vmlinuz && -f $outdir/initramfs.cpio.gz && -f $outdir/stamp ]]; }
 
 if ! find_packages; then
-    if ! dpkg --print-foreign-architectures | grep -qx i386 &&
+    if ! grep -qx i386 <<<"$(dpkg --print-foreign-architectures)" &&
         [[ $(dpkg --print-architecture) != i386 ]]; then
         log "adding the i386 architecture to dpkg"
         "${sudo[@]}" dpkg --add-architecture i386
@@ -249,8 +249,12 @@ install -m 0755 "$init_script" "$root/init"
 mapfile -t applets < <(tr '\0' '\n' <"$busybox" |
     awk 'prev == "[" && $0 == "[[" { on = 1; print "[" } on && $0 == "" { exit } on { print } { prev = $0 }')
 ((${#applets[@]} > 100)) || die "could not read the applet list from busybox (${#applets[@]} names)"
+declare -A have_applet
+for a in "${applets[@]}"; do
+    have_applet[$a]=1
+done
 for a in "${required_applets[@]}"; do
-    printf '%s\n' "${applets[@]}" | grep -qxF "$a" || die "busybox-static has no applet $a"
+    [[ -n ${have_applet[$a]:-} ]] || die "busybox-static has no applet $a"
 done
 for a in "${applets[@]}"; do
     [[ $a == busybox || $a == */* ]] && continue
