@@ -36,7 +36,8 @@
 # either way it powers the machine off at the end.
 #
 # Needs apt-get, dpkg-deb, cpio, depmod (kmod) and gzip (scripts/setup-deps.sh
-# installs them); adding the i386 architecture and updating apt's lists need
+# installs them; xz or zstd too for a kernel whose modules are compressed,
+# as newer Debian's are); adding the i386 architecture and updating apt's lists need
 # root, through sudo when not root. Concurrent runs on one OUTDIR wait for
 # each other (flock).
 set -euo pipefail
@@ -73,11 +74,16 @@ for tool in apt-get apt-cache dpkg dpkg-deb cpio depmod gzip flock; do
         die "$tool not found (run scripts/setup-deps.sh, or 'make setup', to install it)"
 done
 
-if [[ $(id -u) -eq 0 ]]; then
-    sudo=()
-else
-    sudo=(sudo)
-fi
+# Runs a command as root: itself when root, else through sudo.
+as_root() {
+    if [[ $(id -u) -eq 0 ]]; then
+        "$@"
+    elif command -v sudo >/dev/null 2>&1; then
+        sudo "$@"
+    else
+        die "'$*' needs root: run it as root (no sudo here), then run this again"
+    fi
+}
 
 exec 9>"$outdir/.lock"
 flock 9
@@ -104,7 +110,7 @@ find_packages() {
 # found afterwards.
 apt_update() {
     log "updating apt's package lists"
-    if ! "${sudo[@]}" apt-get update -q >&2; then
+    if ! as_root apt-get update -q >&2; then
         log "warning: apt-get update reported errors (going on: the packages may still be found)"
     fi
 }
@@ -116,7 +122,7 @@ if ! find_packages; then
     if ! grep -qx i386 <<<"$(dpkg --print-foreign-architectures)" &&
         [[ $(dpkg --print-architecture) != i386 ]]; then
         log "adding the i386 architecture to dpkg"
-        "${sudo[@]}" dpkg --add-architecture i386
+        as_root dpkg --add-architecture i386
     fi
     apt_update
     if ! find_packages; then
@@ -225,12 +231,6 @@ mapfile -t load_order < <(awk -v wanted="${wanted_modules[*]}" '
 for file in "${load_order[@]}"; do
     [[ $file != "missing "* ]] || die "$kernel_pkg has no module ${file#missing } (built in? see config-$abi)"
 done
-for file in "${load_order[@]}"; do
-    case $file in
-    *.ko) ;;
-    *) die "module $file is compressed; the initramfs loads .ko files with insmod (decompress them here)" ;;
-    esac
-done
 
 # ---- the initramfs tree -------------------------------------------------------------
 
@@ -261,10 +261,20 @@ for a in "${applets[@]}"; do
     ln -s busybox "$root/bin/$a"
 done
 
+# Modules go in as plain .ko files (newer Debian kernels ship them
+# compressed; busybox insmod and the kernel's own decompression are not
+# relied on).
 for file in "${load_order[@]}"; do
+    plain=${file%.ko*}.ko
     mkdir -p "$root/lib/modules/$abi/$(dirname "$file")"
-    cp "$moddir/$file" "$root/lib/modules/$abi/$file"
-    echo "/lib/modules/$abi/$file"
+    case $file in
+    *.ko) cp "$moddir/$file" "$root/lib/modules/$abi/$plain" ;;
+    *.ko.xz) xz -dc "$moddir/$file" >"$root/lib/modules/$abi/$plain" ;;
+    *.ko.zst) zstd -qdc "$moddir/$file" >"$root/lib/modules/$abi/$plain" ;;
+    *.ko.gz) gzip -dc "$moddir/$file" >"$root/lib/modules/$abi/$plain" ;;
+    *) die "module $file: unknown compression" ;;
+    esac
+    echo "/lib/modules/$abi/$plain"
 done >"$root/lib/modules/load-order"
 
 cat >"$root/etc/profile" <<'PROFILE'
@@ -277,6 +287,7 @@ echo "root:x:0:" >"$root/etc/group"
 
 (cd "$root" && find . | sort | cpio -o -H newc -R 0:0 --quiet) | gzip -9n >"$work/initramfs.cpio.gz"
 
+rm -f "$outdir/stamp"
 cp "$kernel_file" "$outdir/vmlinuz.new"
 cp "$work/kernel/boot/config-$abi" "$outdir/config"
 mv "$work/initramfs.cpio.gz" "$outdir/initramfs.cpio.gz"
