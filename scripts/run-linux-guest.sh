@@ -23,6 +23,8 @@
 # from. Both runners get -no-reboot: a reboot, or a panic (panic=-1 reboots
 # at once), ends the process.
 #
+# popek: the disk is given as -hda IMG, QEMU's spelling.
+#
 # QEMU: a PC (i440FX, PIIX3) with the CPU model closest to popek's CPUID
 # (emul/cpuid.c: family 6 model 15 stepping 1 with FPU DE PSE TSC MSR CX8
 # SEP PGE CMOV PAT CLFLUSH MMX FXSR SSE SSE2, and no PAE, APIC, MTRR, MCE,
