@@ -30,13 +30,16 @@ run: build
 # The Linux guest: Debian's i386 kernel and a busybox initramfs
 # (scripts/fetch-linux-guest.sh downloads and builds it into $(LINUX_DIR) the
 # first time), booted under popek to a shell on the console; exiting the
-# shell powers it off. `make run-linux QEMU=1` boots the same under QEMU TCG.
+# shell powers it off, through the debug-exit port (status 1, success here,
+# as for `run`). `make run-linux QEMU=1` boots the same under QEMU TCG.
 LINUX_DIR ?= $(BUILD)/linux
 run-linux: build
 	@scripts/fetch-linux-guest.sh $(LINUX_DIR) >/dev/null
 	@env -u QEMU POPEK=$(BUILD)/cli/popek scripts/run-linux-guest.sh \
 	    $(if $(filter-out 0,$(QEMU)),--qemu) \
-	    --kernel $(LINUX_DIR)/vmlinuz --initrd $(LINUX_DIR)/initramfs.cpio.gz
+	    --kernel $(LINUX_DIR)/vmlinuz --initrd $(LINUX_DIR)/initramfs.cpio.gz; \
+	status=$$?; \
+	if [ $$status -gt 1 ]; then echo "run-linux: exit status $$status" >&2; exit 1; fi
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -25,17 +25,19 @@
 #
 # popek: the disk is given as -hda IMG, QEMU's spelling.
 #
-# QEMU: a PC (i440FX, PIIX3) with the CPU model closest to popek's CPUID
-# (emul/cpuid.c: family 6 model 15 stepping 1 with FPU DE PSE TSC MSR CX8
-# SEP PGE CMOV PAT CLFLUSH MMX FXSR SSE SSE2, and no PAE, APIC, MTRR, MCE,
-# MCA, PSE36 or VME, basic leaves up to 2, extended up to the brand string:
-# QEMU's pentium3 with those changes and its own brand), -nodefaults (no
-# CD-ROM drive, which popek's PC does not have), a VGA card but no display
-# (without VGA, SeaBIOS writes its banner on the serial port), no network,
-# and the serial port on stdio with signal=off, so Ctrl-C reaches the guest;
-# and isa-debug-exit at 0xf4 as the guest-tests kernels have it (the
-# initramfs uses it only when there is no ACPI to power off with). QEMU
-# ends with status 0 when the guest powers off through ACPI.
+# QEMU: the PC popek models, as near as QEMU's options go: a pc machine
+# (i440FX, PIIX3) with acpi=off (popek has no ACPI tables, no PIIX4
+# power-management function, no HPET) and -nodefaults (no VGA function, no
+# CD-ROM drive), so the kernel probes the same PCI bus (00.0 host bridge,
+# 01.0 ISA bridge, 01.1 IDE) and takes the same non-ACPI paths under both;
+# the CPU model closest to popek's CPUID (emul/cpuid.c: family 6 model 15
+# stepping 1 with FPU DE PSE TSC MSR CX8 SEP PGE CMOV PAT CLFLUSH MMX FXSR
+# SSE SSE2, and no PAE, APIC, MTRR, MCE, MCA, PSE36 or VME, basic leaves up
+# to 2, extended up to the brand string: QEMU's pentium3 with those changes
+# and its own brand); no display and no network; the serial port on stdio
+# with signal=off, so Ctrl-C reaches the guest; isa-debug-exit at 0xf4,
+# through which the initramfs powers off a PC without ACPI. Both VMMs
+# therefore end with status (0 << 1) | 1 = 1 when the guest powers off.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -91,7 +93,7 @@ qemu)
     cpu+=",model-id=QEMU TCG CPU like popek's,+sse2,+clflush"
     cpu+=,-pae,-apic,-mtrr,-mce,-mca,-pse36,-vme
     # shellcheck disable=SC2054 # commas inside QEMU's option values
-    cmd=("$qemu" -machine pc -cpu "$cpu" -m "$memory" -nodefaults -vga std -display none
+    cmd=("$qemu" -machine pc,acpi=off -cpu "$cpu" -m "$memory" -nodefaults -display none
         -chardev stdio,id=console,signal=off -serial chardev:console -monitor none -no-reboot
         -device isa-debug-exit,iobase=0xf4,iosize=0x04
         -kernel "$kernel" -initrd "$initrd" -append "$append")
