@@ -15,6 +15,7 @@
 #include "boot/boot.h"
 #include "cli/options.h"
 #include "common/log.h"
+#include "devices/chardev.h"
 #include "monitor/machine.h"
 #include "monitor/run_loop.h"
 #include "monitor/stats.h"
@@ -26,6 +27,32 @@ static int fail_usage(const struct popek_error *err)
 {
     fprintf(stderr, "popek: %s\n", err->message);
     return EXIT_USAGE;
+}
+
+static void close_serial_backends(struct chardev *serial[MACHINE_SERIAL_PORTS])
+{
+    for (unsigned i = 0; i < MACHINE_SERIAL_PORTS; i++) {
+        chardev_destroy(serial[i]);
+        serial[i] = NULL;
+    }
+}
+
+/* The -serial backends; none for "none" (the port stays empty). */
+static bool open_serial_backends(const struct popek_options *opts,
+                                 struct chardev *serial[MACHINE_SERIAL_PORTS],
+                                 struct popek_error *err)
+{
+    for (unsigned i = 0; i < MACHINE_SERIAL_PORTS; i++) {
+        serial[i] = NULL;
+        if (opts->serial[i].kind == CHARDEV_NONE)
+            continue;
+        serial[i] = chardev_open(&opts->serial[i], err);
+        if (!serial[i]) {
+            close_serial_backends(serial);
+            return false;
+        }
+    }
+    return true;
 }
 
 int main(int argc, char **argv)
@@ -57,6 +84,10 @@ int main(int argc, char **argv)
     if (opts.log_file && !log_open_file(opts.log_file, &err))
         return fail_usage(&err);
 
+    struct chardev *serial[MACHINE_SERIAL_PORTS];
+    if (!open_serial_backends(&opts, serial, &err))
+        return fail_usage(&err);
+
     struct machine_config config = {
         .ram_bytes = opts.ram_bytes,
         .mode = opts.mode,
@@ -66,12 +97,15 @@ int main(int argc, char **argv)
         .tc_bytes = opts.tc_bytes,
         .address_spaces = opts.address_spaces,
         .no_adaptive = opts.no_adaptive,
-        .console = stdout,
+        .serial = {serial[0], serial[1]},
+        .debugcon = serial[0],
     };
     memcpy(config.drives, opts.drives, sizeof(config.drives));
     struct machine *m = machine_create(&config, &err);
-    if (!m)
+    if (!m) {
+        close_serial_backends(serial);
         return fail_usage(&err);
+    }
 
     struct boot_config boot = {
         .kernel_path = opts.kernel,
@@ -81,6 +115,7 @@ int main(int argc, char **argv)
     int status;
     for (;;) {
         if (!boot_load_kernel(machine_ram(m), &boot, machine_vcpu_state(m), &err)) {
+            close_serial_backends(serial); /* their reader wakes the machine */
             machine_destroy(m);
             return fail_usage(&err);
         }
@@ -93,6 +128,8 @@ int main(int argc, char **argv)
             break;
         }
     }
+    /* The terminal goes back to normal before anything else is said. */
+    close_serial_backends(serial);
     /* Why the guest stopped (status 1), or which device reset it under
      * -no-reboot (status 0). */
     if (err.message[0])

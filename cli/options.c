@@ -90,7 +90,35 @@ static bool store_log_file(struct popek_options *o, const char *a, struct popek_
 
 static bool store_nographic(struct popek_options *o, const char *a, struct popek_error *e)
 {
-    return true; /* popek has no display: the console is always the terminal */
+    return true; /* popek has no display: COM1 is on stdio unless -serial says otherwise */
+}
+
+/* QEMU's -serial: stdio, file:PATH, null or none; given twice, the second
+ * is COM2. */
+static bool store_serial(struct popek_options *o, const char *a, struct popek_error *e)
+{
+    struct chardev_spec spec = {CHARDEV_NONE, NULL};
+    unsigned port = o->serial_count;
+
+    if (strcmp(a, "stdio") == 0)
+        spec.kind = CHARDEV_STDIO;
+    else if (strcmp(a, "null") == 0)
+        spec.kind = CHARDEV_NULL;
+    else if (strcmp(a, "none") == 0)
+        spec.kind = CHARDEV_NONE;
+    else if (strncmp(a, "file:", 5) == 0 && a[5])
+        spec = (struct chardev_spec){CHARDEV_FILE, a + 5};
+    else
+        return popek_fail(e, "-serial: unknown backend '%s' (stdio, file:PATH, null or none)", a);
+    if (port == MACHINE_SERIAL_PORTS)
+        return popek_fail(e, "-serial: '%s' is one too many (COM1 and COM2 only)", a);
+    for (unsigned i = 0; i < port; i++) {
+        if (spec.kind == CHARDEV_STDIO && o->serial[i].kind == CHARDEV_STDIO)
+            return popek_fail(e, "-serial: stdio can back only one serial port");
+    }
+    o->serial[port] = spec;
+    o->serial_count++;
+    return true;
 }
 
 static bool store_mode(struct popek_options *o, const char *a, struct popek_error *e)
@@ -314,13 +342,16 @@ static const struct option_spec option_table[] = {
     {"d", "ITEMS", store_log_items, "debug log items, comma separated ('-d help' lists them)",
      false},
     {"D", "FILE", store_log_file, "write the debug log to FILE instead of stderr", false},
-    {"nographic", NULL, store_nographic, "accepted for QEMU compatibility (always on)", false},
     {"drive", "SPEC", store_drive,
      "IDE disk: file=IMG,format=raw[,index=0-3][,readonly=on][,if=ide][,media=disk]", false},
     {"hda", "IMG", store_hda, "raw disk image as primary master (index 0)", false},
     {"hdb", "IMG", store_hdb, "raw disk image as primary slave (index 1)", false},
     {"hdc", "IMG", store_hdc, "raw disk image as secondary master (index 2)", false},
     {"hdd", "IMG", store_hdd, "raw disk image as secondary slave (index 3)", false},
+    {"nographic", NULL, store_nographic, "no display: COM1 on stdio (popek's default anyway)",
+     false},
+    {"serial", "DEV", store_serial,
+     "COM1, then COM2 if given twice: stdio (default), file:PATH, null or none", false},
     {"mode", "bt|te", store_mode, "execution mode: binary translation or trap-and-emulate", true},
     {"stats", "FILE", store_stats, "write run statistics as JSON to FILE", true},
     {"time-limit", "SECONDS", store_time_limit, "stop the guest after SECONDS of wall time", true},
@@ -403,6 +434,8 @@ bool options_parse(int argc, char *const argv[], struct popek_options *opts,
     opts->ram_bytes = MIB(OPTIONS_DEFAULT_RAM_MIB);
     opts->mode = EXEC_MODE_BT;
     opts->tc_bytes = MIB(OPTIONS_DEFAULT_TC_MIB);
+    opts->serial[0].kind = CHARDEV_STDIO;
+    opts->serial[1].kind = CHARDEV_NULL;
 
     for (int i = 1; i < argc; i++) {
         const struct option_spec *spec = find_option(argv[i]);

@@ -3,8 +3,9 @@
  *
  * Options QEMU has keep QEMU's spelling (one or two leading dashes, a separate
  * argument), so an i386 QEMU command line works with the binary name changed:
- * -kernel -append -initrd -m -no-reboot -d -D -nographic -drive -hda..-hdd.
- * popek's own options are long: --mode, --stats, --help, --version.
+ * -kernel -append -initrd -m -no-reboot -d -D -nographic -serial -drive
+ * -hda..-hdd. popek's own options are long: --mode, --stats, --help,
+ * --version.
  *
  * Disks: `-drive file=IMG,format=raw[,index=N][,if=ide][,media=disk]
  * [,readonly=on]` (a comma in IMG is written twice, as QEMU wants) and
@@ -50,6 +51,10 @@ struct popek_options {
     /* IDE slots: drives[i].path points into drive_paths[i] when set. */
     struct ata_drive_config drives[ATA_MAX_DRIVES];
     char drive_paths[ATA_MAX_DRIVES][OPTIONS_MAX_PATH];
+    /* -serial, in order: COM1 then COM2. Unset ports default to stdio
+     * (COM1) and null (COM2: present, unconnected). */
+    struct chardev_spec serial[MACHINE_SERIAL_PORTS];
+    unsigned serial_count; /* how many -serial options were given */
 };
 
 /* Parses argv (argv[0] is the program name). On error err names the option or

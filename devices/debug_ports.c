@@ -1,12 +1,13 @@
 /*
- * devices/debug_ports.c — debug console (0xE9) and debug exit (0xF4).
+ * devices/debug_ports.c — debug console (0xE9) and debug exit (0xF4)
+ * (debug_ports.h).
  */
 #include "devices/debug_ports.h"
 
 #include <stdlib.h>
 
 struct debug_ports {
-    FILE *out;
+    struct chardev *out;
     debug_exit_fn on_exit;
     void *exit_ctx;
 };
@@ -19,10 +20,10 @@ static uint32_t debugcon_read(void *opaque, io_port_t port, unsigned size)
 static void debugcon_write(void *opaque, io_port_t port, unsigned size, uint32_t value)
 {
     struct debug_ports *ports = opaque;
+    uint8_t byte = (uint8_t)value;
 
-    fputc((int)(value & 0xFF), ports->out);
-    if ((value & 0xFF) == '\n')
-        fflush(ports->out);
+    if (ports->out)
+        chardev_write(ports->out, &byte, 1);
 }
 
 static void debug_exit_write(void *opaque, io_port_t port, unsigned size, uint32_t value)
@@ -43,7 +44,7 @@ static const struct ioport_ops debug_exit_ops = {
     .write = debug_exit_write,
 };
 
-struct debug_ports *debug_ports_create(struct ioport_bus *bus, FILE *console_out,
+struct debug_ports *debug_ports_create(struct ioport_bus *bus, struct chardev *console_out,
                                        debug_exit_fn on_exit, void *exit_ctx,
                                        struct popek_error *err)
 {

@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "devices/ata.h"
 #include "devices/chipset.h"
+#include "devices/chardev.h"
 #include "devices/debug_ports.h"
 #include "devices/i8042.h"
 #include "devices/ioport.h"
@@ -40,7 +41,7 @@ struct machine {
     struct ioport_bus *ioport;
     struct mmio_bus *mmio;
     struct vga_text *vga_text;
-    struct uart16550 *com1;
+    struct uart16550 *com[MACHINE_SERIAL_PORTS];
     struct debug_ports *debug_ports;
     struct pic8259 *pic;
     struct pit8254 *pit;
@@ -59,7 +60,8 @@ struct machine {
     int exit_status;
     const char *reset_by; /* a device pulled the reset line: what it said */
     uint64_t resets, device_resets;
-    uint64_t stop_at_ns; /* --time-limit as a monotonic deadline, set by the first run */
+    uint64_t stop_at_ns;  /* --time-limit as a monotonic deadline, set by the first run */
+    bool console_started; /* the serial backends' input runs */
 };
 
 static void machine_on_debug_exit(void *ctx, int status)
@@ -200,6 +202,66 @@ static const struct platform_device_ops port92_platform_ops = {
     .reset = machine_port92_reset,
 };
 
+static void machine_uart_reset(void *opaque)
+{
+    uart16550_reset(opaque);
+}
+
+static void machine_uart_update(void *opaque)
+{
+    uart16550_update(opaque);
+}
+
+static uint64_t machine_uart_deadline(void *opaque)
+{
+    return uart16550_next_deadline(opaque);
+}
+
+static const struct platform_device_ops uart_platform_ops = {
+    .name = "uart16550",
+    .reset = machine_uart_reset,
+    .update = machine_uart_update,
+    .next_deadline = machine_uart_deadline,
+};
+
+/* COM1 and COM2 where a backend is given (-serial none leaves a port
+ * empty: its registers float high, as on a PC without the card). */
+static bool machine_add_serial_ports(struct machine *m, struct popek_error *err)
+{
+    static const io_port_t base[MACHINE_SERIAL_PORTS] = {UART_COM1_BASE, UART_COM2_BASE};
+    static const unsigned irq[MACHINE_SERIAL_PORTS] = {UART_COM1_IRQ, UART_COM2_IRQ};
+
+    for (unsigned i = 0; i < MACHINE_SERIAL_PORTS; i++) {
+        if (!m->config.serial[i])
+            continue;
+        m->com[i] = uart16550_create(m->ioport, base[i], m->pic, irq[i], m->config.serial[i],
+                                     machine_clock_ns, m, err);
+        if (!m->com[i] || !platform_add(m->platform, &uart_platform_ops, m->com[i], err))
+            return false;
+    }
+    return true;
+}
+
+/* Host input for the serial ports starts when the guest first runs, so a
+ * kernel that fails to load never touches the terminal. */
+static bool machine_start_console(struct machine *m, struct popek_error *err)
+{
+    if (m->console_started)
+        return true;
+    m->console_started = true;
+    for (unsigned i = 0; i < MACHINE_SERIAL_PORTS; i++) {
+        struct chardev *cd = m->config.serial[i];
+        bool connected;
+        if (!cd)
+            continue;
+        if (!chardev_start_input(cd, machine_wake, m, &connected, err))
+            return false;
+        if (connected)
+            platform_set_has_input(m->platform);
+    }
+    return true;
+}
+
 static void machine_vga_reset(void *opaque)
 {
     vga_text_reset(opaque);
@@ -303,14 +365,13 @@ struct machine *machine_create(const struct machine_config *config, struct popek
     m->vga_text = vga_text_create(m->mmio, err);
     if (!m->vga_text || !platform_add(m->platform, &vga_platform_ops, m->vga_text, err))
         goto fail;
-    m->com1 = uart16550_create(m->ioport, UART_COM1_BASE, config->console, err);
-    if (!m->com1)
-        goto fail;
-    m->debug_ports = debug_ports_create(m->ioport, config->console, machine_on_debug_exit, m, err);
+    m->debug_ports = debug_ports_create(m->ioport, config->debugcon, machine_on_debug_exit, m, err);
     if (!m->debug_ports)
         goto fail;
     m->pic = pic8259_create(m->ioport, err);
     if (!m->pic || !platform_add(m->platform, &pic_platform_ops, m->pic, err))
+        goto fail;
+    if (!machine_add_serial_ports(m, err))
         goto fail;
     m->pit = pit8254_create(m->ioport, m->pic, machine_clock_ns, m, err);
     if (!m->pit || !platform_add(m->platform, &pit_platform_ops, m->pit, err))
@@ -337,6 +398,9 @@ struct machine *machine_create(const struct machine_config *config, struct popek
         goto fail;
     m->port92 = port92_create(m->ioport, machine_on_reset_line, m, err);
     if (!m->port92 || !platform_add(m->platform, &port92_platform_ops, m->port92, err))
+        goto fail;
+    /* Before any thread may nudge this one (the timer, console input). */
+    if (!signals_install(err))
         goto fail;
     m->timer = host_timer_create(&m->cpu->event_pending, pthread_self(), SIGNAL_EVENT_NUDGE, err);
     if (!m->timer)
@@ -369,7 +433,8 @@ void machine_destroy(struct machine *m)
     pit8254_destroy(m->pit);
     pic8259_destroy(m->pic);
     debug_ports_destroy(m->debug_ports);
-    uart16550_destroy(m->com1);
+    for (unsigned i = 0; i < MACHINE_SERIAL_PORTS; i++)
+        uart16550_destroy(m->com[i]);
     ioport_bus_destroy(m->ioport);
     vga_text_destroy(m->vga_text);
     mmio_bus_destroy(m->mmio);
@@ -397,9 +462,19 @@ struct ioport_bus *machine_ioport_bus(struct machine *m)
 
 bool machine_exit_requested(const struct machine *m, int *status)
 {
-    if (m->exit_requested && status)
-        *status = m->exit_status;
-    return m->exit_requested;
+    if (m->exit_requested) {
+        if (status)
+            *status = m->exit_status;
+        return true;
+    }
+    for (unsigned i = 0; i < MACHINE_SERIAL_PORTS; i++) {
+        if (m->config.serial[i] && chardev_quit_requested(m->config.serial[i])) {
+            if (status)
+                *status = 0;
+            return true;
+        }
+    }
+    return false;
 }
 
 bool machine_reset(struct machine *m, struct popek_error *err)
@@ -464,10 +539,9 @@ int machine_run(struct machine *m, struct popek_error *err)
     /* The loader reset the architectural state; MSRs and model state start
      * at their power-on values. */
     emul_reset_model_state(&m->cpu->arch);
-    int status = run_loop(&env, &m->run_stats, err);
-
-    fflush(m->config.console);
-    return status;
+    if (!machine_start_console(m, err))
+        return 1;
+    return run_loop(&env, &m->run_stats, err);
 }
 
 void machine_collect_stats(const struct machine *m, struct stats_report *r)

@@ -9,10 +9,9 @@
 #ifndef POPEK_MONITOR_MACHINE_H
 #define POPEK_MONITOR_MACHINE_H
 
-#include <stdio.h>
-
 #include "common/error.h"
 #include "devices/ata.h"
+#include "devices/chardev.h"
 #include "monitor/vcpu.h"
 #include "shadowpt/guest_ram.h"
 
@@ -20,6 +19,8 @@ enum exec_mode {
     EXEC_MODE_BT, /* binary translation of all guest code (default) */
     EXEC_MODE_TE, /* trap-and-emulate, as on deprivileged hardware */
 };
+
+#define MACHINE_SERIAL_PORTS 2 /* COM1, COM2 */
 
 struct machine_config {
     uint64_t ram_bytes;
@@ -30,8 +31,13 @@ struct machine_config {
     uint64_t tc_bytes;       /* translation cache arena size */
     unsigned address_spaces; /* cached guest address spaces (0: the default) */
     bool no_adaptive;        /* --no-adaptive: trapping instructions stay in place */
-    FILE *console;           /* where COM1 and the debug console write */
     struct ata_drive_config drives[ATA_MAX_DRIVES]; /* -drive index 0-3 (no path: none) */
+    /* The backend of COM1 and COM2; NULL leaves the port empty (-serial
+     * none). The machine starts their input when the guest first runs;
+     * the caller opens them and closes them after the last machine_run,
+     * before machine_destroy (their reader thread wakes the machine). */
+    struct chardev *serial[MACHINE_SERIAL_PORTS];
+    struct chardev *debugcon; /* port 0xE9's output (COM1's backend); NULL: dropped */
 };
 
 struct machine;
@@ -62,7 +68,8 @@ void machine_collect_stats(const struct machine *m, struct stats_report *r);
  * reach (views, the vCPU) are untouched: false means a popek bug. */
 bool machine_integrity_intact(struct machine *m);
 
-/* True once the guest asked to exit through the debug-exit port. */
+/* True once the guest asked to exit through the debug-exit port, or the
+ * user through the console (Ctrl-A x: status 0). */
 bool machine_exit_requested(const struct machine *m, int *status);
 
 #endif

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <ucontext.h>
 
+#include "devices/chardev.h"
 #include "monitor/trampoline.h"
 
 #define ALT_STACK_SIZE (64 * 1024)
@@ -36,7 +37,9 @@ static void guest_fault_handler(int signo, siginfo_t *info, void *context)
     const struct translated_insn *insn = block ? tcache_insn_at(block, rip) : NULL;
 
     if (!cpu || !insn) {
-        /* Not guest code: let the default action report the bug. */
+        /* Not guest code: let the default action report the bug, with the
+         * user's terminal back as it was. */
+        chardev_restore_terminal();
         signal(signo, SIG_DFL);
         return;
     }

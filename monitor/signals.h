@@ -9,8 +9,9 @@
  * at tc_fault_landing with exit_reason = EXIT_FAULT: a precise guest state
  * at the faulting instruction, handled by the monitor in ordinary C.
  *
- * A fault anywhere else is a popek bug: the handler restores the default
- * action so the process dies with the usual diagnostics.
+ * A fault anywhere else is a popek bug: the handler restores the terminal
+ * (devices/chardev.h) and the default action, so the process dies with the
+ * usual diagnostics.
  */
 #ifndef POPEK_MONITOR_SIGNALS_H
 #define POPEK_MONITOR_SIGNALS_H

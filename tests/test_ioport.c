@@ -1,6 +1,7 @@
 /*
- * tests/test_ioport.c — the port-I/O bus and the devices on it today
- * (devices/ioport.c, uart16550.c, debug_ports.c).
+ * tests/test_ioport.c — the port-I/O bus and the debug ports on it
+ * (devices/ioport.c, debug_ports.c). The UART has its own test
+ * (test_uart16550.c).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,9 +12,11 @@
 
 #include <cmocka.h>
 
+#include <unistd.h>
+
+#include "devices/chardev.h"
 #include "devices/debug_ports.h"
 #include "devices/ioport.h"
-#include "devices/uart16550.h"
 
 struct recorder {
     io_port_t last_port;
@@ -88,86 +91,31 @@ static void test_bus_overlap(void **state)
     ioport_bus_destroy(bus);
 }
 
-static char *captured(FILE *f)
+/* A file backend on a fresh temporary file; *path names it. */
+static struct chardev *file_backend(char *path)
+{
+    struct popek_error e;
+    struct chardev_spec spec = {CHARDEV_FILE, path};
+    int fd = mkstemp(path);
+
+    assert_true(fd >= 0);
+    close(fd);
+    struct chardev *cd = chardev_open(&spec, &e);
+    assert_non_null(cd);
+    return cd;
+}
+
+static char *captured(const char *path)
 {
     static char buf[256];
+    FILE *f = fopen(path, "rb");
     size_t n;
 
-    fflush(f);
-    rewind(f);
+    assert_non_null(f);
     n = fread(buf, 1, sizeof(buf) - 1, f);
     buf[n] = 0;
+    fclose(f);
     return buf;
-}
-
-static void test_uart_transmit_and_registers(void **state)
-{
-    struct ioport_bus *bus = ioport_bus_create();
-    struct popek_error e;
-    FILE *out = tmpfile();
-    struct uart16550 *uart = uart16550_create(bus, UART_COM1_BASE, out, &e);
-
-    assert_non_null(uart);
-    /* Transmitter always empty: LSR.THRE|TEMT; no data ready; no interrupt. */
-    assert_int_equal(ioport_read(bus, 0x3FD, 1), 0x60);
-    assert_int_equal(ioport_read(bus, 0x3FA, 1), 0x01);
-    ioport_write(bus, 0x3F8, 1, 'h');
-    ioport_write(bus, 0x3F8, 1, 'i');
-    ioport_write(bus, 0x3F8, 1, '\n');
-    assert_string_equal(captured(out), "hi\n");
-
-    /* DLAB switches offsets 0 and 1 to the divisor latch. */
-    ioport_write(bus, 0x3FB, 1, 0x83);
-    ioport_write(bus, 0x3F8, 1, 0x01);
-    ioport_write(bus, 0x3F9, 1, 0x00);
-    assert_int_equal(ioport_read(bus, 0x3F8, 1), 0x01);
-    assert_int_equal(ioport_read(bus, 0x3FB, 1), 0x83);
-    ioport_write(bus, 0x3FB, 1, 0x03);
-    assert_string_equal(captured(out), "hi\n"); /* divisor writes are not output */
-
-    /* FIFO enable shows in IIR bits 6-7; scratch register holds a byte. */
-    ioport_write(bus, 0x3FA, 1, 0xC7);
-    assert_int_equal(ioport_read(bus, 0x3FA, 1), 0xC1);
-    ioport_write(bus, 0x3FF, 1, 0x5A);
-    assert_int_equal(ioport_read(bus, 0x3FF, 1), 0x5A);
-    ioport_write(bus, 0x3F9, 1, 0xFF);
-    assert_int_equal(ioport_read(bus, 0x3F9, 1), 0x0F); /* IER bits 4-7 read 0 */
-
-    uart16550_destroy(uart);
-    ioport_bus_destroy(bus);
-    fclose(out);
-}
-
-static void test_uart_loopback_and_receive(void **state)
-{
-    struct ioport_bus *bus = ioport_bus_create();
-    struct popek_error e;
-    FILE *out = tmpfile();
-    struct uart16550 *uart = uart16550_create(bus, UART_COM1_BASE, out, &e);
-
-    /* Loopback (MCR bit 4): outputs feed the modem inputs, THR feeds RBR. */
-    ioport_write(bus, 0x3FC, 1, 0x1E);                         /* LOOP|OUT2|OUT1|RTS */
-    assert_int_equal(ioport_read(bus, 0x3FE, 1) & 0xF0, 0xD0); /* DCD|RI|CTS */
-    ioport_write(bus, 0x3F8, 1, 0xAE);
-    assert_int_equal(ioport_read(bus, 0x3FD, 1) & 0x01, 0x01);
-    assert_int_equal(ioport_read(bus, 0x3F8, 1), 0xAE);
-    assert_int_equal(ioport_read(bus, 0x3FD, 1) & 0x01, 0x00);
-    assert_string_equal(captured(out), "");
-    ioport_write(bus, 0x3FC, 1, 0x03);
-    assert_int_equal(ioport_read(bus, 0x3FE, 1), 0xB0);
-
-    /* Received bytes queue in a 16-byte FIFO. */
-    for (int i = 0; i < 16; i++)
-        assert_true(uart16550_receive(uart, (uint8_t)('a' + i)));
-    assert_false(uart16550_receive(uart, 'z'));
-    assert_int_equal(ioport_read(bus, 0x3F8, 1), 'a');
-    assert_int_equal(ioport_read(bus, 0x3F8, 1), 'b');
-    ioport_write(bus, 0x3FA, 1, 0x03); /* clear the receive FIFO */
-    assert_int_equal(ioport_read(bus, 0x3FD, 1) & 0x01, 0);
-
-    uart16550_destroy(uart);
-    ioport_bus_destroy(bus);
-    fclose(out);
 }
 
 static int exit_calls, exit_status;
@@ -182,14 +130,15 @@ static void test_debug_ports(void **state)
 {
     struct ioport_bus *bus = ioport_bus_create();
     struct popek_error e;
-    FILE *out = tmpfile();
+    char path[] = "/tmp/popek-debugcon-XXXXXX";
+    struct chardev *out = file_backend(path);
     struct debug_ports *ports = debug_ports_create(bus, out, on_exit_request, NULL, &e);
 
     assert_non_null(ports);
     assert_int_equal(ioport_read(bus, DEBUGCON_PORT, 1), 0xE9);
     ioport_write(bus, DEBUGCON_PORT, 1, 'o');
     ioport_write(bus, DEBUGCON_PORT, 1, 'k');
-    assert_string_equal(captured(out), "ok");
+    assert_string_equal(captured(path), "ok");
 
     ioport_write(bus, DEBUG_EXIT_PORT, 1, 0);
     assert_int_equal(exit_calls, 1);
@@ -198,7 +147,8 @@ static void test_debug_ports(void **state)
     assert_int_equal(exit_status, 0x43);
     debug_ports_destroy(ports);
     ioport_bus_destroy(bus);
-    fclose(out);
+    chardev_destroy(out);
+    unlink(path);
 }
 
 int main(void)
@@ -206,8 +156,6 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bus_dispatch),
         cmocka_unit_test(test_bus_overlap),
-        cmocka_unit_test(test_uart_transmit_and_registers),
-        cmocka_unit_test(test_uart_loopback_and_receive),
         cmocka_unit_test(test_debug_ports),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -38,6 +38,10 @@ static void test_defaults(void **state)
     assert_int_equal(o.time_limit_s, 0);
     for (int i = 0; i < ATA_MAX_DRIVES; i++)
         assert_null(o.drives[i].path);
+    /* COM1 on stdio, COM2 present and unconnected. */
+    assert_int_equal(o.serial_count, 0);
+    assert_int_equal(o.serial[0].kind, CHARDEV_STDIO);
+    assert_int_equal(o.serial[1].kind, CHARDEV_NULL);
 }
 
 static void test_qemu_spellings(void **state)
@@ -260,6 +264,51 @@ static void test_drive_errors(void **state)
     remove_images(&im);
 }
 
+static void test_serial(void **state)
+{
+    static struct popek_options o;
+    struct popek_error e;
+
+    assert_true(PARSE(&o, &e, "-kernel", "k", "-serial", "file:out.log"));
+    assert_int_equal(o.serial[0].kind, CHARDEV_FILE);
+    assert_string_equal(o.serial[0].path, "out.log");
+    assert_int_equal(o.serial[1].kind, CHARDEV_NULL);
+    assert_true(PARSE(&o, &e, "-kernel", "k", "-nographic", "-serial", "none"));
+    assert_int_equal(o.serial[0].kind, CHARDEV_NONE);
+    /* Twice: the second is COM2. */
+    assert_true(PARSE(&o, &e, "-kernel", "k", "-serial", "null", "--serial", "stdio"));
+    assert_int_equal(o.serial[0].kind, CHARDEV_NULL);
+    assert_int_equal(o.serial[1].kind, CHARDEV_STDIO);
+    assert_int_equal(o.serial_count, 2);
+    assert_true(PARSE(&o, &e, "-kernel", "k", "-serial", "stdio", "-serial", "file:f:with:colons"));
+    assert_string_equal(o.serial[1].path, "f:with:colons");
+
+    assert_false(PARSE(&o, &e, "-kernel", "k", "-serial", "pty"));
+    assert_string_equal(e.message,
+                        "-serial: unknown backend 'pty' (stdio, file:PATH, null or none)");
+    assert_false(PARSE(&o, &e, "-kernel", "k", "-serial", "file:"));
+    assert_string_equal(e.message,
+                        "-serial: unknown backend 'file:' (stdio, file:PATH, null or none)");
+    assert_false(PARSE(&o, &e, "-kernel", "k", "-serial", "stdio", "-serial", "stdio"));
+    assert_string_equal(e.message, "-serial: stdio can back only one serial port");
+    assert_false(
+        PARSE(&o, &e, "-kernel", "k", "-serial", "null", "-serial", "null", "-serial", "null"));
+    assert_string_equal(e.message, "-serial: 'null' is one too many (COM1 and COM2 only)");
+    assert_false(PARSE(&o, &e, "-kernel", "k", "-serial"));
+    assert_string_equal(e.message, "option '-serial' needs an argument (DEV)");
+}
+
+static void test_usage_lists_serial(void **state)
+{
+    char text[8192] = {0};
+    FILE *f = fmemopen(text, sizeof(text) - 1, "w");
+
+    options_print_usage(f);
+    fclose(f);
+    assert_non_null(strstr(text, "-serial DEV"));
+    assert_non_null(strstr(text, "stdio (default), file:PATH, null or none"));
+}
+
 static void test_actions(void **state)
 {
     struct popek_options o;
@@ -280,6 +329,7 @@ int main(void)
         cmocka_unit_test(test_sizes),    cmocka_unit_test(test_memory_range),
         cmocka_unit_test(test_errors),   cmocka_unit_test(test_actions),
         cmocka_unit_test(test_drives),   cmocka_unit_test(test_drive_errors),
+        cmocka_unit_test(test_serial),   cmocka_unit_test(test_usage_lists_serial),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
