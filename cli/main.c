@@ -42,8 +42,9 @@ static bool open_serial_backends(const struct popek_options *opts,
                                  struct chardev *serial[MACHINE_SERIAL_PORTS],
                                  struct popek_error *err)
 {
-    for (unsigned i = 0; i < MACHINE_SERIAL_PORTS; i++) {
+    for (unsigned i = 0; i < MACHINE_SERIAL_PORTS; i++)
         serial[i] = NULL;
+    for (unsigned i = 0; i < MACHINE_SERIAL_PORTS; i++) {
         if (opts->serial[i].kind == CHARDEV_NONE)
             continue;
         serial[i] = chardev_open(&opts->serial[i], err);

@@ -21,6 +21,9 @@
 # guest exits, fails the run unless disk_check IMG succeeds (it prints what
 # is wrong).
 #
+# The runner's stdin is /dev/null, or, when guest-tests/<name>.input exists,
+# that file through a pipe (what `printf ... | popek` gives: COM1 input).
+#
 # QEMU runs with -display none -serial stdio -monitor none, not -nographic:
 # with -nographic there is no VGA, so SeaBIOS and the iPXE option ROM print
 # their banners (with terminal escape sequences and "\r") on the serial port
@@ -100,6 +103,16 @@ if ((has_disk)); then
     cmd+=(-drive "file=$disk,format=raw,index=0")
 fi
 
+# Runs the command with its stdin: /dev/null, or <name>.input through a pipe.
+input=$here/$name.input
+run() {
+    if [[ -f $input ]]; then
+        timeout 60 "${cmd[@]}" < <(cat "$input")
+    else
+        timeout 60 "${cmd[@]}" </dev/null
+    fi
+}
+
 # Checks the disk image after a run: 0 when fine (or there is none).
 check_disk() {
     ((has_disk)) || return 0
@@ -107,7 +120,7 @@ check_disk() {
 }
 
 if ((print_only)); then
-    timeout 60 "${cmd[@]}" </dev/null
+    run
     status=$?
     if ! check_disk >&2; then
         echo "disk image check failed after the run" >&2
@@ -126,7 +139,7 @@ out=$(mktemp)
 err=$(mktemp)
 trap 'rm -f "$out" "$err" ${disk:+"$disk"}' EXIT
 
-timeout 60 "${cmd[@]}" </dev/null >"$out" 2>"$err"
+run >"$out" 2>"$err"
 status=$?
 disk_problem=$(check_disk 2>&1)
 disk_status=$?
