@@ -112,15 +112,14 @@ enum {
 #define LSR_THRE 0x20
 #define LSR_TEMT 0x40
 
-#define MSR_DCTS   0x01
-#define MSR_DDSR   0x02
-#define MSR_TERI   0x04
-#define MSR_DDCD   0x08
-#define MSR_CTS    0x10
-#define MSR_DSR    0x20
-#define MSR_RI     0x40
-#define MSR_DCD    0x80
-#define MSR_INPUTS 0xF0
+#define MSR_DCTS 0x01
+#define MSR_DDSR 0x02
+#define MSR_TERI 0x04
+#define MSR_DDCD 0x08
+#define MSR_CTS  0x10
+#define MSR_DSR  0x20
+#define MSR_RI   0x40
+#define MSR_DCD  0x80
 
 #define RX_FIFO_BYTES   16
 #define TIMEOUT_CHARS   4
