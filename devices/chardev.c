@@ -14,6 +14,7 @@
 #include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "devices/escape_keys.h"
@@ -25,9 +26,16 @@
 
 struct chardev {
     enum chardev_kind kind;
+
+    /* output: buffered, written out when full or CHARDEV_FLUSH_NS after the
+     * oldest byte waiting (chardev_update), and at the end */
     int out_fd; /* -1: output dropped */
     bool own_out_fd;
-    bool output_closed; /* the reader of our output went away (EPIPE) */
+    bool output_closed;       /* the reader of our output went away (EPIPE) */
+    pthread_mutex_t out_lock; /* the reader thread writes too (help, quit) */
+    uint8_t out[CHARDEV_OUT_BYTES];
+    size_t out_len;
+    uint64_t out_since; /* when the oldest byte in out was written */
 
     /* input */
     int in_fd;
@@ -124,6 +132,14 @@ static bool terminal_make_raw(int fd)
 
 /* ---- output -------------------------------------------------------------- */
 
+static uint64_t monotonic_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 static void write_all(struct chardev *cd, const uint8_t *bytes, size_t n)
 {
     while (n > 0 && !cd->output_closed) {
@@ -143,10 +159,57 @@ static void write_all(struct chardev *cd, const uint8_t *bytes, size_t n)
     }
 }
 
+static void flush_locked(struct chardev *cd)
+{
+    write_all(cd, cd->out, cd->out_len);
+    cd->out_len = 0;
+}
+
 void chardev_write(struct chardev *cd, const void *bytes, size_t n)
 {
-    if (cd->out_fd >= 0)
-        write_all(cd, bytes, n);
+    const uint8_t *from = bytes;
+
+    if (cd->out_fd < 0)
+        return;
+    pthread_mutex_lock(&cd->out_lock);
+    if (cd->out_len == 0 && n > 0)
+        cd->out_since = monotonic_ns();
+    while (n > 0) {
+        size_t part = CHARDEV_OUT_BYTES - cd->out_len;
+        if (part > n)
+            part = n;
+        memcpy(cd->out + cd->out_len, from, part);
+        cd->out_len += part;
+        from += part;
+        n -= part;
+        if (cd->out_len == CHARDEV_OUT_BYTES)
+            flush_locked(cd);
+    }
+    pthread_mutex_unlock(&cd->out_lock);
+}
+
+void chardev_flush(struct chardev *cd)
+{
+    pthread_mutex_lock(&cd->out_lock);
+    flush_locked(cd);
+    pthread_mutex_unlock(&cd->out_lock);
+}
+
+uint64_t chardev_flush_deadline(struct chardev *cd)
+{
+    uint64_t deadline = CHARDEV_NEVER;
+
+    pthread_mutex_lock(&cd->out_lock);
+    if (cd->out_len)
+        deadline = cd->out_since + CHARDEV_FLUSH_NS;
+    pthread_mutex_unlock(&cd->out_lock);
+    return deadline;
+}
+
+void chardev_update(struct chardev *cd)
+{
+    if (monotonic_ns() >= chardev_flush_deadline(cd))
+        chardev_flush(cd);
 }
 
 /* ---- the ring ------------------------------------------------------------ */
@@ -208,6 +271,7 @@ static void request_quit(struct chardev *cd)
     struct pollfd stop = {.fd = cd->stop_fd, .events = POLLIN};
 
     chardev_write(cd, message, sizeof(message) - 1);
+    chardev_flush(cd);
     __atomic_store_n(&cd->quit, 1, __ATOMIC_RELEASE);
     cd->wake(cd->wake_ctx);
     if (poll(&stop, 1, QUIT_GRACE_MS) == 0) {
@@ -230,6 +294,7 @@ static size_t apply_escape_keys(struct chardev *cd, struct escape_keys *keys, ui
             break;
         case ESCAPE_HELP:
             chardev_write(cd, escape_keys_help, strlen(escape_keys_help));
+            chardev_flush(cd);
             break;
         case ESCAPE_QUIT:
             *quit = true;
@@ -359,6 +424,7 @@ struct chardev *chardev_open(const struct chardev_spec *spec, struct popek_error
     cd->stop_fd = -1;
     cd->space_fd = -1;
     pthread_mutex_init(&cd->lock, NULL);
+    pthread_mutex_init(&cd->out_lock, NULL);
     switch (spec->kind) {
     case CHARDEV_STDIO:
         cd->out_fd = STDOUT_FILENO;
@@ -388,6 +454,8 @@ void chardev_destroy(struct chardev *cd)
         return;
     if (cd->reader_running && write(cd->stop_fd, &one, sizeof(one)) == sizeof(one))
         pthread_join(cd->reader, NULL);
+    if (cd->out_fd >= 0)
+        chardev_flush(cd);
     if (cd->in_terminal)
         chardev_restore_terminal();
     if (cd->stop_fd >= 0)
@@ -397,5 +465,6 @@ void chardev_destroy(struct chardev *cd)
     if (cd->own_out_fd)
         close(cd->out_fd);
     pthread_mutex_destroy(&cd->lock);
+    pthread_mutex_destroy(&cd->out_lock);
     free(cd);
 }

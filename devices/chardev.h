@@ -9,8 +9,12 @@
  *   null       output discarded; no input
  *   none       no backend and no device (the machine leaves the port empty)
  *
- * Output is written to the host at once, byte by byte as the guest sends
- * it, so an interactive prompt shows without waiting for a newline.
+ * Output is buffered (a system call costs microseconds on these hosts,
+ * more than a guest takes to send a byte) and written out when the buffer
+ * is full, at chardev_update once the oldest byte has waited
+ * CHARDEV_FLUSH_NS — the machine runs it as a device with that deadline,
+ * so a prompt without a newline shows within a millisecond even when the
+ * guest then halts — and at chardev_destroy.
  *
  * Input (stdio only) arrives on a reader thread that polls stdin and a stop
  * eventfd, queues what it reads in a lock-protected ring and calls the wake
@@ -40,6 +44,7 @@
  *     if (connected)
  *         platform_set_has_input(pf);
  *     chardev_write(cd, "x", 1);                            // UART THR
+ *     chardev_update(cd);                // at chardev_flush_deadline(cd)
  *     while (room && chardev_read(cd, &byte)) ...           // UART receiver
  */
 #ifndef POPEK_DEVICES_CHARDEV_H
@@ -62,6 +67,10 @@ struct chardev_spec {
 
 /* The ring between the reader thread and the guest. */
 #define CHARDEV_RING_BYTES 4096
+/* The output buffer, and how long a byte may wait in it. */
+#define CHARDEV_OUT_BYTES  4096
+#define CHARDEV_FLUSH_NS   1000000u
+#define CHARDEV_NEVER      UINT64_MAX
 
 struct chardev;
 
@@ -69,7 +78,8 @@ struct chardev;
  * the user's error: err names it as "-serial file:PATH". */
 struct chardev *chardev_open(const struct chardev_spec *spec, struct popek_error *err);
 
-/* Stops the reader, restores the terminal, closes the file. */
+/* Stops the reader, writes out the buffered output, restores the terminal,
+ * closes the file. */
 void chardev_destroy(struct chardev *cd);
 
 typedef void (*chardev_wake_fn)(void *ctx);
@@ -82,8 +92,16 @@ bool chardev_start_input(struct chardev *cd, chardev_wake_fn wake, void *wake_ct
                          struct popek_error *err);
 
 /* Sends bytes to the backend's output (dropped when it has none or it was
- * closed under us). */
+ * closed under us). Thread-safe. */
 void chardev_write(struct chardev *cd, const void *bytes, size_t n);
+
+/* Writes out what the output buffer holds. Thread-safe. */
+void chardev_flush(struct chardev *cd);
+
+/* Host CLOCK_MONOTONIC time by which the buffered output must be written
+ * (CHARDEV_NEVER when none waits), and the update that writes it then. */
+uint64_t chardev_flush_deadline(struct chardev *cd);
+void chardev_update(struct chardev *cd);
 
 /* Takes the next received byte; false when none is waiting. Never blocks. */
 bool chardev_read(struct chardev *cd, uint8_t *byte);

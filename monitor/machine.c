@@ -224,6 +224,23 @@ static const struct platform_device_ops uart_platform_ops = {
     .next_deadline = machine_uart_deadline,
 };
 
+/* A backend's buffered output is written out by its deadline. */
+static void machine_chardev_update(void *opaque)
+{
+    chardev_update(opaque);
+}
+
+static uint64_t machine_chardev_deadline(void *opaque)
+{
+    return chardev_flush_deadline(opaque);
+}
+
+static const struct platform_device_ops chardev_platform_ops = {
+    .name = "chardev",
+    .update = machine_chardev_update,
+    .next_deadline = machine_chardev_deadline,
+};
+
 /* COM1 and COM2 where a backend is given (-serial none leaves a port
  * empty: its registers float high, as on a PC without the card). */
 static bool machine_add_serial_ports(struct machine *m, struct popek_error *err)
@@ -236,9 +253,14 @@ static bool machine_add_serial_ports(struct machine *m, struct popek_error *err)
             continue;
         m->com[i] = uart16550_create(m->ioport, base[i], m->pic, irq[i], m->config.serial[i],
                                      machine_clock_ns, m, err);
-        if (!m->com[i] || !platform_add(m->platform, &uart_platform_ops, m->com[i], err))
+        if (!m->com[i] || !platform_add(m->platform, &uart_platform_ops, m->com[i], err) ||
+            !platform_add(m->platform, &chardev_platform_ops, m->config.serial[i], err))
             return false;
     }
+    /* The debug console is COM1's backend, or one of its own. */
+    struct chardev *debugcon = m->config.debugcon;
+    if (debugcon && debugcon != m->config.serial[0] && debugcon != m->config.serial[1])
+        return platform_add(m->platform, &chardev_platform_ops, debugcon, err);
     return true;
 }
 

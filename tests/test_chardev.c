@@ -23,6 +23,7 @@
 #include <sys/eventfd.h>
 #include <sys/wait.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "devices/chardev.h"
@@ -104,11 +105,31 @@ static void test_null_and_file_backends(void **state)
     struct chardev_spec spec = {CHARDEV_FILE, path};
     struct chardev *file = chardev_open(&spec, &e);
     assert_non_null(file);
+    char buf[2 * CHARDEV_OUT_BYTES] = {0};
+
+    /* Buffered: nothing written yet, and a deadline at most
+     * CHARDEV_FLUSH_NS away; the update after it writes the bytes out. */
+    assert_int_equal(chardev_flush_deadline(file), CHARDEV_NEVER);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t before = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
     chardev_write(file, "to the file\n", 12);
-    char buf[32] = {0};
-    assert_int_equal(read(fd, buf, sizeof(buf)), 12);
-    assert_string_equal(buf, "to the file\n");
+    uint64_t deadline = chardev_flush_deadline(file);
+    assert_true(deadline >= before + CHARDEV_FLUSH_NS);
+    assert_int_equal(pread(fd, buf, sizeof(buf), 0), 0);
+    usleep((CHARDEV_FLUSH_NS / 1000) * 2);
+    chardev_update(file);
+    assert_int_equal(chardev_flush_deadline(file), CHARDEV_NEVER);
+    assert_int_equal(pread(fd, buf, sizeof(buf), 0), 12);
+    assert_memory_equal(buf, "to the file\n", 12);
+
+    /* A full buffer is written at once; the rest waits for the end. */
+    static uint8_t lots[CHARDEV_OUT_BYTES + 100];
+    memset(lots, 'z', sizeof(lots));
+    chardev_write(file, lots, sizeof(lots));
+    assert_int_equal(pread(fd, buf, sizeof(buf), 0), 12 + CHARDEV_OUT_BYTES);
     chardev_destroy(file);
+    assert_int_equal(pread(fd, buf, sizeof(buf), 0), 12 + sizeof(lots));
     close(fd);
     unlink(path);
 

@@ -138,6 +138,7 @@ static void test_debug_ports(void **state)
     assert_int_equal(ioport_read(bus, DEBUGCON_PORT, 1), 0xE9);
     ioport_write(bus, DEBUGCON_PORT, 1, 'o');
     ioport_write(bus, DEBUGCON_PORT, 1, 'k');
+    chardev_flush(out);
     assert_string_equal(captured(path), "ok");
 
     ioport_write(bus, DEBUG_EXIT_PORT, 1, 0);

@@ -234,6 +234,7 @@ static void test_transmit_reaches_backend(void **state)
     ioport_write(bus, MCR, 1, MCR_LOOP);
     ioport_write(bus, THR, 1, 'Y'); /* loopback: to the receiver only */
     assert_int_equal(ioport_read(bus, RBR, 1), 'Y');
+    chardev_flush(out);
     assert_string_equal(file_contents(path), "hi\n");
 
     uart16550_destroy(uart);
