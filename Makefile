@@ -5,7 +5,7 @@ CMAKE_FLAGS ?=
 JOBS ?= $(shell nproc)
 KERNEL ?= $(BUILD)/guest-tests/hello.elf
 
-.PHONY: all setup build test run run-linux clean format
+.PHONY: all setup build test run run-hello clean format
 
 all: build
 
@@ -23,23 +23,25 @@ test: build
 
 # The default guest ends by writing 0 to the debug-exit port, which QEMU and
 # popek turn into process status (0 << 1) | 1 = 1: that is success here.
-run: build
-	@$(BUILD)/cli/popek -kernel $(KERNEL) -m 128; status=$$?; \
-	if [ $$status -ne 1 ]; then echo "popek exited with status $$status" >&2; exit 1; fi
-
-# The Linux guest: Debian's i386 kernel and a busybox initramfs
+# The default guest: Debian's i386 kernel and a busybox initramfs
 # (scripts/fetch-linux-guest.sh downloads and builds it into $(LINUX_DIR) the
-# first time), booted under popek to a shell on the console; exiting the
-# shell powers it off, through the debug-exit port (status 1, success here,
-# as for `run`). `make run-linux QEMU=1` boots the same under QEMU TCG.
+# first time), booted under popek to a shell on the console (Ctrl-A x quits;
+# `poweroff -f` ends it). `make run QEMU=1` boots the same under QEMU TCG.
 LINUX_DIR ?= $(BUILD)/linux
-run-linux: build
+run: build
 	@scripts/fetch-linux-guest.sh $(LINUX_DIR) >/dev/null
 	@env -u QEMU POPEK=$(BUILD)/cli/popek scripts/run-linux-guest.sh \
 	    $(if $(filter-out 0,$(QEMU)),--qemu) \
 	    --kernel $(LINUX_DIR)/vmlinuz --initrd $(LINUX_DIR)/initramfs.cpio.gz; \
 	status=$$?; \
-	if [ $$status -gt 1 ]; then echo "run-linux: exit status $$status" >&2; exit 1; fi
+	if [ $$status -gt 1 ]; then echo "run: exit status $$status" >&2; exit 1; fi
+
+# The smallest guest: a multiboot kernel that prints and exits through the
+# debug-exit port, which QEMU and popek turn into process status
+# (0 << 1) | 1 = 1: that is success here.
+run-hello: build
+	@$(BUILD)/cli/popek -kernel $(KERNEL) -m 128; status=$$?; \
+	if [ $$status -ne 1 ]; then echo "popek exited with status $$status" >&2; exit 1; fi
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -240,12 +240,18 @@ static uint64_t uart_timeout_deadline(const struct uart16550 *uart)
 }
 
 /* Brings the receiver up to now: backend bytes into the free FIFO space
- * (none in loopback: the line is disconnected), then the timeout. */
+ * (none in loopback: the line is disconnected), then the timeout.
+ *
+ * The host side honours hardware flow control: it sends only while the
+ * guest asserts RTS (MCR bit 1), as a terminal or modem wired for RTS/CTS
+ * does. A driver raises RTS when the port is opened, not while probing or
+ * resetting the chip, so input typed or piped in before the guest is ready
+ * waits in the backend instead of being overrun or flushed away. */
 static void uart_sync(struct uart16550 *uart, uint64_t now)
 {
     uint8_t byte;
 
-    if (uart->backend && !(uart->mcr & MCR_LOOP)) {
+    if (uart->backend && !(uart->mcr & MCR_LOOP) && (uart->mcr & MCR_RTS)) {
         while (uart->rx_count < uart_rx_capacity(uart) && chardev_read(uart->backend, &byte))
             uart_receive(uart, byte, now);
     }

@@ -570,7 +570,7 @@ static void test_backend_ring_feeds_fifo_without_loss(void **state)
     for (size_t i = 0; i < TOTAL; i++)
         sent[i] = (uint8_t)(i * 7 + i / 256);
     out8(rig, FCR, 0x87);
-    out8(rig, MCR, MCR_OUT2);
+    out8(rig, MCR, MCR_OUT2 | MCR_RTS | MCR_DTR);
     out8(rig, IER, 0x01);
     /* The host writes as fast as the ring takes it; the guest reads a
      * few bytes at a time between updates. */
@@ -601,8 +601,14 @@ static void test_backend_input_interrupts(void **state)
     out8(rig, MCR, MCR_OUT2);
     out8(rig, IER, 0x01);
 
-    /* Three bytes: below the trigger, then the timeout. */
+    /* Hardware flow control: nothing arrives until the guest raises RTS,
+     * as a driver does when it opens the port. */
     assert_int_equal(chardev_queue_input(rig->backend, (const uint8_t *)"ok\n", 3), 3);
+    uart16550_update(rig->uart);
+    assert_int_equal(in8(rig, LSR), 0x60);
+    out8(rig, MCR, MCR_OUT2 | MCR_RTS | MCR_DTR);
+
+    /* Three bytes: below the trigger, then the timeout. */
     uart16550_update(rig->uart);
     assert_int_equal(in8(rig, LSR), 0x61);
     assert_int_equal(in8(rig, IIR), 0xC1);
@@ -626,7 +632,7 @@ static void test_backend_input_interrupts(void **state)
     chardev_queue_input(rig->backend, (const uint8_t *)"w", 1);
     uart16550_update(rig->uart);
     assert_int_equal(in8(rig, LSR), 0x60);
-    out8(rig, MCR, 0x00);
+    out8(rig, MCR, MCR_RTS);
     assert_int_equal(in8(rig, RBR), 'w');
     assert_false(chardev_read(rig->backend, &byte));
 }
