@@ -8,7 +8,7 @@
 #include "cache/tcache.h"
 #include "devices/ioport.h"
 #include "devices/mmio.h"
-#include "devices/pic8259.h"
+#include "devices/irq.h"
 #include "devices/platform.h"
 #include "monitor/host_timer.h"
 #include "monitor/vcpu_runtime.h"
@@ -21,7 +21,7 @@ struct run_env {
     struct guest_ram *ram;
     struct ioport_bus *io;
     struct mmio_bus *mmio;
-    struct pic8259 *pic;
+    struct irq_router *irq;    /* the interrupt controllers, as the CPU sees them */
     struct platform *platform; /* every device with a clock or host input */
     struct host_timer *timer;
     struct shadow_mmu *mmu;
