@@ -28,7 +28,9 @@
  * reaches this APIC when its shorthand or destination names it; INIT and
  * STARTUP IPIs (to processors that do not exist) are dropped, as are NMI and
  * SMI messages (the virtual CPU has no NMI or SMM path yet): each logged
- * under `-d platform`.
+ * under `-d platform`. The APIC's page stays mapped when IA32_APIC_BASE
+ * disables it (irq.h then leaves the CPU's INTR to the 8259A), and the
+ * base cannot be relocated.
  */
 #ifndef POPEK_DEVICES_LAPIC_H
 #define POPEK_DEVICES_LAPIC_H
