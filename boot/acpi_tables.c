@@ -235,7 +235,7 @@ static uint8_t *acpi_build_fadt(struct table_area *a, const struct firmware_plat
     store_le16(t + FADT_IAPC_BOOT_ARCH, IAPC_LEGACY_DEVICES | IAPC_8042);
     if (pf->reset_register) {
         flags |= FADT_F_RESET_REG_SUP;
-        acpi_put_gas_io(t + FADT_RESET_REG, ACPI_RESET_PORT, 1);
+        acpi_put_gas_io(t + FADT_RESET_REG, CHIPSET_RESET_CONTROL_PORT, 1);
         t[FADT_RESET_VALUE] = ACPI_RESET_VALUE;
     }
     store_le32(t + FADT_FLAGS, flags);

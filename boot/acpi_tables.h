@@ -15,6 +15,7 @@
 #define POPEK_BOOT_ACPI_TABLES_H
 
 #include "boot/firmware.h"
+#include "devices/chipset.h"
 
 #define ACPI_OEM_ID        "POPEK "   /* 6 characters */
 #define ACPI_OEM_TABLE_ID  "POPEKPC " /* 8 */
@@ -53,8 +54,7 @@
 #define IAPC_LEGACY_DEVICES  (1u << 0)
 #define IAPC_8042            (1u << 1)
 
-#define ACPI_RESET_PORT  0xCF9u /* the PIIX3 reset control register */
-#define ACPI_RESET_VALUE 0x06u  /* system reset | reset CPU */
+#define ACPI_RESET_VALUE 0x06u /* PIIX3 reset control: system reset | reset CPU */
 
 /* Lays out all the tables, the RSDP first (16-byte aligned, so it must be
  * in the first KiB of the EBDA); false if they do not fit. */

@@ -10,10 +10,6 @@
 #include "common/bytes.h"
 #include "emul/emul.h"
 
-/* Port 0xCF9 (devices/chipset.c, another branch) is not on this machine
- * yet: the FADT offers no reset register until it is. */
-#define FIRMWARE_HAS_RESET_CONTROL false
-
 uint8_t *table_area_alloc(struct table_area *a, size_t len, size_t align)
 {
     size_t start = a->used;
@@ -52,7 +48,7 @@ void firmware_platform_of(const struct guest_ram *ram, struct firmware_platform 
         .ram_bytes = guest_ram_size(ram),
         .cpu_signature = leaf1[0],
         .cpu_features = leaf1[3],
-        .reset_register = FIRMWARE_HAS_RESET_CONTROL,
+        .reset_register = true, /* the PIIX3's 0xCF9 (devices/chipset.h) */
     };
 }
 

@@ -47,11 +47,11 @@ struct firmware_platform {
     uint64_t ram_bytes;     /* the PCI memory window starts above RAM */
     uint32_t cpu_signature; /* CPUID.1:EAX, for the MP processor entry */
     uint32_t cpu_features;  /* CPUID.1:EDX */
-    bool reset_register;    /* FADT RESET_REG: write 0x06 to port 0xCF9 */
+    bool reset_register;    /* FADT RESET_REG: write 0x06 to port 0xCF9 (the PIIX3's) */
 };
 
-/* The platform popek's machine is: RAM size, the virtual CPU's CPUID, and
- * whether port 0xCF9 resets the machine. */
+/* The platform popek's machine is: RAM size, the virtual CPU's CPUID, the
+ * reset control register at 0xCF9. */
 void firmware_platform_of(const struct guest_ram *ram, struct firmware_platform *pf);
 
 /* A cursor laying tables out in buf, which will sit at guest-physical

@@ -362,6 +362,12 @@ static void test_firmware_load(void **state)
     const uint8_t *low;
 
     assert_non_null(ram);
+    struct firmware_platform pf;
+    firmware_platform_of(ram, &pf);
+    assert_int_equal(pf.ram_bytes, 64u << 20);
+    assert_int_equal(pf.cpu_signature, 0x6F1);
+    assert_true(pf.cpu_features & (1u << 9)); /* CPUID.1:EDX.APIC */
+    assert_true(pf.reset_register);           /* the PIIX3's 0xCF9 is there */
     firmware_load(ram);
     low = guest_ram_host_ptr(ram, 0, 0xA0000);
     assert_int_equal(load_le16(low + 0x40E), 0x9FC0);
