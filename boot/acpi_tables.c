@@ -12,9 +12,10 @@
  *   RSDT (§5.2.7) the FADT's and the MADT's addresses
  *   FADT (§5.2.9, revision 3, 244 bytes) FACS, DSDT; SCI_INT 9; SMI_CMD 0;
  *        PM1a_EVT_BLK 0x600 (4 bytes), PM1a_CNT_BLK 0x604 (2), PM_TMR_BLK
- *        0x608 (4, 24-bit); no GPE blocks; no C2/C3; IAPC_BOOT_ARCH: legacy
- *        devices and an 8042; RESET_REG 0x06 to I/O port 0xCF9 when the
- *        machine has it; X_DSDT and the X_ register blocks repeat the
+ *        0x608 (4, 24-bit); no GPE blocks; no C2/C3; CENTURY: CMOS byte
+ *        0x32, where the RTC keeps it (no day/month alarm); IAPC_BOOT_ARCH:
+ *        legacy devices and an 8042; RESET_REG 0x06 to I/O port 0xCF9 when
+ *        the machine has it; X_DSDT and the X_ register blocks repeat the
  *        32-bit fields as generic addresses (§5.2.3.1)
  *   FACS (§5.2.10, 64-byte aligned) "FACS", length 64, version 1, no
  *        waking vector, no global lock
@@ -34,6 +35,7 @@
 #include "devices/ioapic.h"
 #include "devices/irq.h"
 #include "devices/lapic.h"
+#include "devices/rtc_cmos.h"
 
 #define ACPI_HEADER_SIZE  36u
 #define ACPI_RSDP_SIZE    20u
@@ -232,6 +234,7 @@ static uint8_t *acpi_build_fadt(struct table_area *a, const struct firmware_plat
     t[FADT_PM_TMR_LEN] = ACPI_PM_TMR_LEN;
     store_le16(t + 96, 101);  /* P_LVL2_LAT > 100: no C2 */
     store_le16(t + 98, 1001); /* P_LVL3_LAT > 1000: no C3 */
+    t[FADT_CENTURY] = RTC_CMOS_CENTURY;
     store_le16(t + FADT_IAPC_BOOT_ARCH, IAPC_LEGACY_DEVICES | IAPC_8042);
     if (pf->reset_register) {
         flags |= FADT_F_RESET_REG_SUP;

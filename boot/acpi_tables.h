@@ -35,6 +35,7 @@
 #define FADT_PM1_EVT_LEN     88u
 #define FADT_PM1_CNT_LEN     89u
 #define FADT_PM_TMR_LEN      91u
+#define FADT_CENTURY         108u
 #define FADT_IAPC_BOOT_ARCH  109u
 #define FADT_FLAGS           112u
 #define FADT_RESET_REG       116u

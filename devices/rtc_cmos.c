@@ -60,7 +60,7 @@ enum {
     REG_B = 0x0B,
     REG_C = 0x0C,
     REG_D = 0x0D,
-    REG_CENTURY = 0x32,
+    REG_CENTURY = RTC_CMOS_CENTURY,
 };
 
 #define A_UIP         0x80

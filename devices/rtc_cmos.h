@@ -30,8 +30,9 @@
 #include "devices/ioport.h"
 #include "devices/irq.h"
 
-#define RTC_CMOS_BASE 0x70
-#define RTC_CMOS_IRQ  8
+#define RTC_CMOS_BASE    0x70
+#define RTC_CMOS_IRQ     8
+#define RTC_CMOS_CENTURY 0x32 /* the RAM byte holding the century (the FADT's CENTURY) */
 
 struct rtc_cmos;
 

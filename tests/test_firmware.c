@@ -222,8 +222,9 @@ static void test_fadt(void **state)
     assert_int_equal(f[FADT_PM1_EVT_LEN], 4);
     assert_int_equal(f[FADT_PM1_CNT_LEN], 2);
     assert_int_equal(f[FADT_PM_TMR_LEN], 4);
-    assert_true(load_le16(f + 96) > 100);  /* no C2 */
-    assert_true(load_le16(f + 98) > 1000); /* no C3 */
+    assert_true(load_le16(f + 96) > 100);    /* no C2 */
+    assert_true(load_le16(f + 98) > 1000);   /* no C3 */
+    assert_int_equal(f[FADT_CENTURY], 0x32); /* the RTC's century byte */
     assert_int_equal(load_le16(f + FADT_IAPC_BOOT_ARCH), IAPC_LEGACY_DEVICES | IAPC_8042);
     uint32_t flags = load_le32(f + FADT_FLAGS);
     assert_int_equal(flags & FADT_F_TMR_VAL_EXT, 0); /* 24-bit PM timer */
