@@ -5,7 +5,10 @@
  * the bytes to the loader that recognises them. Today that is the multiboot v1
  * loader (multiboot.c) and the Linux bzImage loader (linux.c, the 32-bit
  * boot protocol of Documentation/arch/x86/boot.rst). Detection only looks; each loader validates
- * everything it uses.
+ * everything it uses. Before either loader runs, the firmware area (the BIOS
+ * data area words and the EBDA with the MP and ACPI tables, firmware.h) is
+ * written, as a BIOS would have left it: a kernel image placed over the BDA
+ * wins.
  *
  * Usage:
  *   struct boot_config cfg = {.kernel_path = "k.elf", .cmdline = "console=ttyS0"};
@@ -17,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "boot/firmware.h"
 #include "boot/linux.h"
 #include "boot/multiboot.h"
 #include "common/file.h"
@@ -37,6 +41,7 @@ bool boot_load_kernel(struct guest_ram *ram, const struct boot_config *cfg, stru
     if (!file_read_all(path, "kernel", BOOT_KERNEL_MAX_SIZE, &image, &size, err))
         return false;
 
+    firmware_load(ram);
     if (multiboot_find_header(image, size) >= 0)
         ok = multiboot_load_image(ram, image, size, path, cfg, cpu, err);
     else if (linux_is_bzimage(image, size))

@@ -25,6 +25,8 @@ static const struct {
     {"ioport", LOG_IOPORT, "show guest port I/O"},
     {"mmu", LOG_MMU, "show CR3 loads, INVLPGs and instructions switched to emulation"},
     {"stats", LOG_STATS, "print a summary of the statistics at exit"},
+    {"platform", LOG_PLATFORM,
+     "show ACPI power-off and sleep requests and APIC messages popek does not model"},
 };
 
 bool log_parse_items(const char *list, unsigned *mask, struct popek_error *err)

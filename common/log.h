@@ -13,15 +13,16 @@
 #include "common/error.h"
 
 enum log_item {
-    LOG_BOOT = 1u << 0,    /* loader: where segments went, initial vCPU state */
-    LOG_IN_ASM = 1u << 1,  /* guest code of each new translated block */
-    LOG_OUT_ASM = 1u << 2, /* host code emitted for each new block */
-    LOG_INT = 1u << 3,     /* exceptions and interrupts delivered to the guest */
-    LOG_EXEC = 1u << 4,    /* each block executed (very verbose; no chaining) */
-    LOG_CPU = 1u << 5,     /* register state at each callout/exit */
-    LOG_IOPORT = 1u << 6,  /* port I/O accesses */
-    LOG_MMU = 1u << 7,     /* shadow paging: CR3 loads, INVLPG, adaptive retranslations */
-    LOG_STATS = 1u << 9,   /* human summary of the statistics at exit */
+    LOG_BOOT = 1u << 0,      /* loader: where segments went, initial vCPU state */
+    LOG_IN_ASM = 1u << 1,    /* guest code of each new translated block */
+    LOG_OUT_ASM = 1u << 2,   /* host code emitted for each new block */
+    LOG_INT = 1u << 3,       /* exceptions and interrupts delivered to the guest */
+    LOG_EXEC = 1u << 4,      /* each block executed (very verbose; no chaining) */
+    LOG_CPU = 1u << 5,       /* register state at each callout/exit */
+    LOG_IOPORT = 1u << 6,    /* port I/O accesses */
+    LOG_MMU = 1u << 7,       /* shadow paging: CR3 loads, INVLPG, adaptive retranslations */
+    LOG_STATS = 1u << 9,     /* human summary of the statistics at exit */
+    LOG_PLATFORM = 1u << 10, /* APIC programming popek drops, ACPI sleep and power-off */
 };
 
 extern unsigned log_mask;

@@ -45,8 +45,8 @@
  * controller's own bytes (command replies, 0xD2/0xD3 data, aux time-outs)
  * and then the keyboard's; the next one moves in when the guest reads
  * 0x60, so IRQ 1 or 12 falls and rises again for it (an edge per byte, as
- * the PIC needs). Keyboard bytes wait while the keyboard port is disabled,
- * and pass through translation when D6 is set.
+ * edge-triggered inputs need). Keyboard bytes wait while the keyboard port
+ * is disabled, and pass through translation when D6 is set.
  *
  * The aux port has no device. The controller itself works (loop-back
  * 0xD3, test 0xA9 → 0x00, enable/disable, IRQ 12), so Linux's
@@ -161,7 +161,7 @@ struct i8042 {
     struct kbc_queue keyboard;
     uint8_t kbd_pending; /* a command waiting for its argument, or 0 */
     uint8_t scan_set;
-    struct pic8259 *pic;
+    struct irq_router *irq; /* the ISA interrupt lines (devices/irq.h) */
     platform_reset_fn reset_line;
     void *reset_ctx;
     char reset_why[64];
@@ -213,10 +213,10 @@ static void kbc_drive_irqs(struct i8042 *kbc)
     bool irq1 = kbc->ob_full && !aux && (kbc->ctr & CTR_KBD_INT);
     bool irq12 = kbc->ob_full && aux && (kbc->ctr & CTR_AUX_INT);
 
-    if (irq1 != kbc->irq1 && kbc->pic)
-        pic8259_set_irq(kbc->pic, I8042_KBD_IRQ, irq1);
-    if (irq12 != kbc->irq12 && kbc->pic)
-        pic8259_set_irq(kbc->pic, I8042_AUX_IRQ, irq12);
+    if (irq1 != kbc->irq1 && kbc->irq)
+        irq_set_level(kbc->irq, I8042_KBD_IRQ, irq1);
+    if (irq12 != kbc->irq12 && kbc->irq)
+        irq_set_level(kbc->irq, I8042_AUX_IRQ, irq12);
     kbc->irq1 = irq1;
     kbc->irq12 = irq12;
 }
@@ -474,7 +474,7 @@ void i8042_reset(struct i8042 *kbc)
     kbc_drive_irqs(kbc);
 }
 
-struct i8042 *i8042_create(struct ioport_bus *bus, struct pic8259 *pic,
+struct i8042 *i8042_create(struct ioport_bus *bus, struct irq_router *irq,
                            platform_reset_fn reset_line, void *reset_ctx, struct popek_error *err)
 {
     struct i8042 *kbc = calloc(1, sizeof(*kbc));
@@ -483,7 +483,7 @@ struct i8042 *i8042_create(struct ioport_bus *bus, struct pic8259 *pic,
         popek_fail(err, "out of memory");
         return NULL;
     }
-    kbc->pic = pic;
+    kbc->irq = irq;
     kbc->reset_line = reset_line;
     kbc->reset_ctx = reset_ctx;
     i8042_reset(kbc);

@@ -20,7 +20,7 @@
 #define POPEK_DEVICES_I8042_H
 
 #include "devices/ioport.h"
-#include "devices/pic8259.h"
+#include "devices/irq.h"
 #include "devices/platform.h"
 
 #define I8042_DATA_PORT   0x60
@@ -32,9 +32,9 @@ struct i8042;
 
 /* Creates the controller in the state a BIOS leaves it (command byte 0x61:
  * translation on, aux port disabled, keyboard interrupt on; self-tested,
- * so the status's system flag is set) and claims 0x60 and 0x64. pic may be
+ * so the status's system flag is set) and claims 0x60 and 0x64. irq may be
  * NULL. */
-struct i8042 *i8042_create(struct ioport_bus *bus, struct pic8259 *pic,
+struct i8042 *i8042_create(struct ioport_bus *bus, struct irq_router *irq,
                            platform_reset_fn reset_line, void *reset_ctx, struct popek_error *err);
 void i8042_destroy(struct i8042 *kbc);
 

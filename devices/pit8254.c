@@ -112,7 +112,7 @@ struct pit_counter {
 struct pit8254 {
     struct pit_counter counter[PIT_NR_COUNTERS];
     uint8_t port_b;
-    struct pic8259 *pic;
+    struct irq_router *irq;
     pit8254_clock_fn now_ns;
     void *clock_ctx;
     int64_t irq_tick; /* OUT 0 has been delivered up to this pulse */
@@ -560,7 +560,7 @@ static void pit_write_control(struct pit_counter *c, int64_t tick, uint8_t value
 
 /* ---- IRQ 0 ---- */
 
-/* Delivers OUT 0 on pulses (irq_tick, tick] to the PIC. A late call that
+/* Delivers OUT 0 on pulses (irq_tick, tick] to IRQ 0. A late call that
  * spans several rising edges gives one edge and counts the rest missed. */
 static void pit_sync(struct pit8254 *pit, int64_t tick)
 {
@@ -572,15 +572,15 @@ static void pit_sync(struct pit8254 *pit, int64_t tick)
         pit_commit(&pit->counter[i], tick);
     out = pit_out_at(c0, tick);
     if (rises > 0) {
-        if (pit->pic && pit->irq_level)
-            pic8259_set_irq(pit->pic, 0, false);
-        if (pit->pic)
-            pic8259_set_irq(pit->pic, 0, true);
+        if (pit->irq && pit->irq_level)
+            irq_set_level(pit->irq, 0, false);
+        if (pit->irq)
+            irq_set_level(pit->irq, 0, true);
         pit->irq_level = true;
         pit->missed_ticks += rises - 1;
     }
-    if (out != pit->irq_level && pit->pic)
-        pic8259_set_irq(pit->pic, 0, out);
+    if (out != pit->irq_level && pit->irq)
+        irq_set_level(pit->irq, 0, out);
     pit->irq_level = out;
     pit->irq_tick = tick;
 }
@@ -682,12 +682,12 @@ void pit8254_reset(struct pit8254 *pit)
         }
     }
     pit->irq_level = pit_out_at(&pit->counter[0], tick);
-    if (pit->pic)
-        pic8259_set_irq(pit->pic, 0, pit->irq_level);
+    if (pit->irq)
+        irq_set_level(pit->irq, 0, pit->irq_level);
 }
 
-struct pit8254 *pit8254_create(struct ioport_bus *bus, struct pic8259 *pic, pit8254_clock_fn now_ns,
-                               void *clock_ctx, struct popek_error *err)
+struct pit8254 *pit8254_create(struct ioport_bus *bus, struct irq_router *irq,
+                               pit8254_clock_fn now_ns, void *clock_ctx, struct popek_error *err)
 {
     struct pit8254 *pit = calloc(1, sizeof(*pit));
 
@@ -695,7 +695,7 @@ struct pit8254 *pit8254_create(struct ioport_bus *bus, struct pic8259 *pic, pit8
         popek_fail(err, "out of memory");
         return NULL;
     }
-    pit->pic = pic;
+    pit->irq = irq;
     pit->now_ns = now_ns;
     pit->clock_ctx = clock_ctx;
     pit8254_reset(pit);

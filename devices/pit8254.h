@@ -16,10 +16,10 @@
  *
  *     deadline = pit8254_next_deadline(pit);   // arm a host timer
  *     ...when clock >= deadline:
- *     pit8254_update(pit);                      // pulses IRQ 0 on the PIC
+ *     pit8254_update(pit);                      // pulses IRQ 0 (devices/irq.h)
  *
  * Port accesses bring the PIT up to date by themselves. If update runs
- * late and several periods of a periodic mode have passed, the PIC sees
+ * late and several periods of a periodic mode have passed, IRQ 0 sees
  * one edge, not a burst of stale ticks; the others are counted in
  * pit8254_missed_ticks (the guest's clocksource, not its tick count, is
  * what keeps its time).
@@ -28,7 +28,7 @@
 #define POPEK_DEVICES_PIT8254_H
 
 #include "devices/ioport.h"
-#include "devices/pic8259.h"
+#include "devices/irq.h"
 
 #define PIT_BASE     0x40
 #define PIT_PORT_B   0x61
@@ -39,9 +39,9 @@ struct pit8254;
 typedef uint64_t (*pit8254_clock_fn)(void *ctx);
 
 /* Creates the PIT in its reset state, claims 0x40-0x43 and 0x61 on bus.
- * pic may be NULL (no IRQ 0 delivery). now_ns must not go backwards. */
-struct pit8254 *pit8254_create(struct ioport_bus *bus, struct pic8259 *pic, pit8254_clock_fn now_ns,
-                               void *clock_ctx, struct popek_error *err);
+ * irq may be NULL (no IRQ 0 delivery). now_ns must not go backwards. */
+struct pit8254 *pit8254_create(struct ioport_bus *bus, struct irq_router *irq,
+                               pit8254_clock_fn now_ns, void *clock_ctx, struct popek_error *err);
 void pit8254_destroy(struct pit8254 *pit);
 
 /* The state a PC BIOS leaves: every counter programmed LSB-then-MSB,
@@ -49,7 +49,7 @@ void pit8254_destroy(struct pit8254 *pit);
  * 18 (15 us), counter 2 waiting for a count; port 0x61 = 0 (GATE2 low). */
 void pit8254_reset(struct pit8254 *pit);
 
-/* Brings OUT 0 up to the clock and drives IRQ 0 on the PIC: one rising
+/* Brings OUT 0 up to the clock and drives IRQ 0: one rising
  * edge if OUT 0 rose at least once since the last update. */
 void pit8254_update(struct pit8254 *pit);
 

@@ -3,10 +3,11 @@
  *
  * Every device that keeps time or receives input from the host registers
  * here with three hooks: reset (the PC's reset line), update (catch up with
- * the host clock and with host input, driving its interrupt lines on the PIC)
+ * the host clock and with host input, driving its interrupt lines: irq.h)
  * and next_deadline (when it next needs an update). The monitor services the
- * whole list at once — after port I/O, when the host timer fires, when an
- * input thread wakes it — and arms one host timer for the earliest deadline.
+ * whole list at once — after port I/O and device-memory writes, when the
+ * host timer fires, when an input thread wakes it — and arms one host timer
+ * for the earliest deadline.
  *
  *     platform_add(pf, &rtc_events, rtc, err);      // at machine creation
  *     deadline = platform_service(pf);              // in the run loop

@@ -60,7 +60,7 @@ enum {
     REG_B = 0x0B,
     REG_C = 0x0C,
     REG_D = 0x0D,
-    REG_CENTURY = 0x32,
+    REG_CENTURY = RTC_CMOS_CENTURY,
 };
 
 #define A_UIP         0x80
@@ -131,7 +131,7 @@ struct rtc_cmos {
     struct rtc_instant synced;
     bool irq_level;
     uint64_t interrupts;
-    struct pic8259 *pic;
+    struct irq_router *irq; /* the ISA interrupt lines (devices/irq.h) */
     struct rtc_cmos_clocks clocks;
 };
 
@@ -425,8 +425,8 @@ static void rtc_drive_irq(struct rtc_cmos *rtc)
     rtc->irq_level = level;
     if (level)
         rtc->interrupts++;
-    if (rtc->pic)
-        pic8259_set_irq(rtc->pic, RTC_CMOS_IRQ, level);
+    if (rtc->irq)
+        irq_set_level(rtc->irq, RTC_CMOS_IRQ, level);
 }
 
 /* Accumulates the flags of the divider time since the last sync: PF for a
@@ -635,7 +635,7 @@ void rtc_cmos_reset(struct rtc_cmos *rtc)
     rtc->ram[CMOS_SHUTDOWN_STATUS] = 0;
 }
 
-struct rtc_cmos *rtc_cmos_create(struct ioport_bus *bus, struct pic8259 *pic,
+struct rtc_cmos *rtc_cmos_create(struct ioport_bus *bus, struct irq_router *irq,
                                  const struct rtc_cmos_clocks *clocks, uint64_t ram_bytes,
                                  struct popek_error *err)
 {
@@ -645,7 +645,7 @@ struct rtc_cmos *rtc_cmos_create(struct ioport_bus *bus, struct pic8259 *pic,
         popek_fail(err, "out of memory");
         return NULL;
     }
-    rtc->pic = pic;
+    rtc->irq = irq;
     rtc->clocks = *clocks;
     rtc->ram[REG_A] = A_BIOS;
     rtc->ram[REG_B] = B_BIOS;
@@ -665,7 +665,7 @@ void rtc_cmos_destroy(struct rtc_cmos *rtc)
     free(rtc);
 }
 
-/* With no interrupt enabled nothing can reach the PIC; the flags catch up
+/* With no interrupt enabled nothing can reach IRQ 8; the flags catch up
  * at the next port access (they accumulate over the whole interval), so
  * the run loop's call after every port access costs nothing then. */
 void rtc_cmos_update(struct rtc_cmos *rtc)
@@ -688,7 +688,7 @@ uint64_t rtc_cmos_next_deadline(const struct rtc_cmos *rtc)
     uint8_t b = rtc->ram[REG_B];
 
     if (rtc->irq_level || !(b & (B_PIE | B_AIE | B_UIE)) || !rtc_divider_running(rtc))
-        return UINT64_MAX; /* nothing (new) can reach the PIC: none enabled, or C unread */
+        return UINT64_MAX; /* nothing (new) can reach IRQ 8: none enabled, or C unread */
     now = rtc_divider_now(rtc);
     if ((b & B_PIE) && period)
         rtc_earliest(&due,

@@ -15,7 +15,7 @@
  *
  *     deadline = rtc_cmos_next_deadline(rtc);   // the next interrupt due
  *     ...when monotonic time >= deadline:
- *     rtc_cmos_update(rtc);                      // raises IRQ 8 on the PIC
+ *     rtc_cmos_update(rtc);                      // raises IRQ 8 (devices/irq.h)
  *
  * Port accesses bring the clock up to date by themselves. IRQ 8 stays high
  * from the interrupt until the guest reads register C, as on the chip.
@@ -28,10 +28,11 @@
 #define POPEK_DEVICES_RTC_CMOS_H
 
 #include "devices/ioport.h"
-#include "devices/pic8259.h"
+#include "devices/irq.h"
 
-#define RTC_CMOS_BASE 0x70
-#define RTC_CMOS_IRQ  8
+#define RTC_CMOS_BASE    0x70
+#define RTC_CMOS_IRQ     8
+#define RTC_CMOS_CENTURY 0x32 /* the RAM byte holding the century (the FADT's CENTURY) */
 
 struct rtc_cmos;
 
@@ -48,8 +49,8 @@ struct rtc_cmos_clocks {
 /* Creates the RTC in the state a BIOS leaves it (register A 0x26: 32.768
  * kHz time base, 1024 Hz periodic rate; register B 0x02: 24-hour BCD, no
  * interrupts), the clock set to the host's time, the RAM filled in for
- * ram_bytes of guest RAM, and claims 0x70-0x71. pic may be NULL. */
-struct rtc_cmos *rtc_cmos_create(struct ioport_bus *bus, struct pic8259 *pic,
+ * ram_bytes of guest RAM, and claims 0x70-0x71. irq may be NULL. */
+struct rtc_cmos *rtc_cmos_create(struct ioport_bus *bus, struct irq_router *irq,
                                  const struct rtc_cmos_clocks *clocks, uint64_t ram_bytes,
                                  struct popek_error *err);
 void rtc_cmos_destroy(struct rtc_cmos *rtc);

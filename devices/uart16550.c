@@ -130,7 +130,7 @@ enum {
 #define HALF_BITS_PER_S (2ull * UART_CLOCK_HZ / 16) /* at divisor 1 */
 
 struct uart16550 {
-    struct pic8259 *pic;
+    struct irq_router *lines; /* the ISA interrupt lines (devices/irq.h) */
     unsigned irq;
     struct chardev *backend;
     uart16550_clock_fn now_ns;
@@ -308,7 +308,7 @@ static uint8_t uart_interrupt_id(const struct uart16550 *uart)
     return IIR_NO_INT;
 }
 
-/* INTR gated by OUT2 drives the PIC input. */
+/* INTR gated by OUT2 drives the ISA interrupt line. */
 static void uart_update_irq(struct uart16550 *uart)
 {
     bool level = uart_interrupt_id(uart) != IIR_NO_INT && (uart->mcr & MCR_OUT2);
@@ -316,8 +316,8 @@ static void uart_update_irq(struct uart16550 *uart)
     if (level == uart->irq_level)
         return;
     uart->irq_level = level;
-    if (uart->pic)
-        pic8259_set_irq(uart->pic, uart->irq, level);
+    if (uart->lines)
+        irq_set_level(uart->lines, uart->irq, level);
 }
 
 /* ---- registers ---- */
@@ -479,7 +479,7 @@ void uart16550_reset(struct uart16550 *uart)
     uart_update_irq(uart);
 }
 
-struct uart16550 *uart16550_create(struct ioport_bus *bus, io_port_t base, struct pic8259 *pic,
+struct uart16550 *uart16550_create(struct ioport_bus *bus, io_port_t base, struct irq_router *lines,
                                    unsigned irq, struct chardev *backend, uart16550_clock_fn now_ns,
                                    void *clock_ctx, struct popek_error *err)
 {
@@ -489,7 +489,7 @@ struct uart16550 *uart16550_create(struct ioport_bus *bus, io_port_t base, struc
         popek_fail(err, "out of memory");
         return NULL;
     }
-    uart->pic = pic;
+    uart->lines = lines;
     uart->irq = irq;
     uart->backend = backend;
     uart->now_ns = now_ns;

@@ -25,7 +25,7 @@
  * Time: the character timeout counts character times computed from the
  * divisor latch and LCR on an injected clock, like the PIT's:
  *
- *     uart = uart16550_create(bus, UART_COM1_BASE, pic, UART_COM1_IRQ,
+ *     uart = uart16550_create(bus, UART_COM1_BASE, lines, UART_COM1_IRQ,
  *                             backend, clock_ns, ctx, err);
  *     deadline = uart16550_next_deadline(uart);  // a timeout to come
  *     uart16550_update(uart);                    // clock and host input
@@ -35,7 +35,7 @@
 
 #include "devices/chardev.h"
 #include "devices/ioport.h"
-#include "devices/pic8259.h"
+#include "devices/irq.h"
 
 #define UART_COM1_BASE 0x3F8
 #define UART_COM1_IRQ  4
@@ -51,11 +51,11 @@ struct uart16550;
 
 typedef uint64_t (*uart16550_clock_fn)(void *ctx);
 
-/* Creates the UART in its reset state on bus at base, driving irq on pic
- * (pic may be NULL: no interrupt delivery). backend may be NULL: nothing
+/* Creates the UART in its reset state on bus at base, driving ISA line irq
+ * of lines (devices/irq.h; NULL: no interrupt delivery). backend may be NULL: nothing
  * attached (output dropped, nothing received). now_ns must not go
  * backwards. */
-struct uart16550 *uart16550_create(struct ioport_bus *bus, io_port_t base, struct pic8259 *pic,
+struct uart16550 *uart16550_create(struct ioport_bus *bus, io_port_t base, struct irq_router *lines,
                                    unsigned irq, struct chardev *backend, uart16550_clock_fn now_ns,
                                    void *clock_ctx, struct popek_error *err);
 void uart16550_destroy(struct uart16550 *uart);

@@ -2,11 +2,12 @@
  * emul/cpuid.c — CPUID: the identity of the virtual CPU (DESIGN.md §5).
  *
  * A uniprocessor P6-class Intel CPU, family 6 model 15 stepping 1, with
- * FPU, DE, PSE, TSC, MSR, CX8, SEP, PGE, CMOV, PAT, CLFLUSH, MMX, FXSR, SSE
- * and SSE2, and the hypervisor bit with leaf 0x40000000 ("popekpopekpo").
- * Deliberately absent: VME, PAE, MCE, APIC (until devices/ has a local APIC:
- * EMUL_HAVE_LAPIC), MTRR, MCA, PSE36, HTT, every CPUID.1:ECX feature, and
- * in the extended leaves LM, NX and SYSCALL.
+ * FPU, DE, PSE, TSC, MSR, CX8, APIC (devices/lapic.c: EMUL_HAVE_LAPIC), SEP,
+ * PGE, CMOV, PAT, CLFLUSH, MMX, FXSR, SSE and SSE2, and the hypervisor bit
+ * with leaf 0x40000000 ("popekpopekpo"). Deliberately absent: VME, PAE,
+ * MCE, MTRR, MCA, PSE36, HTT, every CPUID.1:ECX feature (TSC_DEADLINE among
+ * them: the APIC timer has no TSC-deadline mode), and in the extended
+ * leaves LM, NX and SYSCALL.
  *
  * Leaves: basic 0-2 (leaf 2 describes the caches with descriptors, so no
  * leaf 4 is needed), 0x40000000, extended 0x80000000-0x80000004 (brand

@@ -169,6 +169,10 @@ void emul_cpuid(uint32_t leaf, uint32_t subleaf, uint32_t out[4]);
  * call after vcpu_state_reset() (SDM vol. 3, §9.1.1, table 9-1). */
 void emul_reset_model_state(struct vcpu_state *cpu);
 
+/* Whether IA32_APIC_BASE enables the local APIC (SDM vol. 3, §10.4.3): when
+ * it does not, the CPU's INTR pin belongs to the 8259A (devices/irq.h). */
+bool emul_lapic_enabled(const struct vcpu_state *cpu);
+
 /* Executes one instruction at CS:EIP whose memory operands are implicit, for
  * when translated code could not make its access in place (device memory,
  * unassigned memory, a 32-bit wrap past 4 GiB): MOVS/STOS/LODS/CMPS/SCAS

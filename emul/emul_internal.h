@@ -63,9 +63,9 @@
 
 /* CR4 bits: monitor/vcpu.h. */
 
-/* Whether the machine has a local APIC. When devices/ emulates one, set this
- * to 1: CPUID.1:EDX.APIC and the reset value of IA32_APIC_BASE.EN follow. */
-#define EMUL_HAVE_LAPIC 0
+/* Whether the machine has a local APIC (devices/lapic.c): CPUID.1:EDX.APIC
+ * and the reset value of IA32_APIC_BASE.EN follow. */
+#define EMUL_HAVE_LAPIC 1
 
 /* MSR numbers (SDM vol. 4, chapter 2). */
 #define MSR_IA32_TIME_STAMP_COUNTER 0x010

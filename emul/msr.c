@@ -45,6 +45,11 @@ void emul_reset_model_state(struct vcpu_state *cpu)
     cpu->interrupt_shadow = 0;
 }
 
+bool emul_lapic_enabled(const struct vcpu_state *cpu)
+{
+    return EMUL_HAVE_LAPIC && (cpu->apic_base & APIC_BASE_EN);
+}
+
 static uint64_t guest_tsc(const struct emul_ctx *ctx)
 {
     return ctx->env->read_tsc(ctx->env->opaque) + ctx->cpu->tsc_offset;

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # guest-tests/run-guest-test.sh — runs one guest-test kernel under QEMU or
 # popek and checks it: the guest must exit through the debug-exit port with
-# code 0 (process status (0 << 1) | 1 = 1) and its COM1 output must equal the
-# golden file byte for byte. Prints a diff on mismatch and one verdict line.
+# code 0 (process status (0 << 1) | 1 = 1) — or, for a test whose .run says
+# so, power the machine off (ACPI soft-off: both runners exit 0) — and its
+# COM1 output must equal the golden file byte for byte. Prints a diff on
+# mismatch and one verdict line.
 #
 #   run-guest-test.sh qemu  <kernel.elf> <golden.expected>
 #   POPEK=build/cli/popek POPEK_ARGS="--mode te" \
@@ -15,8 +17,9 @@
 #
 # Per-test settings: if guest-tests/<name>.run exists it is sourced and may
 # set qemu_args=(...) and popek_args=(...) (extra options for one runner),
-# and define disk_create IMG and disk_check IMG: the runner then makes a
-# fresh image with disk_create for each run, gives it to the guest as
+# expected_status=0 (the kernel ends by powering the machine off), and
+# define disk_create IMG and disk_check IMG: the runner then makes a fresh
+# image with disk_create for each run, gives it to the guest as
 # `-drive file=IMG,format=raw,index=0` (primary master) and, after the
 # guest exits, fails the run unless disk_check IMG succeeds (it prints what
 # is wrong).
@@ -55,6 +58,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 qemu_args=()
 popek_args=()
+expected_status=1
 if [[ -f $here/$name.run ]]; then
     # shellcheck disable=SC1090 # per-test settings, see above
     source "$here/$name.run"
@@ -146,10 +150,13 @@ disk_status=$?
 
 problems=()
 case $status in
-1) ;;
+"$expected_status") ;;
 124) problems+=("timed out after 60 s") ;;
+0) problems+=("exit status 0 (the machine powered off; wanted $expected_status)") ;;
 *)
-    if ((status & 1)); then
+    if ((expected_status == 0)); then
+        problems+=("exit status $status (wanted 0: the machine powered off)")
+    elif ((status & 1)); then
         problems+=("exit status $status (guest exit code $((status >> 1)), wanted 0)")
     else
         problems+=("exit status $status (not a debug-exit status; wanted 1)")

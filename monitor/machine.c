@@ -8,12 +8,16 @@
 #include <time.h>
 
 #include "common/log.h"
+#include "devices/acpi_pm.h"
 #include "devices/ata.h"
 #include "devices/chipset.h"
 #include "devices/chardev.h"
 #include "devices/debug_ports.h"
 #include "devices/i8042.h"
+#include "devices/ioapic.h"
 #include "devices/ioport.h"
+#include "devices/irq.h"
+#include "devices/lapic.h"
 #include "devices/mmio.h"
 #include "devices/pci.h"
 #include "devices/vga_text.h"
@@ -44,7 +48,11 @@ struct machine {
     struct uart16550 *com[MACHINE_SERIAL_PORTS];
     struct debug_ports *debug_ports;
     struct pic8259 *pic;
+    struct irq_router *irq; /* ISA lines to the PIC and I/O APIC; their way to the CPU */
+    struct lapic *lapic;
+    struct ioapic *ioapic;
     struct pit8254 *pit;
+    struct acpi_pm *acpi_pm;
     struct pci_bus *pci;
     struct chipset *chipset; /* the 440FX/PIIX3 functions, reset control at 0xCF9 */
     struct ata_host *ata;
@@ -58,7 +66,8 @@ struct machine {
     struct run_stats run_stats;
     bool exit_requested;
     int exit_status;
-    const char *reset_by; /* a device pulled the reset line: what it said */
+    const char *reset_by;  /* a device pulled the reset line: what it said */
+    char stop_reason[160]; /* why the guest stopped when it asked for what popek lacks */
     uint64_t resets, device_resets;
     uint64_t stop_at_ns;  /* --time-limit as a monotonic deadline, set by the first run */
     bool console_started; /* the serial backends' input runs */
@@ -70,6 +79,27 @@ static void machine_on_debug_exit(void *ctx, int status)
 
     m->exit_requested = true;
     m->exit_status = status;
+}
+
+/* ACPI SLP_EN (devices/acpi_pm.h): soft-off ends the run as the debug
+ * exit port does, with status 0; the other sleep states would need the
+ * machine to keep its memory and wake later, which popek does not model. */
+static void machine_on_acpi_sleep(void *ctx, unsigned slp_typ)
+{
+    struct machine *m = ctx;
+
+    m->exit_requested = true;
+    if (slp_typ == ACPI_SLP_TYP_S5) {
+        if (log_enabled(LOG_PLATFORM))
+            log_printf("acpi: PM1a_CNT SLP_TYP=%u SLP_EN: soft-off (S5), powering off\n", slp_typ);
+        m->exit_status = 0;
+        return;
+    }
+    m->exit_status = 1;
+    snprintf(m->stop_reason, sizeof(m->stop_reason),
+             "the guest entered ACPI sleep type %u (SLP_EN); popek models only soft-off "
+             "(S5, SLP_TYP %u)",
+             slp_typ, ACPI_SLP_TYP_S5);
 }
 
 /* A device pulled the PC's reset line (0xCF9, the 8042, port 0x92): the
@@ -158,6 +188,60 @@ static const struct platform_device_ops pit_platform_ops = {
     .reset = machine_pit_reset,
     .update = machine_pit_update,
     .next_deadline = machine_pit_deadline,
+};
+
+static void machine_lapic_reset(void *opaque)
+{
+    lapic_reset(opaque);
+}
+
+static void machine_lapic_update(void *opaque)
+{
+    lapic_update(opaque);
+}
+
+static uint64_t machine_lapic_deadline(void *opaque)
+{
+    return lapic_next_deadline(opaque);
+}
+
+static const struct platform_device_ops lapic_platform_ops = {
+    .name = "lapic",
+    .reset = machine_lapic_reset,
+    .update = machine_lapic_update,
+    .next_deadline = machine_lapic_deadline,
+};
+
+static void machine_ioapic_reset(void *opaque)
+{
+    ioapic_reset(opaque);
+}
+
+static const struct platform_device_ops ioapic_platform_ops = {
+    .name = "ioapic",
+    .reset = machine_ioapic_reset,
+};
+
+static void machine_acpi_pm_reset(void *opaque)
+{
+    acpi_pm_reset(opaque);
+}
+
+static void machine_acpi_pm_update(void *opaque)
+{
+    acpi_pm_update(opaque);
+}
+
+static uint64_t machine_acpi_pm_deadline(void *opaque)
+{
+    return acpi_pm_next_deadline(opaque);
+}
+
+static const struct platform_device_ops acpi_pm_platform_ops = {
+    .name = "acpi_pm",
+    .reset = machine_acpi_pm_reset,
+    .update = machine_acpi_pm_update,
+    .next_deadline = machine_acpi_pm_deadline,
 };
 
 static void machine_rtc_reset(void *opaque)
@@ -251,7 +335,7 @@ static bool machine_add_serial_ports(struct machine *m, struct popek_error *err)
     for (unsigned i = 0; i < MACHINE_SERIAL_PORTS; i++) {
         if (!m->config.serial[i])
             continue;
-        m->com[i] = uart16550_create(m->ioport, base[i], m->pic, irq[i], m->config.serial[i],
+        m->com[i] = uart16550_create(m->ioport, base[i], m->irq, irq[i], m->config.serial[i],
                                      machine_clock_ns, m, err);
         if (!m->com[i] || !platform_add(m->platform, &uart_platform_ops, m->com[i], err) ||
             !platform_add(m->platform, &chardev_platform_ops, m->config.serial[i], err))
@@ -324,12 +408,13 @@ static const struct platform_device_ops ata_platform_ops = {
     .reset = machine_ata_reset,
 };
 
-/* The ATA channels' INTRQ lines are IRQ 14 and 15 on the slave 8259A. */
+/* The ATA channels' INTRQ lines are ISA IRQ 14 and 15: the slave 8259A's
+ * and the I/O APIC's pins of the same numbers. */
 static void machine_ata_irq(void *ctx, unsigned irq, bool level)
 {
     struct machine *m = ctx;
 
-    pic8259_set_irq(m->pic, irq, level);
+    irq_set_level(m->irq, irq, level);
 }
 
 static void machine_chipset_reset_request(void *ctx)
@@ -393,10 +478,24 @@ struct machine *machine_create(const struct machine_config *config, struct popek
     m->pic = pic8259_create(m->ioport, err);
     if (!m->pic || !platform_add(m->platform, &pic_platform_ops, m->pic, err))
         goto fail;
+    m->irq = irq_router_create(m->pic, err);
+    if (!m->irq)
+        goto fail;
+    m->lapic = lapic_create(m->mmio, machine_clock_ns, m, irq_apic_eoi, m->irq, err);
+    if (!m->lapic || !platform_add(m->platform, &lapic_platform_ops, m->lapic, err))
+        goto fail;
+    m->ioapic = ioapic_create(m->mmio, irq_apic_deliver, m->irq, err);
+    if (!m->ioapic || !platform_add(m->platform, &ioapic_platform_ops, m->ioapic, err))
+        goto fail;
+    irq_router_attach_apic(m->irq, m->ioapic, m->lapic);
     if (!machine_add_serial_ports(m, err))
         goto fail;
-    m->pit = pit8254_create(m->ioport, m->pic, machine_clock_ns, m, err);
+    m->pit = pit8254_create(m->ioport, m->irq, machine_clock_ns, m, err);
     if (!m->pit || !platform_add(m->platform, &pit_platform_ops, m->pit, err))
+        goto fail;
+    m->acpi_pm =
+        acpi_pm_create(m->ioport, m->irq, machine_clock_ns, m, machine_on_acpi_sleep, m, err);
+    if (!m->acpi_pm || !platform_add(m->platform, &acpi_pm_platform_ops, m->acpi_pm, err))
         goto fail;
     m->pci = pci_bus_create(m->ioport, err);
     if (!m->pci || !platform_add(m->platform, &pci_platform_ops, m->pci, err))
@@ -412,10 +511,10 @@ struct machine *machine_create(const struct machine_config *config, struct popek
         .wall_ns = machine_wall_clock_ns,
         .ctx = m,
     };
-    m->rtc = rtc_cmos_create(m->ioport, m->pic, &rtc_clocks, config->ram_bytes, err);
+    m->rtc = rtc_cmos_create(m->ioport, m->irq, &rtc_clocks, config->ram_bytes, err);
     if (!m->rtc || !platform_add(m->platform, &rtc_platform_ops, m->rtc, err))
         goto fail;
-    m->kbc = i8042_create(m->ioport, m->pic, machine_on_reset_line, m, err);
+    m->kbc = i8042_create(m->ioport, m->irq, machine_on_reset_line, m, err);
     if (!m->kbc || !platform_add(m->platform, &kbc_platform_ops, m->kbc, err))
         goto fail;
     m->port92 = port92_create(m->ioport, machine_on_reset_line, m, err);
@@ -452,7 +551,11 @@ void machine_destroy(struct machine *m)
     ata_destroy(m->ata);
     chipset_destroy(m->chipset);
     pci_bus_destroy(m->pci);
+    acpi_pm_destroy(m->acpi_pm);
     pit8254_destroy(m->pit);
+    ioapic_destroy(m->ioapic);
+    lapic_destroy(m->lapic);
+    irq_router_destroy(m->irq);
     pic8259_destroy(m->pic);
     debug_ports_destroy(m->debug_ports);
     for (unsigned i = 0; i < MACHINE_SERIAL_PORTS; i++)
@@ -515,12 +618,13 @@ bool machine_reset(struct machine *m, struct popek_error *err)
     if (m->reset_by)
         m->device_resets++;
     m->reset_by = NULL;
+    m->stop_reason[0] = '\0';
     m->resets++;
     return true;
 }
 
 /* The run loop's questions after every exit: stop for the debug-exit
- * port? did a device pull the reset line? */
+ * port or an ACPI sleep request? did a device pull the reset line? */
 static bool machine_exit_check(void *ctx, int *status)
 {
     return machine_exit_requested(ctx, status);
@@ -546,7 +650,7 @@ int machine_run(struct machine *m, struct popek_error *err)
         .ram = m->ram,
         .io = m->ioport,
         .mmio = m->mmio,
-        .pic = m->pic,
+        .irq = m->irq,
         .platform = m->platform,
         .timer = m->timer,
         .mmu = m->mmu,
@@ -563,7 +667,10 @@ int machine_run(struct machine *m, struct popek_error *err)
     emul_reset_model_state(&m->cpu->arch);
     if (!machine_start_console(m, err))
         return 1;
-    return run_loop(&env, &m->run_stats, err);
+    int status = run_loop(&env, &m->run_stats, err);
+    if (m->stop_reason[0])
+        popek_fail(err, "%s", m->stop_reason);
+    return status;
 }
 
 void machine_collect_stats(const struct machine *m, struct stats_report *r)

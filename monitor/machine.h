@@ -50,9 +50,10 @@ struct vcpu_state *machine_vcpu_state(struct machine *m);
 struct ioport_bus *machine_ioport_bus(struct machine *m);
 
 /* Runs the guest until it exits through the debug-exit port (the return
- * value is that status), resets (RUN_RESET) or stops (returns 1 and err
- * says why). With -no-reboot a device's reset ends it with 0, err saying
- * which device. */
+ * value is that status), powers the machine off through ACPI (returns 0),
+ * resets (RUN_RESET) or stops (returns 1 and err says why — among the
+ * reasons, an ACPI sleep state other than soft-off). With -no-reboot a
+ * device's reset ends it with 0, err saying which device. */
 int machine_run(struct machine *m, struct popek_error *err);
 
 /* Resets the machine as the PC's reset line does: RAM cleared, CPU and
@@ -68,8 +69,8 @@ void machine_collect_stats(const struct machine *m, struct stats_report *r);
  * reach (views, the vCPU) are untouched: false means a popek bug. */
 bool machine_integrity_intact(struct machine *m);
 
-/* True once the guest asked to exit through the debug-exit port, or the
- * user through the console (Ctrl-A x: status 0). */
+/* True once the guest asked to exit through the debug-exit port or powered
+ * the machine off, or the user through the console (Ctrl-A x: status 0). */
 bool machine_exit_requested(const struct machine *m, int *status);
 
 #endif

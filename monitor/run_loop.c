@@ -43,6 +43,7 @@ struct insn_at_eip {
 struct loop {
     const struct run_env *env;
     bool reset_requested;              /* a triple fault without -no-reboot */
+    bool devices_due;                  /* port I/O or a device-memory write: service devices */
     guest_linear_t last_stale_callout; /* see handle_callout */
     const char *unsupported_mode;      /* set when the guest entered a mode popek lacks */
     /* A host fault answered by a fill that comes straight back for the same
@@ -73,6 +74,8 @@ struct loop {
     uint8_t code[CODE_BUFFER_BYTES];
     uint8_t bounce[BOUNCE_BYTES] __attribute__((aligned(64)));
 };
+
+static struct loop *current_loop; /* the running loop, for the callbacks below */
 
 static unsigned current_cpl(const struct vcpu *cpu)
 {
@@ -180,6 +183,8 @@ static bool memory_write(void *opaque, guest_linear_t addr, const void *buf, uns
                         : NULL;
         if (!dst) {
             mmio_write(env->mmio, pieces[i].phys, in + pieces[i].offset, pieces[i].len);
+            if (current_loop)
+                current_loop->devices_due = true; /* it may have reprogrammed a timer */
             continue;
         }
         if (shadow_frame_has_code(env->mmu, frame)) {
@@ -236,8 +241,6 @@ static uint64_t read_tsc(void *opaque)
 {
     return __rdtsc();
 }
-
-static struct loop *current_loop;
 
 /* The translator's question: should the instruction at eip be a callout
  * because running it in place keeps trapping? */
@@ -1050,12 +1053,19 @@ static bool handle_host_fault(struct loop *lp, struct popek_error *err)
 }
 
 /* Brings the devices up to the host clock and host input (raising their
- * IRQs on the PIC) and re-arms the host timer for the next deadline. */
+ * interrupt lines) and re-arms the host timer for the next deadline. */
 static void service_devices(const struct run_env *env)
 {
     uint64_t deadline = platform_service(env->platform);
 
     host_timer_arm(env->timer, deadline < env->stop_at_ns ? deadline : env->stop_at_ns);
+}
+
+/* The CPU's INTR line: the local APIC's, or the 8259A's when
+ * IA32_APIC_BASE disables the APIC (devices/irq.h). */
+static bool interrupt_waiting(const struct run_env *env)
+{
+    return irq_cpu_has_interrupt(env->irq, emul_lapic_enabled(&env->cpu->arch));
 }
 
 /* Delivers a pending external interrupt when the guest accepts one: IF set
@@ -1067,9 +1077,9 @@ static bool inject_interrupt(struct loop *lp, bool *delivered, struct popek_erro
 
     *delivered = false;
     if (!(cpu->arch.eflags & EFLAGS_IF) || cpu->arch.interrupt_shadow ||
-        !pic8259_has_interrupt(lp->env->pic))
+        !interrupt_waiting(lp->env))
         return true;
-    int vector = pic8259_acknowledge(lp->env->pic);
+    int vector = irq_cpu_acknowledge(lp->env->irq, emul_lapic_enabled(&cpu->arch));
     if (log_enabled(LOG_INT))
         log_printf("int: external interrupt vector 0x%02x at eip=%08x\n", vector, cpu->arch.eip);
     lp->stats->interrupts_delivered++;
@@ -1154,7 +1164,7 @@ static int run_loop_body(const struct run_env *env, struct run_stats *stats,
     cpu->exit_link = 0;
     cpu->sti_shadow_eip = 0xFFFFFFFFu;
 
-    bool devices_due = true;
+    lp->devices_due = true;
     for (;;) {
         bool delivered;
 
@@ -1166,11 +1176,11 @@ static int run_loop_body(const struct run_env *env, struct run_stats *stats,
         if (__atomic_load_n(&cpu->event_pending, __ATOMIC_ACQUIRE)) {
             __atomic_store_n(&cpu->event_pending, 0, __ATOMIC_RELAXED);
             stats->events++;
-            devices_due = true;
+            lp->devices_due = true;
         }
-        if (devices_due || halted) {
+        if (lp->devices_due || halted) {
             service_devices(env);
-            devices_due = false;
+            lp->devices_due = false;
             if (host_monotonic_ns() >= env->stop_at_ns) {
                 dump_state(cpu);
                 popek_fail(err, "time limit reached (--time-limit) at eip 0x%08x", cpu->arch.eip);
@@ -1194,7 +1204,7 @@ static int run_loop_body(const struct run_env *env, struct run_stats *stats,
         uint32_t key = mode_key(&cpu->arch);
         /* An interrupt held back only by the shadow of sti (or mov ss) is
          * taken right after the next instruction: that one runs alone. */
-        bool irq_waiting = pic8259_has_interrupt(env->pic);
+        bool irq_waiting = interrupt_waiting(env);
         bool single_step =
             cpu->arch.interrupt_shadow && (cpu->arch.eflags & EFLAGS_IF) && irq_waiting;
         if (single_step)
@@ -1260,7 +1270,7 @@ static int run_loop_body(const struct run_env *env, struct run_stats *stats,
             if (!handle_callout(lp, err, &halted))
                 return 1;
             if (emul_is_port_io((ZydisMnemonic)cpu->callout_mnemonic))
-                devices_due = true; /* it may have reprogrammed a device's deadline */
+                lp->devices_due = true; /* it may have reprogrammed a device's deadline */
             break;
         case EXIT_RAISE:
             stats->exits_raise++;

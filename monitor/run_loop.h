@@ -8,7 +8,7 @@
 #include "cache/tcache.h"
 #include "devices/ioport.h"
 #include "devices/mmio.h"
-#include "devices/pic8259.h"
+#include "devices/irq.h"
 #include "devices/platform.h"
 #include "monitor/host_timer.h"
 #include "monitor/vcpu_runtime.h"
@@ -21,7 +21,7 @@ struct run_env {
     struct guest_ram *ram;
     struct ioport_bus *io;
     struct mmio_bus *mmio;
-    struct pic8259 *pic;
+    struct irq_router *irq;    /* the interrupt controllers, as the CPU sees them */
     struct platform *platform; /* every device with a clock or host input */
     struct host_timer *timer;
     struct shadow_mmu *mmu;
@@ -59,11 +59,12 @@ struct run_stats {
 
 #define RUN_RESET (-1) /* the guest reset the machine (a triple fault or a device) */
 
-/* Runs until the guest exits through the debug-exit port (returns its
- * status), resets the machine (RUN_RESET) or stops (returns 1 with err
- * describing why: unsupported instruction, triple fault with -no-reboot,
- * halted forever, time limit). With -no-reboot a reset by a device ends
- * the run with status 0 (as QEMU), err saying which device. */
+/* Runs until the machine asks to stop (env->exit_requested: the
+ * debug-exit port, ACPI power-off; returns its status), resets the machine
+ * (RUN_RESET) or stops (returns 1 with err describing why: unsupported
+ * instruction, triple fault with -no-reboot, halted forever, time limit).
+ * With -no-reboot a reset by a device ends the run with status 0 (as QEMU),
+ * err saying which device. */
 int run_loop(const struct run_env *env, struct run_stats *stats, struct popek_error *err);
 
 #endif

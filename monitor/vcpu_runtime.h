@@ -64,9 +64,9 @@ struct vcpu {
      * (translator/translate.c). The trampoline loads it from arch.eflags on
      * entry and merges it back on every exit. */
     uint8_t virtual_if;
-    /* Set by the monitor before entry when the PIC has an interrupt
-     * waiting: an inline sti then calls out instead, so that it is
-     * delivered. */
+    /* Set by the monitor before entry when an interrupt is waiting for IF
+     * (devices/irq.h): an inline sti then calls out instead, so that it
+     * is delivered. */
     uint8_t irq_waiting;
     /* The instruction after the last inline sti: an exit there keeps the
      * interrupt shadow (SDM vol. 2, STI). */

@@ -637,11 +637,11 @@ static void test_cpuid_leaves(void **state)
     assert_int_equal(r[0], EMUL_CPUID_SIGNATURE);
     assert_int_equal(r[1], 0x00010800);
     assert_int_equal(r[2], 0x80000000u);
-    /* FPU DE PSE TSC MSR CX8 SEP PGE CMOV PAT CLFSH MMX FXSR SSE SSE2 */
-    assert_int_equal(r[3], 0x0789A93Du);
+    /* FPU DE PSE TSC MSR CX8 APIC SEP PGE CMOV PAT CLFSH MMX FXSR SSE SSE2 */
+    assert_int_equal(r[3], 0x0789AB3Du);
     for (unsigned bit = 0; bit < 32; bit++) {
-        bool absent = bit == 1 || bit == 6 || bit == 7 || bit == 9 || bit == 12 || bit == 14 ||
-                      bit == 17 || bit == 28;
+        bool absent =
+            bit == 1 || bit == 6 || bit == 7 || bit == 12 || bit == 14 || bit == 17 || bit == 28;
         if (absent)
             assert_false(r[3] & (1u << bit));
     }
@@ -682,7 +682,7 @@ static void test_cpuid_insn(void **state)
     CODE(f, 0x0F, 0xA2);
     expect_ok(f, 2);
     assert_int_equal(f->cpu.regs[REG_EAX], 0x6F1);
-    assert_int_equal(f->cpu.regs[REG_EDX], 0x0789A93Du);
+    assert_int_equal(f->cpu.regs[REG_EDX], 0x0789AB3Du);
     assert_int_equal(f->cpu.regs[REG_ECX], 0x80000000u);
 }
 
@@ -932,10 +932,17 @@ static void test_msrs(void **state)
     rdmsr(f, 0x176);
     assert_int_equal(edx_eax(f), 0xC0100000);
 
-    rdmsr(f, 0x1B); /* APIC base: BSP, disabled (no local APIC yet) */
+    rdmsr(f, 0x1B); /* APIC base: BSP, globally enabled */
+    assert_int_equal(edx_eax(f), 0xFEE00900);
+    assert_true(emul_lapic_enabled(&f->cpu));
+    wrmsr(f, 0x1B, 0xFEE00100); /* disabled: INTR belongs to the 8259A */
+    expect_ok(f, 2);
+    assert_false(emul_lapic_enabled(&f->cpu));
+    rdmsr(f, 0x1B);
     assert_int_equal(edx_eax(f), 0xFEE00100);
     wrmsr(f, 0x1B, 0xFEE00900);
     expect_ok(f, 2);
+    assert_true(emul_lapic_enabled(&f->cpu));
     wrmsr(f, 0x1B, 0xFEE00001); /* reserved bit */
     expect_fault(f, VEC_GP, 0);
 

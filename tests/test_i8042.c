@@ -17,6 +17,7 @@
 
 #include "devices/i8042.h"
 #include "devices/ioport.h"
+#include "devices/irq.h"
 #include "devices/pic8259.h"
 
 #define STATUS_OBF     0x01
@@ -31,6 +32,7 @@
 struct rig {
     struct ioport_bus *bus;
     struct pic8259 *pic;
+    struct irq_router *irq;
     struct i8042 *kbc;
     unsigned resets;
     char why[128];
@@ -52,7 +54,8 @@ static int rig_setup(void **state)
     memset(&rig, 0, sizeof(rig));
     rig.bus = ioport_bus_create();
     rig.pic = pic8259_create(rig.bus, &e);
-    rig.kbc = i8042_create(rig.bus, rig.pic, on_reset, &rig, &e);
+    rig.irq = irq_router_create(rig.pic, &e);
+    rig.kbc = i8042_create(rig.bus, rig.irq, on_reset, &rig, &e);
     assert_non_null(rig.pic);
     assert_non_null(rig.kbc);
     static const uint8_t init[][2] = {
@@ -70,6 +73,7 @@ static int rig_teardown(void **state)
     struct rig *rig = *state;
 
     i8042_destroy(rig->kbc);
+    irq_router_destroy(rig->irq);
     pic8259_destroy(rig->pic);
     ioport_bus_destroy(rig->bus);
     return 0;

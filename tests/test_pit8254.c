@@ -1,6 +1,7 @@
 /*
  * tests/test_pit8254.c — the 8254 PIT and port 0x61 (devices/pit8254.c),
- * with IRQ 0 going into a real 8259A pair.
+ * with IRQ 0 going into a real 8259A pair through the interrupt wiring
+ * (devices/irq.h).
  *
  * Time is a fake clock the tests advance. CLK pulse k of the 1.193182 MHz
  * input falls at ceil(k * 1e9 / 1193182) ns (pit8254.h), so "at pulse k"
@@ -17,6 +18,7 @@
 #include <cmocka.h>
 
 #include "devices/ioport.h"
+#include "devices/irq.h"
 #include "devices/pic8259.h"
 #include "devices/pit8254.h"
 
@@ -27,6 +29,7 @@
 struct rig {
     struct ioport_bus *bus;
     struct pic8259 *pic;
+    struct irq_router *irq;
     struct pit8254 *pit;
     uint64_t now_ns;
 };
@@ -64,8 +67,10 @@ static int rig_setup(void **state)
     rig.now_ns = 0;
     rig.bus = ioport_bus_create();
     rig.pic = pic8259_create(rig.bus, &e);
-    rig.pit = pit8254_create(rig.bus, rig.pic, fake_clock, &rig.now_ns, &e);
+    rig.irq = irq_router_create(rig.pic, &e);
+    rig.pit = pit8254_create(rig.bus, rig.irq, fake_clock, &rig.now_ns, &e);
     assert_non_null(rig.pic);
+    assert_non_null(rig.irq);
     assert_non_null(rig.pit);
     /* Linux's init_8259A, everything unmasked. */
     static const uint8_t init[][2] = {
@@ -83,6 +88,7 @@ static int rig_teardown(void **state)
     struct rig *rig = *state;
 
     pit8254_destroy(rig->pit);
+    irq_router_destroy(rig->irq);
     pic8259_destroy(rig->pic);
     ioport_bus_destroy(rig->bus);
     return 0;

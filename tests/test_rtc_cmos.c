@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "devices/ioport.h"
+#include "devices/irq.h"
 #include "devices/pic8259.h"
 #include "devices/rtc_cmos.h"
 
@@ -46,6 +47,7 @@ enum {
 struct rig {
     struct ioport_bus *bus;
     struct pic8259 *pic;
+    struct irq_router *irq;
     struct rtc_cmos *rtc;
     uint64_t mono_ns, wall_ns;
 };
@@ -88,7 +90,8 @@ static struct rig *rig_make(uint64_t ram_bytes)
     rig.wall_ns = START_WALL;
     rig.bus = ioport_bus_create();
     rig.pic = pic8259_create(rig.bus, &e);
-    rig.rtc = rtc_cmos_create(rig.bus, rig.pic, &clocks, ram_bytes, &e);
+    rig.irq = irq_router_create(rig.pic, &e);
+    rig.rtc = rtc_cmos_create(rig.bus, rig.irq, &clocks, ram_bytes, &e);
     assert_non_null(rig.pic);
     assert_non_null(rig.rtc);
     /* Linux's init_8259A, everything unmasked. */
@@ -112,6 +115,7 @@ static int rig_teardown(void **state)
     struct rig *rig = *state;
 
     rtc_cmos_destroy(rig->rtc);
+    irq_router_destroy(rig->irq);
     pic8259_destroy(rig->pic);
     ioport_bus_destroy(rig->bus);
     return 0;

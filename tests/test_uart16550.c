@@ -22,6 +22,7 @@
 
 #include "devices/chardev.h"
 #include "devices/ioport.h"
+#include "devices/irq.h"
 #include "devices/pic8259.h"
 #include "devices/uart16550.h"
 
@@ -52,6 +53,7 @@
 struct rig {
     struct ioport_bus *bus;
     struct pic8259 *pic;
+    struct irq_router *irq;
     struct chardev *backend; /* null backend: its ring plays the host */
     struct uart16550 *uart;
     uint64_t now_ns;
@@ -81,8 +83,9 @@ static int rig_setup(void **state)
     rig.now_ns = 1000;
     rig.bus = ioport_bus_create();
     rig.pic = pic8259_create(rig.bus, &e);
+    rig.irq = irq_router_create(rig.pic, &e);
     rig.backend = chardev_open(&null_spec, &e);
-    rig.uart = uart16550_create(rig.bus, COM1, rig.pic, UART_COM1_IRQ, rig.backend, fake_clock,
+    rig.uart = uart16550_create(rig.bus, COM1, rig.irq, UART_COM1_IRQ, rig.backend, fake_clock,
                                 &rig.now_ns, &e);
     assert_non_null(rig.uart);
     /* Linux's init_8259A: master vectors 0x20-0x27, everything unmasked. */
@@ -102,6 +105,7 @@ static int rig_teardown(void **state)
 
     uart16550_destroy(rig->uart);
     chardev_destroy(rig->backend);
+    irq_router_destroy(rig->irq);
     pic8259_destroy(rig->pic);
     ioport_bus_destroy(rig->bus);
     return 0;
@@ -485,7 +489,7 @@ static void test_com2_uses_irq3(void **state)
 {
     struct rig *rig = *state;
     struct popek_error e;
-    struct uart16550 *com2 = uart16550_create(rig->bus, UART_COM2_BASE, rig->pic, UART_COM2_IRQ,
+    struct uart16550 *com2 = uart16550_create(rig->bus, UART_COM2_BASE, rig->irq, UART_COM2_IRQ,
                                               NULL, fake_clock, &rig->now_ns, &e);
 
     assert_non_null(com2);

@@ -72,9 +72,14 @@ void rt_puts(const char *s)
 
 /* ---- exit ------------------------------------------------------------------ */
 
-void rt_exit(int code)
+void rt_drain(void)
 {
     serial_wait(LSR_TEMT);
+}
+
+void rt_exit(int code)
+{
+    rt_drain();
     outb(RT_DEBUG_EXIT_PORT, (uint8_t)code);
     for (;;)
         __asm__ volatile("cli; hlt");

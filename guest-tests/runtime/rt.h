@@ -69,6 +69,10 @@ bool rt_cmdline_has_word(const char *word);
  * interrupts off in case no such device exists. */
 __attribute__((noreturn)) void rt_exit(int code);
 
+/* Waits until COM1 has sent everything written so far (before a test ends
+ * the machine some other way, e.g. ACPI soft-off). */
+void rt_drain(void);
+
 /* ---- console and formatting ---------------------------------------------- */
 
 void rt_putc(char c);
