@@ -26,18 +26,17 @@
 # popek: the disk is given as -hda IMG, QEMU's spelling.
 #
 # QEMU: the PC popek models, as near as QEMU's options go: a pc machine
-# (i440FX, PIIX3) with acpi=off (popek has no ACPI tables, no PIIX4
-# power-management function, no HPET) and -nodefaults (no VGA function, no
-# CD-ROM drive), so the kernel probes the same PCI bus (00.0 host bridge,
-# 01.0 ISA bridge, 01.1 IDE) and takes the same non-ACPI paths under both;
+# (i440FX, PIIX3) with ACPI, local APIC and I/O APIC as popek has them
+# (QEMU adds its PIIX4 power-management function at 01.3 and an HPET, which
+# popek does not model), -nodefaults (no VGA function, no CD-ROM drive);
 # the CPU model closest to popek's CPUID (emul/cpuid.c: family 6 model 15
-# stepping 1 with FPU DE PSE TSC MSR CX8 SEP PGE CMOV PAT CLFLUSH MMX FXSR
-# SSE SSE2, and no PAE, APIC, MTRR, MCE, MCA, PSE36 or VME, basic leaves up
+# stepping 1 with FPU DE PSE TSC MSR CX8 APIC SEP PGE CMOV PAT CLFLUSH MMX
+# FXSR SSE SSE2, and no PAE, MTRR, MCE, MCA, PSE36 or VME, basic leaves up
 # to 2, extended up to the brand string: QEMU's pentium3 with those changes
 # and its own brand); no display and no network; the serial port on stdio
-# with signal=off, so Ctrl-C reaches the guest; isa-debug-exit at 0xf4,
-# through which the initramfs powers off a PC without ACPI. Both VMMs
-# therefore end with status (0 << 1) | 1 = 1 when the guest powers off.
+# with signal=off, so Ctrl-C reaches the guest. The guest powers off
+# through ACPI (status 0); isa-debug-exit at 0xf4 stays for an initramfs
+# booted with acpi=off, which then ends with status (0 << 1) | 1 = 1.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -91,9 +90,9 @@ qemu)
     qemu=${QEMU:-qemu-system-i386}
     cpu=pentium3,family=6,model=15,stepping=1,level=2,xlevel=0x80000004
     cpu+=",model-id=QEMU TCG CPU like popek's,+sse2,+clflush"
-    cpu+=,-pae,-apic,-mtrr,-mce,-mca,-pse36,-vme
+    cpu+=,-pae,-mtrr,-mce,-mca,-pse36,-vme
     # shellcheck disable=SC2054 # commas inside QEMU's option values
-    cmd=("$qemu" -machine pc,acpi=off -cpu "$cpu" -m "$memory" -nodefaults -display none
+    cmd=("$qemu" -machine pc -cpu "$cpu" -m "$memory" -nodefaults -display none
         -chardev stdio,id=console,signal=off -serial chardev:console -monitor none -no-reboot
         -device isa-debug-exit,iobase=0xf4,iosize=0x04
         -kernel "$kernel" -initrd "$initrd" -append "$append")
