@@ -107,13 +107,16 @@ if ((has_disk)); then
     cmd+=(-drive "file=$disk,format=raw,index=0")
 fi
 
+# A hang timeout, not a speed check: GUEST_TEST_TIMEOUT seconds (default 60).
+hang_timeout=${GUEST_TEST_TIMEOUT:-60}
+
 # Runs the command with its stdin: /dev/null, or <name>.input through a pipe.
 input=$here/$name.input
 run() {
     if [[ -f $input ]]; then
-        timeout 60 "${cmd[@]}" < <(cat "$input")
+        timeout "$hang_timeout" "${cmd[@]}" < <(cat "$input")
     else
-        timeout 60 "${cmd[@]}" </dev/null
+        timeout "$hang_timeout" "${cmd[@]}" </dev/null
     fi
 }
 
@@ -151,7 +154,7 @@ disk_status=$?
 problems=()
 case $status in
 "$expected_status") ;;
-124) problems+=("timed out after 60 s") ;;
+124) problems+=("timed out after $hang_timeout s") ;;
 0) problems+=("exit status 0 (the machine powered off; wanted $expected_status)") ;;
 *)
     if ((expected_status == 0)); then
