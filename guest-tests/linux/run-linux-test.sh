@@ -14,6 +14,7 @@
 #     guest equals the host's of the same bytes; 300 fork+exec of /bin/true;
 #     the data written to an ext2 file system on the disk and read back
 #     after dropping the page cache; each prints "POPEK-TEST: <check> ok";
+#   - under popek, that /proc/cpuinfo names popek's CPU;
 #   - /init ran the script and saw it exit with status 0, and the guest
 #     powered off: exit status 1 with /init's line saying it powers off
 #     through the debug-exit port (no ACPI: popek, and QEMU as
@@ -133,6 +134,11 @@ done
 while IFS= read -r line; do
     problems+=("guest: ${line#POPEK-TEST: }")
 done < <(grep '^POPEK-TEST: FAIL' "$tmp/out")
+
+# The guest sees the CPU its VMM offers: popek's CPUID brand string.
+if [[ $runner == popek ]] && ! grep -q '^model name[[:space:]]*: popek virtual CPU$' "$tmp/out"; then
+    problems+=("/proc/cpuinfo does not name popek's CPU ('popek virtual CPU')")
+fi
 
 # The disk, as the guest left it.
 if has_line "POPEK-TEST: disk ok"; then
