@@ -420,6 +420,7 @@ static struct tc_block *find_or_translate(struct loop *lp, guest_linear_t eip, g
         .fpu_mode = (key >> 14) & 0xF,
         .max_insns = (key & MODE_KEY_SINGLE) ? 1 : TRANSLATE_MAX_INSNS,
         .cpl = key & 3,
+        .native_rdtsc = lp->env->cpu->arch.tsc_offset == 0,
         .count_indirect = env->collect_stats,
         .bounce_buffer = bounce ? (uint64_t)(uintptr_t)lp->bounce : 0,
         .emulate = bounce ? NULL : emulate_instruction,
@@ -649,7 +650,13 @@ static bool handle_callout(struct loop *lp, struct popek_error *err, bool *halte
         }
         return emulate_faulting_access(lp, err);
     }
-    switch (emul_execute(&cpu->arch, &lp->emul, &fault, why, sizeof(why))) {
+    uint64_t tsc_offset = cpu->arch.tsc_offset;
+    enum emul_status status = emul_execute(&cpu->arch, &lp->emul, &fault, why, sizeof(why));
+    if ((tsc_offset == 0) != (cpu->arch.tsc_offset == 0)) {
+        /* Blocks read the TSC in place only while it is the host's. */
+        tcache_flush(lp->env->tc);
+    }
+    switch (status) {
     case EMUL_OK:
         lp->last_stale_callout = 0xFFFFFFFFu;
         if (lp->unsupported_mode) {

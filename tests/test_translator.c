@@ -412,9 +412,35 @@ static void test_decodes_as_the_virtual_cpu(void **state)
     assert_true(has_bsf); /* ran in place, not as a callout */
 }
 
+/* RDTSC runs in place only at CPL 0 with the guest's TSC the host's;
+ * otherwise it calls out (CR4.TSD, an offset written through the MSR). */
+static void test_rdtsc_in_place_at_cpl0(void **state)
+{
+    static uint8_t code_bytes[] = {0x0F, 0x31, 0xEB, 0xFE};
+    struct guest_code code = {code_bytes, sizeof(code_bytes)};
+    struct translate_config cfg = {.fetch = fetch, .opaque = &code, .native_rdtsc = true};
+    struct emit_buf buf;
+
+    (void)state;
+    emit_init(&buf, host, sizeof(host));
+    assert_true(translate_block(&cfg, 0x1000, &buf, &tb));
+    assert_int_equal(tb.ninsns, 2);
+    assert_int_equal(tb.insns[0].cls, INSN_IDENT);
+    assert_memory_equal(host, code_bytes, 2);
+    for (unsigned cpl = 0; cpl < 4; cpl += 3) {
+        cfg.cpl = cpl;
+        cfg.native_rdtsc = cpl == 3;
+        emit_init(&buf, host, sizeof(host));
+        assert_true(translate_block(&cfg, 0x1000, &buf, &tb));
+        assert_int_equal(tb.ninsns, 1);
+        assert_int_equal(tb.insns[0].cls, INSN_CALLOUT);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_rdtsc_in_place_at_cpl0),
         cmocka_unit_test(test_decodes_as_the_virtual_cpu),
         cmocka_unit_test(test_base_displacement_forms),
         cmocka_unit_test(test_absolute_forms),

@@ -1236,6 +1236,18 @@ bool translate_block(const struct translate_config *cfg, guest_linear_t eip, str
                 break;
             continue;
         }
+        if (insn.mnemonic == ZYDIS_MNEMONIC_RDTSC && cfg->cpl == 0 && cfg->native_rdtsc &&
+            !cfg->bounce_buffer) {
+            /* CR4.TSD does not apply at CPL 0 (SDM vol. 2, RDTSC). */
+            static const uint8_t rdtsc[] = {0x0F, 0x31};
+            rec->cls = INSN_IDENT;
+            emit_bytes(buf, rdtsc, sizeof(rdtsc));
+            out->ninsns++;
+            pc += insn.length;
+            if (!emit_ok(buf))
+                break;
+            continue;
+        }
         if ((insn.mnemonic == ZYDIS_MNEMONIC_CLI || insn.mnemonic == ZYDIS_MNEMONIC_STI) &&
             cfg->cpl == 0 && !cfg->bounce_buffer) {
             emit_virtual_if(&st, insn.mnemonic == ZYDIS_MNEMONIC_STI, pc, pc + insn.length);

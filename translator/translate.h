@@ -105,6 +105,10 @@ struct translate_config {
     /* The privilege level the block runs at (part of the mode key): at
      * CPL 0, cli and sti are inline stores to vcpu.virtual_if. */
     unsigned cpl;
+    /* RDTSC at CPL 0 runs in place: the guest's TSC is the host's (no
+     * offset written through IA32_TIME_STAMP_COUNTER). Linux reads it
+     * millions of times (sched_clock, udelay, timekeeping). */
+    bool native_rdtsc;
     /* Count indirect-branch probes in vcpu->ibl_lookups (costs a memory
      * increment per indirect branch: only when statistics are wanted). */
     bool count_indirect;
