@@ -558,6 +558,35 @@ void tcache_invalidate_frame(struct tcache *tc, uint32_t frame)
     free(fb);
 }
 
+/* The longest x86 instruction: a block's bytes run at most this far past
+ * guest_size (its last instruction, when a callout, is not counted). */
+#define MAX_INSN_BYTES 15
+
+unsigned tcache_invalidate_phys_range(struct tcache *tc, guest_phys_t phys, uint32_t len)
+{
+    uint32_t frame = phys >> 12, start = phys & 0xFFF, end = start + len;
+    struct frame_blocks *fb = *frame_slot(tc, frame);
+    unsigned remaining = 0;
+
+    for (uint32_t i = 0; fb && i < fb->count; i++) {
+        struct tc_block *b = fb->blocks[i];
+        if (!b->valid)
+            continue;
+        /* The block's bytes within this frame: [first, last). */
+        uint32_t offset = b->phys & 0xFFF;
+        uint32_t bytes_end = offset + b->guest_size + MAX_INSN_BYTES;
+        uint32_t first = (b->phys >> 12) == frame ? offset : 0;
+        uint32_t last = (b->phys >> 12) == frame ? bytes_end : bytes_end - 4096;
+        if ((b->phys >> 12) != frame && bytes_end <= 4096)
+            last = 0; /* listed for a frame its bytes no longer reach */
+        if (first < end && start < last)
+            drop_block(tc, b);
+        else
+            remaining++;
+    }
+    return remaining;
+}
+
 void tcache_invalidate_containing(struct tcache *tc, uint32_t frame, guest_linear_t eip)
 {
     struct frame_blocks *fb = *frame_slot(tc, frame);

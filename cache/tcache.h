@@ -121,6 +121,12 @@ struct tc_block *tcache_insert_or_evict(struct tcache *tc, const struct translat
 /* Drops every block whose guest code lies (partly) in physical frame `frame`. */
 void tcache_invalidate_frame(struct tcache *tc, uint32_t frame);
 
+/* Drops the blocks whose guest bytes (plus a last instruction that is a
+ * callout) overlap the physical range [phys, phys+len), which lies in one
+ * frame; returns how many valid blocks the frame still holds. A store into
+ * data that shares a page with code drops no code it did not touch. */
+unsigned tcache_invalidate_phys_range(struct tcache *tc, guest_phys_t phys, uint32_t len);
+
 /* Drops one block. */
 void tcache_invalidate_block(struct tcache *tc, struct tc_block *b);
 

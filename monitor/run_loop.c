@@ -187,9 +187,10 @@ static bool memory_write(void *opaque, guest_linear_t addr, const void *buf, uns
                 current_loop->devices_due = true; /* it may have reprogrammed a timer */
             continue;
         }
-        if (shadow_frame_has_code(env->mmu, frame)) {
-            /* Code may change: drop the frame's translations first. */
-            tcache_invalidate_frame(env->tc, frame);
+        if (shadow_frame_has_code(env->mmu, frame) &&
+            tcache_invalidate_phys_range(env->tc, pieces[i].phys, pieces[i].len) == 0) {
+            /* The blocks the bytes fed are gone; with none left in the
+             * frame, it needs no protection. */
             shadow_unprotect_code_frame(env->mmu, frame);
         }
         memcpy(dst, in + pieces[i].offset, pieces[i].len);
@@ -1037,15 +1038,14 @@ static bool handle_host_fault(struct loop *lp, struct popek_error *err)
                                                .write = f->error_code & 2};
         return deliver_exception(lp, VEC_PF, true, sf.error_code, err);
     case SHADOW_FAULT_CODE_WRITE:
-        /* A store into translated code: drop the frame's blocks and make it
-         * writable. The store itself runs alone (against the bounce buffer,
+        /* A store into a frame holding translated code: the blocks whose
+         * bytes it overwrites are dropped (memory_write), the frame made
+         * writable once none is left. The store itself runs alone (against the bounce buffer,
          * written back through the monitor's mapping), so that whatever
          * follows it is translated from the new bytes — even the next
          * instruction of the same block. */
         lp->stats->smc_write_faults++;
-        tcache_invalidate_frame(lp->env->tc, sf.frame);
-        shadow_unprotect_code_frame(lp->env->mmu, sf.frame);
-        return emulate_faulting_access(lp, err);
+        return emulate_faulting_access(lp, err); /* memory_write drops what it overwrites */
     case SHADOW_FAULT_NOT_RAM:
     case SHADOW_FAULT_OUTSIDE:
         /* Not RAM (emulated against the bus), or a 32-bit wrap into a

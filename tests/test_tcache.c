@@ -208,6 +208,33 @@ static void test_invalidate_containing(void **state)
     tcache_destroy(tc);
 }
 
+/* A store drops the blocks whose bytes it overlaps (a trailing callout
+ * counted), including a block straddling in from the previous frame, and
+ * says how many the frame still holds. */
+static void test_invalidate_phys_range(void **state)
+{
+    struct popek_error err;
+    struct tcache *tc = tcache_create(1 << 20, &err);
+    uint8_t code[256];
+    struct translated_block t1 = make_block(0x1100, 4, 0, code); /* 0x1100.. */
+    struct translated_block t2 = make_block(0x1800, 4, 0, code); /* 0x1800.. */
+    struct translated_block t3 = make_block(0x0FFE, 4, 0, code); /* into 0x1000-0x1001 */
+    struct tc_block *a = tcache_insert(tc, &t1, code, 0);
+    struct tc_block *b = tcache_insert(tc, &t2, code, 0);
+    struct tc_block *c = tcache_insert(tc, &t3, code, 0);
+
+    assert_int_equal(tcache_invalidate_phys_range(tc, 0x1400, 16), 3); /* data between */
+    assert_true(a->valid && b->valid && c->valid);
+    assert_int_equal(tcache_invalidate_phys_range(tc, 0x1106, 2), 2); /* a's callout bytes */
+    assert_false(a->valid);
+    assert_int_equal(tcache_invalidate_phys_range(tc, 0x1000, 1), 1); /* c's tail */
+    assert_false(c->valid);
+    assert_true(b->valid);
+    assert_int_equal(tcache_invalidate_phys_range(tc, 0x17F0, 0x20), 0);
+    assert_false(b->valid);
+    tcache_destroy(tc);
+}
+
 /* The same linear address in two address spaces: two blocks, told apart by
  * their physical address. */
 static void test_lookup_by_physical_address(void **state)
@@ -453,6 +480,7 @@ int main(void)
         cmocka_unit_test(test_link_scopes),
         cmocka_unit_test(test_link_index),
         cmocka_unit_test(test_invalidate_containing),
+        cmocka_unit_test(test_invalidate_phys_range),
         cmocka_unit_test(test_inline_cache),
         cmocka_unit_test(test_flush_and_drop_hook),
         cmocka_unit_test(test_arena_full),
