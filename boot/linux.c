@@ -271,19 +271,8 @@ static void linux_set_initial_state(struct linux_loader *ld, struct vcpu_state *
 
     vcpu_state_reset(cpu);
     cpu->regs[REG_ESI] = LINUX_ZERO_PAGE_ADDR;
-    cpu->eip = LINUX_KERNEL_LOAD_ADDR;
-    cpu->eflags = EFLAGS_FIXED1;
-    cpu->cr0 = CR0_PE | CR0_ET;
-    vcpu_load_flat_segment(cpu, SEG_CS, LINUX_BOOT_CS, true);
-    vcpu_load_flat_segment(cpu, SEG_DS, LINUX_BOOT_DS, false);
-    vcpu_load_flat_segment(cpu, SEG_ES, LINUX_BOOT_DS, false);
-    vcpu_load_flat_segment(cpu, SEG_FS, LINUX_BOOT_DS, false);
-    vcpu_load_flat_segment(cpu, SEG_GS, LINUX_BOOT_DS, false);
-    vcpu_load_flat_segment(cpu, SEG_SS, LINUX_BOOT_DS, false);
-    cpu->gdtr.base = LINUX_GDT_ADDR;
-    cpu->gdtr.limit = LINUX_GDT_ENTRIES * 8 - 1;
-    cpu->idtr.base = 0;
-    cpu->idtr.limit = 0x3FF;
+    boot_set_flat_entry(cpu, LINUX_KERNEL_LOAD_ADDR, LINUX_BOOT_CS, LINUX_BOOT_DS, LINUX_GDT_ADDR,
+                        LINUX_GDT_ENTRIES);
 }
 
 static void linux_log_boot(const struct linux_loader *ld, const struct vcpu_state *cpu)

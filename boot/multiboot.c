@@ -694,19 +694,8 @@ static void multiboot_set_initial_state(const struct mb_loader *ld, struct vcpu_
     vcpu_state_reset(cpu);
     cpu->regs[REG_EAX] = MULTIBOOT_BOOTLOADER_MAGIC;
     cpu->regs[REG_EBX] = ld->layout.info;
-    cpu->eip = ld->entry;
-    cpu->eflags = EFLAGS_FIXED1;
-    cpu->cr0 = CR0_PE | CR0_ET;
-    vcpu_load_flat_segment(cpu, SEG_CS, MB_CODE_SELECTOR, true);
-    vcpu_load_flat_segment(cpu, SEG_DS, MB_DATA_SELECTOR, false);
-    vcpu_load_flat_segment(cpu, SEG_ES, MB_DATA_SELECTOR, false);
-    vcpu_load_flat_segment(cpu, SEG_FS, MB_DATA_SELECTOR, false);
-    vcpu_load_flat_segment(cpu, SEG_GS, MB_DATA_SELECTOR, false);
-    vcpu_load_flat_segment(cpu, SEG_SS, MB_DATA_SELECTOR, false);
-    cpu->gdtr.base = MB_GDT_ADDR;
-    cpu->gdtr.limit = MB_GDT_ENTRIES * 8 - 1;
-    cpu->idtr.base = 0;
-    cpu->idtr.limit = 0x3FF;
+    boot_set_flat_entry(cpu, ld->entry, MB_CODE_SELECTOR, MB_DATA_SELECTOR, MB_GDT_ADDR,
+                        MB_GDT_ENTRIES);
 }
 
 static void multiboot_log_boot(const struct mb_loader *ld, const struct vcpu_state *cpu)
