@@ -81,7 +81,10 @@ struct host_timer *host_timer_create(volatile uint32_t *flag, pthread_t target, 
     t->target = target;
     t->nudge_signal = nudge_signal;
     t->armed = HOST_TIMER_NEVER;
-    t->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+    /* Non-blocking: the vCPU thread may re-arm or disarm the timer between
+     * this thread's poll and its read, and a blocking read would then wait
+     * for an expiry that never comes (and host_timer_destroy with it). */
+    t->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
     t->stop_fd = eventfd(0, EFD_CLOEXEC);
     t->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (t->timer_fd < 0 || t->stop_fd < 0 || t->wake_fd < 0 ||
