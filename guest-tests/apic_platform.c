@@ -372,8 +372,11 @@ static void test_pit_through_ioapic(void)
     CHECK_EQ(pit_ppr, VEC_PIT, "PPR in the handler");
     CHECK_EQ(pit_isr_after, 0, "ISR bit after EOI");
 
-    /* Masked: no more interrupts, even with IF=1. */
+    /* Masked: no more interrupts, even with IF=1. An edge the I/O APIC
+     * sent before the mask (after the cli above) may wait in the local
+     * APIC's IRR: let it in first, then count. */
     ioapic_write(0x14, LVT_MASKED | VEC_PIT);
+    __asm__ volatile("sti; nop; nop; cli" ::: "memory");
     unsigned before = pit_ticks;
     sti();
     bool waited = wait_pit_periods(5);
