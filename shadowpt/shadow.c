@@ -713,10 +713,7 @@ static void map_with_neighbours(struct shadow_mmu *mmu, struct space *s, unsigne
                      (e & SPTE_HOST_W) == (run.e[run.n - 1] & SPTE_HOST_W);
         if (run.n && !joins) {
             if (run_has_fault || run.n >= PREFAULT_MIN_RUN) {
-                if (!run_has_fault)
-                    mmu->stats.prefaulted_pages += run.n;
-                else
-                    mmu->stats.prefaulted_pages += run.n - 1;
+                mmu->stats.prefaulted_pages += run.n - (run_has_fault ? 1 : 0);
                 map_run(mmu, s, vi, run.lpage, run.e, run.src, run.n);
             }
             run.n = 0;
