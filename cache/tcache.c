@@ -2,7 +2,7 @@
  * cache/tcache.c — block map, chaining and flushing (tcache.h).
  *
  * The block map is a chained hash table keyed by XXH3 of (eip, phys, mode
- * key).
+ * key), with a direct-mapped table of recent lookups in front of it.
  * Blocks are appended to the arena in address order, so `by_address` is
  * sorted by construction and a host address is resolved by binary search.
  *
@@ -25,7 +25,12 @@
 
 #include "cache/code_arena.h"
 
-#define TCACHE_BUCKETS (1u << 16)
+#define TCACHE_BUCKETS (1u << 18)
+/* Lookups from the run loop (after every callout and every unchained
+ * exit) first try a direct-mapped table of recent results: one cache line
+ * instead of a hash over the key and a walk of a bucket's chain, each node
+ * a miss of its own with a hundred thousand blocks (Linux boot). */
+#define FRONT_ENTRIES  (1u << 14)
 #define FRAME_BUCKETS  (1u << 12)
 #define PAGE_BUCKETS   (1u << 12)
 
@@ -48,10 +53,19 @@ struct frame_blocks {
     struct frame_blocks *next;
 };
 
+struct front_entry {
+    guest_linear_t eip;
+    guest_phys_t phys;
+    uint32_t mode_key;
+    struct tc_block *block; /* NULL: empty */
+};
+
 struct tcache {
     struct code_arena *arena;
+    struct front_entry front[FRONT_ENTRIES];
     struct tc_block *buckets[TCACHE_BUCKETS];
     struct tc_block **by_address;
+    const uint8_t **code_starts; /* by_address[i]->code: searched without touching blocks */
     size_t nblocks, capacity;
     struct tcache_stats stats;
     tcache_drop_hook drop_hook;
@@ -104,6 +118,11 @@ static uint32_t block_hash(guest_linear_t eip, guest_phys_t phys, uint32_t mode_
     uint32_t key[3] = {eip, phys, mode_key};
 
     return (uint32_t)XXH3_64bits(key, sizeof(key)) & (TCACHE_BUCKETS - 1);
+}
+
+static struct front_entry *front_slot(struct tcache *tc, guest_linear_t eip, uint32_t mode_key)
+{
+    return &tc->front[(eip ^ (eip >> 14) ^ (mode_key * 0x9E3779B1u)) & (FRONT_ENTRIES - 1)];
 }
 
 struct tcache *tcache_create(size_t arena_bytes, struct popek_error *err)
@@ -167,6 +186,7 @@ void tcache_flush(struct tcache *tc)
     tc->local_links = tc->global_links = NULL;
     memset(tc->page_links, 0, sizeof(tc->page_links));
     free_frame_index(tc);
+    memset(tc->front, 0, sizeof(tc->front));
     memset(tc->buckets, 0, sizeof(tc->buckets));
     code_arena_reset(tc->arena);
     tc->stats.flushes++;
@@ -178,6 +198,7 @@ void tcache_destroy(struct tcache *tc)
         return;
     tcache_flush(tc);
     free(tc->by_address);
+    free(tc->code_starts);
     code_arena_destroy(tc->arena);
     free(tc);
 }
@@ -185,9 +206,16 @@ void tcache_destroy(struct tcache *tc)
 struct tc_block *tcache_lookup(struct tcache *tc, guest_linear_t eip, guest_phys_t phys,
                                uint32_t mode_key)
 {
+    struct front_entry *f = front_slot(tc, eip, mode_key);
+
     tc->stats.lookups++;
+    if (f->block && f->eip == eip && f->phys == phys && f->mode_key == mode_key) {
+        tc->stats.hits++;
+        return f->block;
+    }
     for (struct tc_block *b = tc->buckets[block_hash(eip, phys, mode_key)]; b; b = b->hash_next) {
         if (b->eip == eip && b->phys == phys && b->mode_key == mode_key) {
+            *f = (struct front_entry){eip, phys, mode_key, b};
             tc->stats.hits++;
             return b;
         }
@@ -239,6 +267,10 @@ struct tc_block *tcache_insert(struct tcache *tc, const struct translated_block 
         if (!grown)
             return NULL;
         tc->by_address = grown;
+        const uint8_t **starts = realloc(tc->code_starts, capacity * sizeof(*starts));
+        if (!starts)
+            return NULL;
+        tc->code_starts = starts;
         tc->capacity = capacity;
     }
     uint8_t *dest = code_arena_alloc(tc->arena, tb->code_size);
@@ -274,6 +306,7 @@ struct tc_block *tcache_insert(struct tcache *tc, const struct translated_block 
         (b->phys_last_frame != b->phys >> 12 && !frame_index_add(tc, b->phys_last_frame, b))) {
         /* Out of memory: never reachable, so never valid; freed by the
          * next flush like any dropped block. */
+        tc->code_starts[tc->nblocks] = b->code;
         tc->by_address[tc->nblocks++] = b;
         return NULL;
     }
@@ -281,6 +314,8 @@ struct tc_block *tcache_insert(struct tcache *tc, const struct translated_block 
     uint32_t h = block_hash(b->eip, b->phys, mode_key);
     b->hash_next = tc->buckets[h];
     tc->buckets[h] = b;
+    *front_slot(tc, b->eip, mode_key) = (struct front_entry){b->eip, b->phys, mode_key, b};
+    tc->code_starts[tc->nblocks] = b->code;
     tc->by_address[tc->nblocks++] = b;
     tc->stats.blocks_translated++;
     tc->stats.guest_insns_translated += tb->ninsns;
@@ -297,17 +332,18 @@ struct tc_block *tcache_block_at(struct tcache *tc, const void *p)
     const uint8_t *addr = p;
     size_t lo = 0, hi = tc->nblocks;
 
+    /* The last block starting at or below addr. */
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        struct tc_block *b = tc->by_address[mid];
-        if (addr < b->code)
+        if (addr < tc->code_starts[mid])
             hi = mid;
-        else if (addr >= b->code + b->code_size)
-            lo = mid + 1;
         else
-            return b;
+            lo = mid + 1;
     }
-    return NULL;
+    if (!lo)
+        return NULL;
+    struct tc_block *b = tc->by_address[lo - 1];
+    return addr < b->code + b->code_size ? b : NULL;
 }
 
 const struct translated_insn *tcache_insn_at(const struct tc_block *b, const void *p)
@@ -509,7 +545,10 @@ void tcache_unlink_block_async(struct tcache *tc, struct tc_block *b)
 static void drop_block(struct tcache *tc, struct tc_block *b)
 {
     struct tc_block **pp = &tc->buckets[block_hash(b->eip, b->phys, b->mode_key)];
+    struct front_entry *f = front_slot(tc, b->eip, b->mode_key);
 
+    if (f->block == b)
+        f->block = NULL;
     while (*pp && *pp != b)
         pp = &(*pp)->hash_next;
     if (*pp)

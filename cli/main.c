@@ -17,6 +17,7 @@
 #include "common/log.h"
 #include "devices/chardev.h"
 #include "monitor/machine.h"
+#include "monitor/perf_map.h"
 #include "monitor/run_loop.h"
 #include "monitor/stats.h"
 
@@ -83,6 +84,8 @@ int main(int argc, char **argv)
     }
     log_mask = opts.log_mask;
     if (opts.log_file && !log_open_file(opts.log_file, &err))
+        return fail_usage(&err);
+    if ((log_mask & LOG_PERFMAP) && !perf_map_open(&err))
         return fail_usage(&err);
 
     struct chardev *serial[MACHINE_SERIAL_PORTS];

@@ -27,6 +27,8 @@ static const struct {
     {"stats", LOG_STATS, "print a summary of the statistics at exit"},
     {"platform", LOG_PLATFORM,
      "show ACPI power-off and sleep requests and APIC messages popek does not model"},
+    {"perfmap", LOG_PERFMAP,
+     "write /tmp/perf-PID.map, naming each translated block for perf report"},
 };
 
 bool log_parse_items(const char *list, unsigned *mask, struct popek_error *err)

@@ -23,6 +23,7 @@ enum log_item {
     LOG_MMU = 1u << 7,       /* shadow paging: CR3 loads, INVLPG, adaptive retranslations */
     LOG_STATS = 1u << 9,     /* human summary of the statistics at exit */
     LOG_PLATFORM = 1u << 10, /* APIC programming popek drops, ACPI sleep and power-off */
+    LOG_PERFMAP = 1u << 11,  /* /tmp/perf-PID.map naming each block for perf(1) */
 };
 
 extern unsigned log_mask;

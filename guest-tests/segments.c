@@ -40,7 +40,8 @@ extern uint64_t rt_gdt[RT_GDT_ENTRIES];
 #define LSEL_IGATE  0x2C /* a 32-bit interrupt gate (not valid for LAR) */
 #define LSEL_GATE   0x34 /* call gate -> LSEL_CODE:sf_callee */
 #define LSEL_CONF   0x3C /* conforming code, DPL 0, readable */
-#define LDT_ENTRIES 8
+#define LSEL_HIGH   0x44 /* data, flat, base 0x80000000: offsets wrap past 4 GiB */
+#define LDT_ENTRIES 9
 
 #define ACC_DATA (RT_ACC_P | RT_ACC_S | RT_ACC_WRITE)
 #define ACC_CODE (RT_ACC_P | RT_ACC_S | RT_ACC_CODE | RT_ACC_READ)
@@ -89,6 +90,7 @@ static void setup_descriptors(void)
     ldt[5] = gate_desc(RT_SEL_KCODE, 0x1000, 0x0E, 0);
     ldt[6] = gate_desc(LSEL_CODE, (uint32_t)sf_callee, 0x0C, 0);
     ldt[7] = seg_desc(0, 0xFFFFF, ACC_CODE | RT_ACC_CONFORM | RT_ACC_ACCESSED, FLAT);
+    ldt[8] = seg_desc(0x80000000u, 0xFFFFF, ACC_DATA | RT_ACC_ACCESSED, FLAT);
 
     for (unsigned i = 0; i < sizeof(seg_buf); i++)
         seg_buf[i] = (uint8_t)(i * 3 + 1);
@@ -368,7 +370,7 @@ static void test_ldt(void)
     expect_load_fault("es", LSEL_NP, "LDT, not present", 11, LSEL_NP);
     expect_load_fault("fs", LSEL_CODE | 3, "LDT code, RPL 3", 13, LSEL_CODE);
     expect_load_fault("gs", LSEL_IGATE, "LDT, a gate", 13, LSEL_IGATE);
-    expect_load_fault("ds", 0x44, "beyond the LDT limit", 13, 0x44);
+    expect_load_fault("ds", 0x4C, "beyond the LDT limit", 13, 0x4C);
     expect_load_fault("ss", LSEL_RODATA, "LDT, read-only data", 13, LSEL_RODATA);
 
     __asm__ volatile(PROBE_BEGIN "lldt %w0" PROBE_END : : "r"(SEL_DATA) : "memory");
@@ -471,7 +473,7 @@ static void test_lar_lsl_verr_verw(void)
         LSEL_CODE,     LSEL_NP,
         LSEL_RODATA,   LSEL_IGATE,
         LSEL_GATE,     LSEL_CONF,
-        LSEL_CONF | 3, 0x44,
+        LSEL_CONF | 3, 0x4C,
     };
     for (unsigned i = 0; i < sizeof(sels) / sizeof(sels[0]); i++) {
         unsigned sel = sels[i];
@@ -632,6 +634,64 @@ static void test_push_pop(void)
     CHECK_EQ(sp_after - sp_before, 0, "pushw ds; popw fs: esp delta");
 }
 
+/* FS and GS with a base whose sum with the offset wraps past 4 GiB, the way
+ * i386 Linux addresses per-CPU data through FS: loads, a read-modify-write,
+ * xlat, a string source and a push, through each register. */
+static void test_wrapping_base(void)
+{
+    uint32_t off = (uint32_t)seg_buf - 0x80000000u; /* fs:off is seg_buf */
+    uint32_t v_fs, v_gs, rmw;
+    uint8_t x, copied[4] = {0};
+
+    __asm__ volatile("lldt %w0" : : "r"(SEL_LDT) : "memory");
+    __asm__ volatile("movw %w4, %%fs\n\t"
+                     "movw %w4, %%gs\n\t"
+                     "movl %%fs:(%3), %0\n\t"
+                     "movl %%gs:4(%3), %1\n\t"
+                     "addl $0x01010101, %%fs:8(%3)\n\t"
+                     "movl %%gs:8(%3), %2\n\t"
+                     "subl $0x01010101, %%gs:8(%3)"
+                     : "=&r"(v_fs), "=&r"(v_gs), "=&r"(rmw)
+                     : "r"(off), "r"(LSEL_HIGH)
+                     : "memory");
+    CHECK(v_fs == *(uint32_t *)seg_buf && v_gs == *(uint32_t *)(seg_buf + 4),
+          "fs/gs base 0x80000000, offsets wrapping past 4 GiB: read 0x%x 0x%x", v_fs, v_gs);
+    CHECK_EQ(rmw, *(uint32_t *)(seg_buf + 8) + 0x01010101u, "  add fs:[x] then read gs:[x]");
+
+    uint32_t bx = off + 16;
+    __asm__ volatile("movb $5, %%al\n\t"
+                     "fs xlat\n\t"
+                     "movb %%al, %0"
+                     : "=m"(x)
+                     : "b"(bx)
+                     : "eax", "memory");
+    CHECK_EQ(x, seg_buf[21], "  xlat fs:[ebx+al]");
+
+    uint8_t *dst = copied;
+    __asm__ volatile("cld\n\t"
+                     "movl $4, %%ecx\n\t"
+                     "rep movsb %%gs:(%%esi), %%es:(%%edi)"
+                     : "+S"(bx), "+D"(dst)
+                     :
+                     : "ecx", "memory");
+    CHECK(copied[0] == seg_buf[16] && copied[3] == seg_buf[19],
+          "  rep movsb from gs: %02x %02x %02x %02x", copied[0], copied[1], copied[2], copied[3]);
+
+    uint32_t pushed;
+    __asm__ volatile("pushl %%fs:12(%1)\n\t"
+                     "popl %0"
+                     : "=r"(pushed)
+                     : "r"(off)
+                     : "memory");
+    CHECK_EQ(pushed, *(uint32_t *)(seg_buf + 12), "  push fs:[x]");
+    __asm__ volatile("movw %w0, %%fs\n\t"
+                     "movw %w0, %%gs\n\t"
+                     "lldt %w1"
+                     :
+                     : "r"(RT_SEL_KDATA), "r"(0)
+                     : "memory");
+}
+
 int main(const struct multiboot_info *mbi)
 {
     (void)mbi;
@@ -650,6 +710,7 @@ int main(const struct multiboot_info *mbi)
     test_lar_lsl_verr_verw();
     test_far_transfers();
     test_push_pop();
+    test_wrapping_base();
 
     __asm__ volatile("lldt %w0" : : "r"(0) : "memory");
     rt_finish();

@@ -742,6 +742,8 @@ void machine_collect_stats(const struct machine *m, struct stats_report *r)
     stats_add(r, "adaptive", "retranslations", rs->adaptive_retranslations);
     stats_add(r, "adaptive", "emulations", rs->adaptive_emulations);
     stats_add(r, "adaptive", "restores", rs->adaptive_restores);
+    stats_add(r, "adaptive", "would_trap", rs->adaptive_would_trap);
+    stats_add(r, "adaptive", "would_not_trap", rs->adaptive_would_not_trap);
     for (unsigned i = 0; i < RUN_STATS_MNEMONICS; i++) {
         if (rs->callouts[i])
             stats_add(r, "callouts",

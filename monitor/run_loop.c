@@ -9,6 +9,7 @@
  * they read as all ones and ignore writes, as on a PC bus).
  */
 #include "monitor/run_loop.h"
+#include "monitor/perf_map.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -69,6 +70,7 @@ struct loop {
     /* Indirect-branch table slots filled for targets on non-global pages:
      * a CR3 load empties them (the table is a TLB of sorts). */
     uint32_t ibl_local_slots[VCPU_IBL_ENTRIES];
+    bool ibl_slot_global[VCPU_IBL_ENTRIES]; /* the entry's target page is global */
     uint32_t ibl_local_count;
     bool ibl_local_overflow;
     uint8_t code[CODE_BUFFER_BYTES];
@@ -257,27 +259,44 @@ static void ibl_clear_slot(struct vcpu *cpu, uint32_t slot)
     memset(&cpu->ibl[slot], 0, sizeof(cpu->ibl[slot])); /* not_tag 0 matches no (eip, key) */
 }
 
-/* Enters `b` as the target for `eip` under mode `key`. `global` says
- * whether eip's page is mapped global: other entries go when the guest
- * loads CR3. */
-static void ibl_fill(struct loop *lp, guest_linear_t eip, uint32_t key, const struct tc_block *b,
-                     bool global)
+static void ibl_note_local(struct loop *lp, uint32_t slot)
 {
-    struct vcpu *cpu = lp->env->cpu;
-    uint32_t slot = eip & (VCPU_IBL_ENTRIES - 1);
-    struct vcpu_ibl_entry *e = &cpu->ibl[slot];
-    uint64_t not_tag = ~((uint64_t)key << 32 | eip);
-
-    if (e->not_tag == not_tag && e->host_code == (uint64_t)(uintptr_t)b->code)
-        return;
-    e->host_code = (uint64_t)(uintptr_t)b->code;
-    e->not_tag = not_tag;
-    if (global)
-        return;
     if (lp->ibl_local_count < VCPU_IBL_ENTRIES)
         lp->ibl_local_slots[lp->ibl_local_count++] = slot;
     else
         lp->ibl_local_overflow = true;
+}
+
+/* Enters `b` as the target for `eip` under mode `key` in way 0 of eip's
+ * set; an entry for another (eip, key) there moves to way 1. `global`
+ * says whether eip's page is mapped global: other entries go when the
+ * guest loads CR3. */
+static void ibl_fill(struct loop *lp, guest_linear_t eip, uint32_t key, const struct tc_block *b,
+                     bool global)
+{
+    struct vcpu *cpu = lp->env->cpu;
+    uint32_t slot = (eip & (VCPU_IBL_SETS - 1)) * VCPU_IBL_WAYS;
+    struct vcpu_ibl_entry *way0 = &cpu->ibl[slot], *way1 = &cpu->ibl[slot + 1];
+    uint64_t not_tag = ~((uint64_t)key << 32 | eip);
+    uint64_t code = (uint64_t)(uintptr_t)b->code;
+
+    if (way0->not_tag == not_tag && way0->host_code == code)
+        return;
+    if (way0->not_tag && way0->not_tag != not_tag) {
+        /* The entry being displaced stays, one way down (a local one is
+         * recorded under its new slot too). */
+        *way1 = *way0;
+        lp->ibl_slot_global[slot + 1] = lp->ibl_slot_global[slot];
+        if (!lp->ibl_slot_global[slot + 1])
+            ibl_note_local(lp, slot + 1);
+    } else if (way1->not_tag == not_tag) {
+        memset(way1, 0, sizeof(*way1));
+    }
+    way0->host_code = code;
+    way0->not_tag = not_tag;
+    lp->ibl_slot_global[slot] = global;
+    if (!global)
+        ibl_note_local(lp, slot);
 }
 
 static void ibl_flush(struct loop *lp, bool including_global)
@@ -294,18 +313,20 @@ static void ibl_flush(struct loop *lp, bool including_global)
     lp->ibl_local_overflow = false;
 }
 
-/* INVLPG: the entries whose target lies on the page (their slots are the
- * page's 4096 offsets, modulo the table size). */
+/* INVLPG: the entries whose target lies on the page (their sets are the
+ * page's 4096 offsets, modulo the number of sets). */
 static void ibl_flush_page(struct loop *lp, guest_linear_t page)
 {
     struct vcpu *cpu = lp->env->cpu;
 
     page &= GUEST_PAGE_MASK;
     for (uint32_t off = 0; off < GUEST_PAGE_SIZE; off++) {
-        uint32_t slot = (page + off) & (VCPU_IBL_ENTRIES - 1);
-        uint64_t tag = ~cpu->ibl[slot].not_tag;
-        if (cpu->ibl[slot].not_tag && ((uint32_t)tag & GUEST_PAGE_MASK) == page)
-            ibl_clear_slot(cpu, slot);
+        uint32_t set_first = ((page + off) & (VCPU_IBL_SETS - 1)) * VCPU_IBL_WAYS;
+        for (uint32_t slot = set_first; slot < set_first + VCPU_IBL_WAYS; slot++) {
+            uint64_t tag = ~cpu->ibl[slot].not_tag;
+            if (cpu->ibl[slot].not_tag && ((uint32_t)tag & GUEST_PAGE_MASK) == page)
+                ibl_clear_slot(cpu, slot);
+        }
     }
 }
 
@@ -357,12 +378,14 @@ static void invlpg(void *opaque, guest_linear_t addr)
 
 /* ---- translation -------------------------------------------------------- */
 
-/* Everything a translation assumes about the vCPU: CPL and which segment
- * bases are non-zero (those are added at run time). */
+/* FS and GS: addressed through vcpu.seg_view, read at run time. */
+#define OWN_VIEW_SEGMENTS ((1u << SEG_FS) | (1u << SEG_GS))
+
 /* Everything a translation assumes about the vCPU, as a cache key:
  *   bits 0-1   CPL
- *   bits 2-7   segments (ES..GS) with a non-zero base, added at run time
- *   bits 8-13  segments holding a null selector (accesses raise #GP(0))
+ *   bits 2-7   segments (ES..DS) with a non-zero base, added at run time
+ *   bits 8-13  segments (ES..DS) holding a null selector (accesses raise
+ *              #GP(0)); FS and GS are neither (OWN_VIEW_SEGMENTS)
  *   bits 14-17 CR0.TS/EM/MP and CR4.OSFXSR as TRANSLATE_FPU_* (x87/SSE faults)
  *   bit 30     one-instruction blocks (MODE_KEY_SINGLE)
  *   bit 31     bounce blocks (MODE_KEY_BOUNCE) */
@@ -371,6 +394,8 @@ static uint32_t mode_key(const struct vcpu_state *s)
     uint32_t bases = 0, unusable = 0;
 
     for (int i = 0; i < SEG_COUNT; i++) {
+        if ((OWN_VIEW_SEGMENTS >> i) & 1)
+            continue;
         if (s->seg[i].base != 0)
             bases |= 1u << i;
         if (!(s->seg[i].attr & SEG_ATTR_P))
@@ -417,6 +442,7 @@ static struct tc_block *find_or_translate(struct loop *lp, guest_linear_t eip, g
         .fetch = fetch_code,
         .opaque = (void *)env,
         .nonzero_bases = (segment_base_mask)((key >> 2) & 0x3F),
+        .own_view_segments = OWN_VIEW_SEGMENTS,
         .unusable_segments = (segment_base_mask)((key >> 8) & 0x3F),
         .fpu_mode = (key >> 14) & 0xF,
         .max_insns = (key & MODE_KEY_SINGLE) ? 1 : TRANSLATE_MAX_INSNS,
@@ -443,6 +469,8 @@ static struct tc_block *find_or_translate(struct loop *lp, guest_linear_t eip, g
         shadow_protect_code_frame(env->mmu, phys >> GUEST_PAGE_SHIFT);
         shadow_protect_code_frame(env->mmu, tb.phys_last_frame);
     }
+    if (b && log_enabled(LOG_PERFMAP))
+        perf_map_block(b->code, b->code_size, eip, key & 3);
     if (b && (log_enabled(LOG_IN_ASM) || log_enabled(LOG_OUT_ASM)))
         trace_block(log_stream ? log_stream : stderr, log_enabled(LOG_IN_ASM),
                     log_enabled(LOG_OUT_ASM), &tb, &cfg, b->code);
@@ -457,6 +485,10 @@ static void enter_translated(const struct run_env *env, const void *code)
 
     cpu->view_base = (uint64_t)(uintptr_t)shadow_view_base(env->mmu, current_cpl(cpu) == 3);
     cpu->view_base_high = cpu->view_base + 0x80000000ull;
+    for (int i = SEG_FS; i <= SEG_GS; i++) {
+        const struct segment_cache *seg = &cpu->arch.seg[i];
+        cpu->seg_view[i] = cpu->view_base + ((seg->attr & SEG_ATTR_P) ? 0 : VCPU_SEG_VIEW_UNUSABLE);
+    }
     tc_enter(cpu, code);
 }
 
@@ -474,9 +506,11 @@ static void cache_drop_hook(void *ctx, const struct tc_block *b)
         shadow_unprotect_all_code(env->mmu);
         return;
     }
-    struct vcpu_ibl_entry *e = &cpu->ibl[b->eip & (VCPU_IBL_ENTRIES - 1)];
-    if (e->host_code == (uint64_t)(uintptr_t)b->code)
-        memset(e, 0, sizeof(*e));
+    struct vcpu_ibl_entry *set = &cpu->ibl[(b->eip & (VCPU_IBL_SETS - 1)) * VCPU_IBL_WAYS];
+    for (unsigned way = 0; way < VCPU_IBL_WAYS; way++) {
+        if (set[way].host_code == (uint64_t)(uintptr_t)b->code)
+            memset(&set[way], 0, sizeof(set[way]));
+    }
 }
 
 /* ---- events and faults --------------------------------------------------- */
@@ -642,7 +676,10 @@ static bool handle_callout(struct loop *lp, struct popek_error *err, bool *halte
             return true;
         }
         lp->stats->adaptive_emulations++;
-        if (adaptive_note_emulation(&lp->adaptive, here, adaptive_verdict_at_eip(lp))) {
+        enum adaptive_verdict verdict = adaptive_verdict_at_eip(lp);
+        lp->stats->adaptive_would_trap += verdict == ADAPTIVE_WOULD_TRAP;
+        lp->stats->adaptive_would_not_trap += verdict == ADAPTIVE_WOULD_NOT_TRAP;
+        if (adaptive_note_emulation(&lp->adaptive, here, verdict)) {
             /* Back in place: the blocks holding it are translated again. */
             uint32_t frame = fetch_frame(lp->env, here);
             lp->stats->adaptive_restores++;

@@ -44,16 +44,18 @@ struct run_stats {
     uint64_t ibl_misses;
     uint64_t stale_callouts; /* callout blocks whose bytes had changed under them */
     uint64_t signals_segv, signals_fpe, signals_other;
-    uint64_t smc_write_faults;              /* stores that hit a write-protected code page */
-    uint64_t page_faults_delivered;         /* guest #PF, from translated code or emul/ */
-    uint64_t shadow_fill_faults;            /* host faults that only needed a shadow fill */
-    uint64_t mmio_faults;                   /* host faults on device (or absent) memory */
-    uint64_t page_table_write_faults;       /* host faults that unsynced a guest page table */
-    uint64_t adaptive_retranslations;       /* blocks dropped to emulate a trapping instruction */
-    uint64_t adaptive_emulations;           /* instructions emulated from such callouts */
-    uint64_t adaptive_restores;             /* instructions put back in place after probation */
-    uint64_t bounce_executions;             /* accesses re-executed against the bounce buffer */
-    uint64_t implicit_emulations;           /* string/stack accesses emulated by emul/ */
+    uint64_t smc_write_faults;        /* stores that hit a write-protected code page */
+    uint64_t page_faults_delivered;   /* guest #PF, from translated code or emul/ */
+    uint64_t shadow_fill_faults;      /* host faults that only needed a shadow fill */
+    uint64_t mmio_faults;             /* host faults on device (or absent) memory */
+    uint64_t page_table_write_faults; /* host faults that unsynced a guest page table */
+    uint64_t adaptive_retranslations; /* blocks dropped to emulate a trapping instruction */
+    uint64_t adaptive_emulations;     /* instructions emulated from such callouts */
+    uint64_t adaptive_restores;       /* instructions put back in place after probation */
+    uint64_t adaptive_would_trap;     /* emulations whose access would have trapped in place */
+    uint64_t adaptive_would_not_trap; /* ... would not have trapped */
+    uint64_t bounce_executions;       /* accesses re-executed against the bounce buffer */
+    uint64_t implicit_emulations;     /* string/stack accesses emulated by emul/ */
     uint64_t callouts[RUN_STATS_MNEMONICS]; /* by guest mnemonic */
 };
 

@@ -32,7 +32,14 @@ struct vcpu_host_fault {
     uint64_t host_rip;
 };
 
-#define VCPU_IBL_ENTRIES 65536
+/* 8 GiB: past the 4 GiB window, inside the guard above the view
+ * (shadowpt/view.h) for any 32-bit offset. */
+#define VCPU_SEG_VIEW_UNUSABLE (8ull << 30)
+
+/* The indirect-branch table: 65536 sets of two ways. */
+#define VCPU_IBL_SETS    65536
+#define VCPU_IBL_WAYS    2
+#define VCPU_IBL_ENTRIES (VCPU_IBL_SETS * VCPU_IBL_WAYS)
 
 struct vcpu {
     struct vcpu_state arch;
@@ -75,14 +82,31 @@ struct vcpu {
      * touching the guest's stack (RSP is the guest's ESP). */
     uint64_t flags_scratch[2] __attribute__((aligned(16)));
 
+    /* FS and GS are addressed as seg_view[FS or GS] + (offset + base mod
+     * 2^32) (translator/rewrite.h): the view's base (r13), or
+     * VCPU_SEG_VIEW_UNUSABLE past it when the register holds a null
+     * selector, which puts every access in the guard above the view, where
+     * the monitor emulates it and raises the #GP(0) (SDM vol. 3, §3.4.2).
+     * Neither their bases nor their usability is then part of the mode key:
+     * the kernel runs with the user's GS, null in one process and TLS in the
+     * next, and every kernel block would otherwise exist twice (and thrash
+     * the indirect-branch table). Set by the monitor before each entry;
+     * the other elements are unused. */
+    uint64_t seg_view[SEG_COUNT];
+
     /* Indirect-branch lookup (translator/translate.c emits the probe): the
      * mode key of the running code in the upper half, and a count of probes. */
     uint64_t ibl_mode_tag;
     uint64_t ibl_lookups;
 
-    /* Indexed by the low 16 bits of the guest target. Each entry holds the
-     * one's complement of (eip | mode key << 32), so translated code can
-     * compare with lea and jrcxz instead of flag-changing instructions. */
+    /* Set = the low 16 bits of the guest target; entry = set * 2 + way.
+     * Two ways, because one target is often looked up under two mode keys
+     * in turn (a kernel function called while user GS is null and while it
+     * holds TLS: a Linux fork+exec thrashed a direct-mapped table). Each
+     * entry holds the one's complement of (eip | mode key << 32), so
+     * translated code can compare with lea and jrcxz instead of
+     * flag-changing instructions. The monitor keeps the most recently
+     * filled entry of a set in way 0, which is probed first. */
     struct vcpu_ibl_entry {
         uint64_t not_tag;
         uint64_t host_code;

@@ -97,6 +97,39 @@ static void test_many_blocks_and_collisions(void **state)
     tcache_destroy(tc);
 }
 
+/* The table of recent lookups in front of the hash: a dropped block is
+ * never returned from it, and blocks whose keys share a slot are both
+ * still found. */
+static void test_recent_lookups_follow_invalidation(void **state)
+{
+    struct popek_error err;
+    struct tcache *tc = tcache_create(1 << 20, &err);
+    uint8_t code[256];
+    struct translated_block tb = make_block(0x1000, 2, 0, code);
+    struct tc_block *a = tcache_insert(tc, &tb, code, 0);
+
+    assert_ptr_equal(tcache_lookup(tc, 0x1000, 0x1000, 0), a);
+    assert_ptr_equal(tcache_lookup(tc, 0x1000, 0x1000, 0), a);
+    /* Same eip and key, another frame (another address space's page). */
+    assert_null(tcache_lookup(tc, 0x1000, 0x7000, 0));
+    tcache_invalidate_block(tc, a);
+    assert_null(tcache_lookup(tc, 0x1000, 0x1000, 0));
+    struct tc_block *again = tcache_insert(tc, &tb, code, 0);
+    assert_ptr_equal(tcache_lookup(tc, 0x1000, 0x1000, 0), again);
+    /* 64 KiB apart: the same slot of a 16384-entry table indexed by
+     * eip ^ eip >> 14; both stay reachable through the hash. */
+    struct translated_block far = make_block(0x11000 ^ 0x4, 2, 0, code);
+    struct tc_block *b = tcache_insert(tc, &far, code, 0);
+    for (int i = 0; i < 3; i++) {
+        assert_ptr_equal(tcache_lookup(tc, 0x1000, 0x1000, 0), again);
+        assert_ptr_equal(tcache_lookup(tc, 0x11004, 0x11004, 0), b);
+    }
+    tcache_flush(tc);
+    assert_null(tcache_lookup(tc, 0x1000, 0x1000, 0));
+    assert_null(tcache_lookup(tc, 0x11004, 0x11004, 0));
+    tcache_destroy(tc);
+}
+
 static void test_host_address_to_guest_instruction(void **state)
 {
     struct popek_error err;
@@ -474,6 +507,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lookup_by_eip_and_mode),
         cmocka_unit_test(test_many_blocks_and_collisions),
+        cmocka_unit_test(test_recent_lookups_follow_invalidation),
         cmocka_unit_test(test_host_address_to_guest_instruction),
         cmocka_unit_test(test_chain_unchain_invalidate),
         cmocka_unit_test(test_lookup_by_physical_address),

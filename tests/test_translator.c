@@ -65,7 +65,8 @@ static void disassemble(size_t start, size_t end)
 }
 
 /* Translates one guest instruction; returns the text of its host sequence. */
-static unsigned translate_cpl = 3; /* the CPL translate_one translates for */
+static unsigned translate_cpl = 3;           /* the CPL translate_one translates for */
+static segment_base_mask translate_own_view; /* own_view_segments of translate_one */
 
 static const char *translate_one(const uint8_t *bytes, size_t len, segment_base_mask bases)
 {
@@ -73,6 +74,7 @@ static const char *translate_one(const uint8_t *bytes, size_t len, segment_base_
     struct translate_config cfg = {.fetch = fetch,
                                    .opaque = &code,
                                    .nonzero_bases = bases,
+                                   .own_view_segments = translate_own_view,
                                    .max_insns = 1,
                                    .cpl = translate_cpl};
     struct emit_buf buf;
@@ -172,6 +174,49 @@ static void test_segment_base_added(void **state)
     assert_string_equal(translate_one(b, sizeof(b), 1u << SEG_FS), expected);
     /* With a zero FS base the prefix is simply dropped. */
     assert_string_equal(translate_one(b, sizeof(b), 0), "mov eax, dword ptr [rbx+r13*1]");
+}
+
+/* FS and GS as the monitor configures them: the base is always added, and
+ * the access goes through the segment's own view pointer (rewrite.h), so
+ * neither a zero base nor a null selector is assumed. */
+static void test_own_view_segments(void **state)
+{
+    static const uint8_t load[] = {0x64, 0x8B, 0x03};                       /* mov eax, fs:[ebx] */
+    static const uint8_t absolute[] = {0x65, 0xA1, 0x14, 0x00, 0x00, 0x00}; /* mov eax, gs:[0x14] */
+    static const uint8_t high_byte[] = {0x64, 0x8A, 0x23};                  /* mov ah, fs:[ebx] */
+    static const uint8_t xlat[] = {0x64, 0xD7};                             /* xlat fs:[ebx+al] */
+    static const uint8_t plain[] = {0x8B, 0x03};                            /* mov eax, [ebx] */
+    char expected[512];
+
+    translate_own_view = (1u << SEG_FS) | (1u << SEG_GS);
+    snprintf(expected, sizeof(expected),
+             "lea r14d, [rbx]; mov r11d, dword ptr [r15+0x%02X]; lea r14d, [r14+r11*1]; "
+             "mov r11, qword ptr [r15+0x%02X]; mov eax, dword ptr [r14+r11*1]",
+             (unsigned)VCPU_OFFSET(arch.seg[SEG_FS].base), (unsigned)VCPU_OFFSET(seg_view[SEG_FS]));
+    assert_string_equal(translate_one(load, sizeof(load), 0), expected);
+    snprintf(expected, sizeof(expected),
+             "lea r14d, [0x0000000000000014]; mov r11d, dword ptr [r15+0x%02X]; "
+             "lea r14d, [r14+r11*1]; "
+             "mov r11, qword ptr [r15+0x%02X]; mov eax, dword ptr [r14+r11*1]",
+             (unsigned)VCPU_OFFSET(arch.seg[SEG_GS].base), (unsigned)VCPU_OFFSET(seg_view[SEG_GS]));
+    assert_string_equal(translate_one(absolute, sizeof(absolute), 0), expected);
+    snprintf(expected, sizeof(expected),
+             "movzx r14d, al; lea r14d, [rbx+r14*1]; mov r11d, dword ptr [r15+0x%02X]; "
+             "lea r14d, [r14+r11*1]; mov r11, qword ptr [r15+0x%02X]; "
+             "mov al, byte ptr [r14+r11*1]",
+             (unsigned)VCPU_OFFSET(arch.seg[SEG_FS].base), (unsigned)VCPU_OFFSET(seg_view[SEG_FS]));
+    assert_string_equal(translate_one(xlat, sizeof(xlat), 0), expected);
+    /* The AH-family path keeps a register in r11: the pointer is folded
+     * into r14 first. */
+    snprintf(expected, sizeof(expected),
+             "lea r14d, [rbx]; mov r11d, dword ptr [r15+0x%02X]; lea r14d, [r14+r11*1]; "
+             "mov r11, qword ptr [r15+0x%02X]; lea r14, [r14+r11*1]; mov r11, rsi; "
+             "lea rsi, [r14]; mov ah, byte ptr [rsi]; mov rsi, r11",
+             (unsigned)VCPU_OFFSET(arch.seg[SEG_FS].base), (unsigned)VCPU_OFFSET(seg_view[SEG_FS]));
+    assert_string_equal(translate_one(high_byte, sizeof(high_byte), 0), expected);
+    /* Other segments are unaffected. */
+    assert_string_equal(translate_one(plain, sizeof(plain), 0), "mov eax, dword ptr [rbx+r13*1]");
+    translate_own_view = 0;
 }
 
 static void test_lea_16bit_address(void **state)
@@ -448,6 +493,7 @@ int main(void)
         cmocka_unit_test(test_index_forms),
         cmocka_unit_test(test_every_register),
         cmocka_unit_test(test_segment_base_added),
+        cmocka_unit_test(test_own_view_segments),
         cmocka_unit_test(test_lea_16bit_address),
         cmocka_unit_test(test_bit_string_forms),
         cmocka_unit_test(test_high_byte_registers),

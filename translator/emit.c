@@ -164,6 +164,14 @@ size_t emit_jecxz_rel8(struct emit_buf *b)
     return at;
 }
 
+size_t emit_jmp_rel8(struct emit_buf *b)
+{
+    emit_u8(b, 0xEB);
+    size_t at = emit_offset(b);
+    emit_u8(b, 0);
+    return at;
+}
+
 size_t emit_jrcxz_rel8(struct emit_buf *b)
 {
     emit_u8(b, 0xE3);

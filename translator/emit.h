@@ -75,6 +75,8 @@ void emit_patch_rel32(struct emit_buf *b, size_t rel32_offset, size_t target);
 /* jrcxz/jecxz rel8 with a zero displacement; returns the rel8 offset. */
 size_t emit_jecxz_rel8(struct emit_buf *b);
 size_t emit_jrcxz_rel8(struct emit_buf *b);
+/* jmp rel8 with a zero displacement; returns the rel8 offset. */
+size_t emit_jmp_rel8(struct emit_buf *b);
 void emit_patch_rel8(struct emit_buf *b, size_t rel8_offset, size_t target);
 
 /* Writes into live code: the rel32 at host address `site` now reaches `target`. */

@@ -74,29 +74,29 @@ static void emit_movzx_r14d_r14w(struct mem_rewrite *out)
     req->operands[1].reg.value = ZYDIS_REGISTER_R14W;
 }
 
-/* mov r11d, [r15 + base of seg] */
-static void emit_load_segment_base(struct mem_rewrite *out, int32_t offset)
+/* mov r11d, [r15 + base of seg]; or mov r11, [r15 + view of seg] */
+static void emit_load_r11(struct mem_rewrite *out, int32_t offset, bool view)
 {
     ZydisEncoderRequest *req = &out->prefix[out->prefix_count++];
 
     request_init(req, ZYDIS_MNEMONIC_MOV);
     req->operand_count = 2;
     req->operands[0].type = ZYDIS_OPERAND_TYPE_REGISTER;
-    req->operands[0].reg.value = ZYDIS_REGISTER_R11D;
+    req->operands[0].reg.value = view ? ZYDIS_REGISTER_R11 : ZYDIS_REGISTER_R11D;
     req->operands[1].type = ZYDIS_OPERAND_TYPE_MEMORY;
     req->operands[1].mem.base = HOST_REG_VCPU;
     req->operands[1].mem.displacement = offset;
-    req->operands[1].mem.size = 4;
+    req->operands[1].mem.size = view ? 8 : 4;
 }
 
 bool rewrite_memory_operand(const ZydisDecodedInstruction *insn, const ZydisDecodedOperand *op,
-                            segment_base_mask nonzero_bases, const int32_t segment_offset[6],
-                            struct mem_rewrite *out)
+                            const struct segment_addressing *segments, struct mem_rewrite *out)
 {
     ZydisRegister base = ZYDIS_REGISTER_NONE, index = ZYDIS_REGISTER_NONE;
     int64_t disp = op->mem.disp.has_displacement ? op->mem.disp.value : 0;
     int segment = rewrite_operand_segment(op);
-    bool add_segment_base = (nonzero_bases >> segment) & 1;
+    bool own_view = (segments->own_view >> segment) & 1;
+    bool add_segment_base = own_view || ((segments->nonzero_bases >> segment) & 1);
     bool addr16 = insn->address_width == 16;
 
     memset(out, 0, sizeof(*out));
@@ -123,11 +123,15 @@ bool rewrite_memory_operand(const ZydisDecodedInstruction *insn, const ZydisDeco
             emit_movzx_r14d_r14w(out);
         if (add_segment_base) {
             /* r14d += segment base, with 32-bit wrap: lea r14d, [r14 + r11] */
-            emit_load_segment_base(out, segment_offset[segment]);
+            emit_load_r11(out, segments->base_offset[segment], false);
             emit_lea_r14d(out, ZYDIS_REGISTER_R14, ZYDIS_REGISTER_R11, 1, 0);
         }
         out->base = ZYDIS_REGISTER_R14;
         out->index = HOST_REG_VIEW;
+        if (own_view) {
+            emit_load_r11(out, segments->view_offset[segment], true);
+            out->index = ZYDIS_REGISTER_R11;
+        }
         out->scale = 1;
         out->displacement = 0;
         return true;

@@ -37,7 +37,7 @@
 #define HOST_REG_SCRATCH   ZYDIS_REGISTER_R11
 #define HOST_REG_SCRATCH2  ZYDIS_REGISTER_R10
 
-#define REWRITE_MAX_PREFIX 3
+#define REWRITE_MAX_PREFIX 5 /* lea, movzx (16-bit forms), base load, lea, view load */
 
 /* How segment bases enter addresses: one bit per segment register (ES..GS in
  * encoding order) whose base is not known to be zero, so it must be added
@@ -58,14 +58,25 @@ struct mem_rewrite {
  * or ZYDIS_REGISTER_NONE when reg is not a general register of the guest. */
 ZydisRegister rewrite_host_gpr64(ZydisRegister guest_reg);
 
-/* Rewrites memory operand `op` of `insn`. `segment_offset` is the offset of
- * the base of segment register i in the vCPU structure (r15-relative),
- * indexed by encoding order; used only for segments in `nonzero_bases`.
- * Returns false for forms popek does not translate (the caller hands the
- * instruction to the monitor instead). */
+/* How a memory operand reaches its segment, per segment register
+ * (encoding order). Most are addressed as view (r13) + offset, plus the
+ * segment's base from the vCPU when it is not zero. Segments in `own_view`
+ * (FS and GS) always add their base and are addressed from a host pointer
+ * of their own in the vCPU instead of r13, which the monitor points past
+ * the view when the register is unusable (monitor/vcpu_runtime.h): their
+ * base and usability are read at run time, not assumed by the translation. */
+struct segment_addressing {
+    segment_base_mask nonzero_bases;
+    segment_base_mask own_view;
+    int32_t base_offset[6]; /* r15-relative offset of each segment's base (32 bits) */
+    int32_t view_offset[6]; /* r15-relative offset of each own view pointer (64 bits) */
+};
+
+/* Rewrites memory operand `op` of `insn`. Returns false for forms popek
+ * does not translate (the caller hands the instruction to the monitor
+ * instead). */
 bool rewrite_memory_operand(const ZydisDecodedInstruction *insn, const ZydisDecodedOperand *op,
-                            segment_base_mask nonzero_bases, const int32_t segment_offset[6],
-                            struct mem_rewrite *out);
+                            const struct segment_addressing *segments, struct mem_rewrite *out);
 
 /* The segment register (0..5, encoding order) an operand is accessed through. */
 int rewrite_operand_segment(const ZydisDecodedOperand *op);

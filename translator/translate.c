@@ -20,7 +20,7 @@ struct block_state {
     size_t ic_fill_site; /* rel32 of the inline cache's jump to its fill stub */
     struct emit_buf *buf;
     struct translated_block *out;
-    int32_t segment_offset[SEG_COUNT];
+    struct segment_addressing segments;
     bool ended;
 };
 
@@ -151,6 +151,22 @@ static void emit_rewrite_prefix(struct emit_buf *b, const struct mem_rewrite *rw
         emit_request(b, &rw->prefix[i]);
 }
 
+/* An FS/GS operand (rewrite.h) is [r14 + r11], r11 the segment's view
+ * pointer. Sequences that need r11 for something else emit the prefix
+ * here and fold the pointer into r14: the operand becomes [r14]. */
+static void emit_fold_own_view(struct emit_buf *b, struct mem_rewrite *rw)
+{
+    if (rw->index != ZYDIS_REGISTER_R11)
+        return;
+    emit_rewrite_prefix(b, rw);
+    emit_lea(b, ZYDIS_REGISTER_R14, ZYDIS_REGISTER_R14, ZYDIS_REGISTER_R11, 0);
+    rw->prefix_count = 0;
+    rw->base = ZYDIS_REGISTER_R14;
+    rw->index = ZYDIS_REGISTER_NONE;
+    rw->scale = 0;
+    rw->displacement = 0;
+}
+
 /* ---- exits -------------------------------------------------------------- */
 
 static void emit_exit(struct emit_buf *b, enum vcpu_exit_reason reason)
@@ -270,6 +286,23 @@ static int fpu_exception(const struct block_state *st, const ZydisDecodedInstruc
     return -1;
 }
 
+/* r11 = the target's set in the indirect-branch table, scaled so that
+ * [r15 + r11*8 + ibl] is its way 0: (r14 & 0xFFFF) * 4 * 8 = set * 32. */
+static void emit_ibl_set_index(struct emit_buf *b)
+{
+    ZydisEncoderRequest req;
+
+    _Static_assert(VCPU_IBL_SETS == 65536 && VCPU_IBL_WAYS == 2 &&
+                       sizeof(struct vcpu_ibl_entry) == 16,
+                   "the probe indexes with movzx r11d, r14w and 32-byte sets");
+    req_init(&req, ZYDIS_MNEMONIC_MOVZX, 2);
+    op_reg(&req.operands[0], ZYDIS_REGISTER_R11D);
+    op_reg(&req.operands[1], ZYDIS_REGISTER_R14W);
+    emit_request(b, &req);
+    emit_lea(b, ZYDIS_REGISTER_R11, ZYDIS_REGISTER_R11, ZYDIS_REGISTER_R11, 0);
+    emit_lea(b, ZYDIS_REGISTER_R11, ZYDIS_REGISTER_R11, ZYDIS_REGISTER_R11, 0);
+}
+
 /* Indirect branch with the guest target in r14d: probe the vCPU's lookup
  * table (vcpu_runtime.h) and jump straight to the block on a hit; on a miss
  * exit to the monitor, which translates the target and fills the entry.
@@ -291,6 +324,12 @@ static void emit_indirect_exit(struct block_state *st)
     ic->disp = (uint32_t)emit_offset(b);
     emit_u32(b, 0);
     size_t ic_hit = emit_jrcxz_rel8(b);
+    size_t to_probe = emit_jmp_rel8(b);
+    /* inline-cache hit: a direct jump, patched to the cached target */
+    emit_patch_rel8(b, ic_hit, emit_offset(b));
+    emit_mov_reg_reg(b, ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_R10);
+    ic->hit_rel32 = (uint32_t)emit_jmp_rel32(b);
+    emit_patch_rel8(b, to_probe, emit_offset(b));
     st->out->has_ic = true;
     st->ic_fill_site = to_fill;
     if (st->cfg->count_indirect) {
@@ -301,53 +340,50 @@ static void emit_indirect_exit(struct block_state *st)
         emit_mov_mem_reg(b, HOST_REG_VCPU, ZYDIS_REGISTER_NONE, VCPU_OFFSET(ibl_lookups), 8,
                          ZYDIS_REGISTER_RCX);
     }
-    /* rcx = (mode tag + target + 1) + ~tag = expected - tag */
-    emit_mov_reg_mem(b, ZYDIS_REGISTER_RCX, HOST_REG_VCPU, ZYDIS_REGISTER_NONE,
-                     VCPU_OFFSET(ibl_mode_tag), 8);
-    emit_lea(b, ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_R14, 1);
-    req_init(&req, ZYDIS_MNEMONIC_MOVZX, 2);
-    op_reg(&req.operands[0], ZYDIS_REGISTER_R11D);
-    op_reg(&req.operands[1], ZYDIS_REGISTER_R14W);
-    emit_request(b, &req);
-    emit_lea(b, ZYDIS_REGISTER_R11, ZYDIS_REGISTER_R11, ZYDIS_REGISTER_R11,
-             0); /* 16-byte entries */
-    req_init(&req, ZYDIS_MNEMONIC_MOV, 2);
-    op_reg(&req.operands[0], ZYDIS_REGISTER_R11);
-    req.operands[1].type = ZYDIS_OPERAND_TYPE_MEMORY;
-    req.operands[1].mem = (struct ZydisEncoderOperandMem_){.base = HOST_REG_VCPU,
-                                                           .index = ZYDIS_REGISTER_R11,
-                                                           .scale = 8,
-                                                           .displacement = ibl,
-                                                           .size = 8};
-    emit_request(b, &req);
-    emit_lea(b, ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_R11, 0);
-    size_t hit = emit_jrcxz_rel8(b);
+    /* For way 0, then way 1 of the target's set:
+     * rcx = (mode tag + target + 1) + ~tag = expected - tag, zero on a hit. */
+    size_t hit[VCPU_IBL_WAYS];
+    for (unsigned way = 0; way < VCPU_IBL_WAYS; way++) {
+        emit_mov_reg_mem(b, ZYDIS_REGISTER_RCX, HOST_REG_VCPU, ZYDIS_REGISTER_NONE,
+                         VCPU_OFFSET(ibl_mode_tag), 8);
+        emit_lea(b, ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_R14, 1);
+        emit_ibl_set_index(b);
+        req_init(&req, ZYDIS_MNEMONIC_MOV, 2);
+        op_reg(&req.operands[0], ZYDIS_REGISTER_R11);
+        req.operands[1].type = ZYDIS_OPERAND_TYPE_MEMORY;
+        req.operands[1].mem = (struct ZydisEncoderOperandMem_){
+            .base = HOST_REG_VCPU,
+            .index = ZYDIS_REGISTER_R11,
+            .scale = 8,
+            .displacement = ibl + (int32_t)(way * sizeof(struct vcpu_ibl_entry)),
+            .size = 8};
+        emit_request(b, &req);
+        emit_lea(b, ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_R11, 0);
+        hit[way] = emit_jrcxz_rel8(b);
+    }
+    size_t to_miss = emit_jmp_rel8(b);
+    /* hit: jmp [r15 + set*32 + way*16 + ibl + 8] */
+    for (unsigned way = 0; way < VCPU_IBL_WAYS; way++) {
+        emit_patch_rel8(b, hit[way], emit_offset(b));
+        emit_mov_reg_reg(b, ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_R10);
+        emit_ibl_set_index(b);
+        req_init(&req, ZYDIS_MNEMONIC_JMP, 1);
+        req.branch_type = ZYDIS_BRANCH_TYPE_NEAR;
+        req.operands[0].type = ZYDIS_OPERAND_TYPE_MEMORY;
+        req.operands[0].mem = (struct ZydisEncoderOperandMem_){
+            .base = HOST_REG_VCPU,
+            .index = ZYDIS_REGISTER_R11,
+            .scale = 8,
+            .displacement = ibl + (int32_t)(way * sizeof(struct vcpu_ibl_entry)) + 8,
+            .size = 8};
+        emit_request(b, &req);
+    }
     /* miss */
+    emit_patch_rel8(b, to_miss, emit_offset(b));
     emit_mov_reg_reg(b, ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_R10);
     emit_store_vcpu_r14d(b, VCPU_OFFSET(next_eip));
     emit_mov_r14d_imm(b, 0);
     emit_exit(b, EXIT_BRANCH);
-    /* hit: jmp [r15 + index*16 + ibl + 8] */
-    emit_patch_rel8(b, hit, emit_offset(b));
-    emit_mov_reg_reg(b, ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_R10);
-    req_init(&req, ZYDIS_MNEMONIC_MOVZX, 2);
-    op_reg(&req.operands[0], ZYDIS_REGISTER_R11D);
-    op_reg(&req.operands[1], ZYDIS_REGISTER_R14W);
-    emit_request(b, &req);
-    emit_lea(b, ZYDIS_REGISTER_R11, ZYDIS_REGISTER_R11, ZYDIS_REGISTER_R11, 0);
-    req_init(&req, ZYDIS_MNEMONIC_JMP, 1);
-    req.branch_type = ZYDIS_BRANCH_TYPE_NEAR;
-    req.operands[0].type = ZYDIS_OPERAND_TYPE_MEMORY;
-    req.operands[0].mem = (struct ZydisEncoderOperandMem_){.base = HOST_REG_VCPU,
-                                                           .index = ZYDIS_REGISTER_R11,
-                                                           .scale = 8,
-                                                           .displacement = ibl + 8,
-                                                           .size = 8};
-    emit_request(b, &req);
-    /* inline-cache hit: a direct jump, patched to the cached target */
-    emit_patch_rel8(b, ic_hit, emit_offset(b));
-    emit_mov_reg_reg(b, ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_R10);
-    ic->hit_rel32 = (uint32_t)emit_jmp_rel32(b);
     st->ended = true;
 }
 
@@ -488,6 +524,7 @@ static bool translate_bit_string(struct block_state *st, const ZydisDecodedInstr
     ZydisRegister offset = ops[1].reg.value;
     ZydisRegister value = size == 2 ? ZYDIS_REGISTER_R11W : ZYDIS_REGISTER_R11D;
     ZydisRegister addr_base = HOST_REG_VIEW;
+    bool own_view = false;
 
     if ((size != 2 && size != 4) || !rewrite_host_gpr64(offset))
         return false;
@@ -498,8 +535,9 @@ static bool translate_bit_string(struct block_state *st, const ZydisDecodedInstr
         /* r14d = EA (with the segment base), as for index forms. */
         struct mem_rewrite rw;
         ZydisDecodedOperand forced = ops[0];
-        if (!rewrite_memory_operand(insn, &forced, st->cfg->nonzero_bases, st->segment_offset, &rw))
+        if (!rewrite_memory_operand(insn, &forced, &st->segments, &rw))
             return false;
+        own_view = rw.index == ZYDIS_REGISTER_R11;
         if (rw.base != ZYDIS_REGISTER_R14) {
             /* A [base+disp] or [disp] form: compute the same address in r14d. */
             int64_t disp =
@@ -530,6 +568,14 @@ static bool translate_bit_string(struct block_state *st, const ZydisDecodedInstr
         op_mem(&req.operands[1], ZYDIS_REGISTER_R14, ZYDIS_REGISTER_R11, 0, 8);
         req.operands[1].mem.scale = (uint8_t)size;
         emit_request(b, &req);
+        if (own_view) {
+            /* FS/GS: the segment's view pointer (rewrite.h), after r11's
+             * use as the offset above. */
+            emit_mov_reg_mem(b, ZYDIS_REGISTER_R11, HOST_REG_VCPU, ZYDIS_REGISTER_NONE,
+                             st->segments.view_offset[rewrite_operand_segment(&ops[0])], 8);
+            emit_lea(b, ZYDIS_REGISTER_R14, ZYDIS_REGISTER_R14, ZYDIS_REGISTER_R11, 0);
+            addr_base = ZYDIS_REGISTER_NONE;
+        }
     }
     emit_mov_reg_mem(b, value, ZYDIS_REGISTER_R14, addr_base, 0, size);
     req_init(&req, insn->mnemonic, 2);
@@ -576,8 +622,7 @@ static bool translate_ident(struct block_state *st, const ZydisDecodedInstructio
             memset(&rw, 0, sizeof(rw));
             rw.base = ZYDIS_REGISTER_R14;
             rw.index = ZYDIS_REGISTER_NONE;
-        } else if (!rewrite_memory_operand(insn, &ops[i], st->cfg->nonzero_bases,
-                                           st->segment_offset, &rw)) {
+        } else if (!rewrite_memory_operand(insn, &ops[i], &st->segments, &rw)) {
             return false;
         }
         mem_index = (int)i;
@@ -589,6 +634,7 @@ static bool translate_ident(struct block_state *st, const ZydisDecodedInstructio
         int temp = pick_free_legacy_reg(insn, ops);
         if (temp < 0)
             return false;
+        emit_fold_own_view(st->buf, &rw);
         emit_rewrite_prefix(st->buf, &rw);
         emit_mov_reg_reg(st->buf, ZYDIS_REGISTER_R11, gpr((unsigned)temp, 64));
         emit_lea(st->buf, gpr((unsigned)temp, 64), rw.base, rw.index, rw.displacement);
@@ -626,7 +672,7 @@ static bool load_memory_operand_r14(struct block_state *st, const ZydisDecodedIn
 {
     struct mem_rewrite rw;
 
-    if (!rewrite_memory_operand(insn, op, st->cfg->nonzero_bases, st->segment_offset, &rw))
+    if (!rewrite_memory_operand(insn, op, &st->segments, &rw))
         return false;
     emit_rewrite_prefix(st->buf, &rw);
     emit_mov_reg_mem(st->buf, size == 2 ? ZYDIS_REGISTER_R14W : ZYDIS_REGISTER_R14D, rw.base,
@@ -749,8 +795,9 @@ static bool translate_pop(struct block_state *st, const ZydisDecodedInstruction 
         adjusted.mem.disp.value += size;
     }
     struct mem_rewrite rw;
-    if (!rewrite_memory_operand(insn, &adjusted, st->cfg->nonzero_bases, st->segment_offset, &rw))
+    if (!rewrite_memory_operand(insn, &adjusted, &st->segments, &rw))
         return false;
+    emit_fold_own_view(b, &rw); /* r11 carries the value here */
     ZydisRegister temp = size == 2 ? ZYDIS_REGISTER_R11W : ZYDIS_REGISTER_R11D;
     emit_mov_reg_mem(b, temp, STACK_BASE, VIEW, 0, size);
     emit_rewrite_prefix(b, &rw);
@@ -840,13 +887,20 @@ static bool translate_stack(struct block_state *st, const ZydisDecodedInstructio
 
 /* ---- string instructions ------------------------------------------------- */
 
-/* rsi/rdi = view + guest value (+ segment base when it is not zero). */
+/* rsi/rdi = view + guest value (+ segment base when it is not zero; FS and
+ * GS from their own view pointer: rewrite.h). */
 static void emit_string_bias(struct block_state *st, ZydisRegister reg64, int segment)
 {
     if (segment >= 0) {
         emit_mov_reg_mem(st->buf, ZYDIS_REGISTER_R11D, HOST_REG_VCPU, ZYDIS_REGISTER_NONE,
-                         st->segment_offset[segment], 4);
+                         st->segments.base_offset[segment], 4);
         emit_lea(st->buf, reg64, reg64, ZYDIS_REGISTER_R11, 0);
+        if ((st->segments.own_view >> segment) & 1) {
+            emit_mov_reg_mem(st->buf, ZYDIS_REGISTER_R11, HOST_REG_VCPU, ZYDIS_REGISTER_NONE,
+                             st->segments.view_offset[segment], 8);
+            emit_lea(st->buf, reg64, reg64, ZYDIS_REGISTER_R11, 0);
+            return;
+        }
     }
     emit_lea(st->buf, reg64, reg64, VIEW, 0);
 }
@@ -863,7 +917,7 @@ static void emit_string_unbias(struct block_state *st, ZydisRegister reg32, Zydi
     }
     ZydisEncoderRequest req;
     emit_mov_reg_mem(st->buf, ZYDIS_REGISTER_R11D, HOST_REG_VCPU, ZYDIS_REGISTER_NONE,
-                     st->segment_offset[segment], 4);
+                     st->segments.base_offset[segment], 4);
     req_init(&req, ZYDIS_MNEMONIC_NOT, 1);
     op_reg(&req.operands[0], ZYDIS_REGISTER_R11D);
     emit_request(st->buf, &req);
@@ -883,7 +937,8 @@ static bool translate_string(struct block_state *st, const ZydisDecodedInstructi
         if (ops[i].type != ZYDIS_OPERAND_TYPE_MEMORY)
             continue;
         int segment = rewrite_operand_segment(&ops[i]);
-        int based = ((st->cfg->nonzero_bases >> segment) & 1) ? segment : -1;
+        int based =
+            (((st->segments.nonzero_bases | st->segments.own_view) >> segment) & 1) ? segment : -1;
         if (ops[i].mem.base == ZYDIS_REGISTER_ESI) {
             uses_esi = true;
             source_segment = based;
@@ -945,12 +1000,17 @@ static bool translate_xlat(struct block_state *st, const ZydisDecodedInstruction
     op_reg(&req.operands[1], ZYDIS_REGISTER_AL);
     emit_request(b, &req);
     emit_lea(b, ZYDIS_REGISTER_R14D, ZYDIS_REGISTER_RBX, ZYDIS_REGISTER_R14, 0);
-    if ((st->cfg->nonzero_bases >> segment) & 1) {
+    bool own_view = (st->segments.own_view >> segment) & 1;
+    if (own_view || ((st->segments.nonzero_bases >> segment) & 1)) {
         emit_mov_reg_mem(b, ZYDIS_REGISTER_R11D, HOST_REG_VCPU, ZYDIS_REGISTER_NONE,
-                         st->segment_offset[segment], 4);
+                         st->segments.base_offset[segment], 4);
         emit_lea(b, ZYDIS_REGISTER_R14D, ZYDIS_REGISTER_R14, ZYDIS_REGISTER_R11, 0);
     }
-    emit_mov_reg_mem(b, ZYDIS_REGISTER_AL, ZYDIS_REGISTER_R14, VIEW, 0, 1);
+    if (own_view)
+        emit_mov_reg_mem(b, ZYDIS_REGISTER_R11, HOST_REG_VCPU, ZYDIS_REGISTER_NONE,
+                         st->segments.view_offset[segment], 8);
+    emit_mov_reg_mem(b, ZYDIS_REGISTER_AL, ZYDIS_REGISTER_R14, own_view ? ZYDIS_REGISTER_R11 : VIEW,
+                     0, 1);
     return true;
 }
 
@@ -1193,8 +1253,12 @@ bool translate_block(const struct translate_config *cfg, guest_linear_t eip, str
     out->ends_in_callout = false;
     out->has_ic = false;
     out->eip = eip;
-    for (int i = 0; i < SEG_COUNT; i++)
-        st.segment_offset[i] = VCPU_OFFSET(arch.seg[i].base);
+    st.segments.nonzero_bases = cfg->nonzero_bases;
+    st.segments.own_view = cfg->own_view_segments;
+    for (int i = 0; i < SEG_COUNT; i++) {
+        st.segments.base_offset[i] = VCPU_OFFSET(arch.seg[i].base);
+        st.segments.view_offset[i] = VCPU_OFFSET(seg_view[i]);
+    }
 
     while (!st.ended) {
         uint8_t bytes[ZYDIS_MAX_INSTRUCTION_LENGTH];

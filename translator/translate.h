@@ -95,6 +95,10 @@ struct translate_config {
     size_t (*fetch)(void *opaque, guest_linear_t eip, uint8_t *buf, size_t len);
     void *opaque;
     segment_base_mask nonzero_bases; /* segments whose base is added at run time */
+    /* Segments addressed through their own view pointer, vcpu.seg_view (FS
+     * and GS): their base and usability are read at run time, not assumed
+     * (translator/rewrite.h). */
+    segment_base_mask own_view_segments;
     /* Segments holding a null selector (unusable): any access through one
      * raises #GP(0) instead (SDM vol. 3, §3.4.2). */
     segment_base_mask unusable_segments;
