@@ -14,7 +14,6 @@ struct code_arena {
     uint8_t *exec_base;
     size_t size;
     size_t used;
-    int fd;
 };
 
 struct code_arena *code_arena_create(size_t size, struct popek_error *err)
@@ -26,20 +25,22 @@ struct code_arena *code_arena_create(size_t size, struct popek_error *err)
         return NULL;
     }
     arena->size = size;
-    arena->fd = memfd_create("popek-code-arena", MFD_CLOEXEC);
-    if (arena->fd < 0 || ftruncate(arena->fd, (off_t)size) < 0) {
-        popek_fail(err, "cannot create the code arena: %s", strerror(errno));
-        goto fail;
-    }
-    arena->write_base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, arena->fd, 0);
+    /* Shared anonymous memory, mapped twice: mremap with an old size of 0
+     * makes a second mapping of the same pages. Anonymous rather than a
+     * memfd, so that perf(1) resolves samples in it through
+     * /tmp/perf-PID.map (-d perfmap) as it does for any JIT. */
+    arena->write_base =
+        mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (arena->write_base == MAP_FAILED) {
         arena->write_base = NULL;
         popek_fail(err, "cannot map the code arena for writing: %s", strerror(errno));
         goto fail;
     }
-    arena->exec_base = mmap(NULL, size, PROT_READ | PROT_EXEC, MAP_SHARED, arena->fd, 0);
-    if (arena->exec_base == MAP_FAILED) {
-        arena->exec_base = NULL;
+    arena->exec_base = mremap(arena->write_base, 0, size, MREMAP_MAYMOVE);
+    if (arena->exec_base == MAP_FAILED ||
+        mprotect(arena->exec_base, size, PROT_READ | PROT_EXEC) < 0) {
+        if (arena->exec_base == MAP_FAILED)
+            arena->exec_base = NULL;
         popek_fail(err, "cannot map the code arena for execution: %s", strerror(errno));
         goto fail;
     }
@@ -57,8 +58,6 @@ void code_arena_destroy(struct code_arena *arena)
         munmap(arena->write_base, arena->size);
     if (arena->exec_base)
         munmap(arena->exec_base, arena->size);
-    if (arena->fd >= 0)
-        close(arena->fd);
     free(arena);
 }
 

@@ -1,9 +1,10 @@
 /*
  * cache/code_arena.h — memory for translated code, W^X.
  *
- * The arena is one memfd mapped twice: a read/write mapping the translator
- * writes through and a read/execute mapping translated code runs from. No page
- * is ever writable and executable through the same address. Allocation is a
+ * The arena is one region of shared anonymous memory mapped twice: a
+ * read/write mapping the translator writes through and a read/execute
+ * mapping translated code runs from. No page is ever writable and
+ * executable through the same address. Allocation is a
  * bump pointer; the only way to free is code_arena_reset (flush-all), so the
  * eviction policy above it decides when that happens.
  *
