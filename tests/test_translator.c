@@ -176,6 +176,20 @@ static void test_segment_base_added(void **state)
     assert_string_equal(translate_one(b, sizeof(b), 0), "mov eax, dword ptr [rbx+r13*1]");
 }
 
+/* Asserts the host code of `bytes` with FS and GS addressed through their
+ * own view pointers; `format` has two %02X: the r15 offsets of the base and
+ * of the view pointer of `seg`. */
+static void expect_own_view(const uint8_t *bytes, size_t len, int seg, const char *format)
+{
+    char expected[512];
+
+    snprintf(expected, sizeof(expected), format, (unsigned)VCPU_OFFSET(arch.seg[seg].base),
+             (unsigned)VCPU_OFFSET(seg_view[seg]));
+    translate_own_view = (1u << SEG_FS) | (1u << SEG_GS);
+    assert_string_equal(translate_one(bytes, len, 0), expected);
+    translate_own_view = 0;
+}
+
 /* FS and GS as the monitor configures them: the base is always added, and
  * the access goes through the segment's own view pointer (rewrite.h), so
  * neither a zero base nor a null selector is assumed. */
@@ -186,37 +200,27 @@ static void test_own_view_segments(void **state)
     static const uint8_t high_byte[] = {0x64, 0x8A, 0x23};                  /* mov ah, fs:[ebx] */
     static const uint8_t xlat[] = {0x64, 0xD7};                             /* xlat fs:[ebx+al] */
     static const uint8_t plain[] = {0x8B, 0x03};                            /* mov eax, [ebx] */
-    char expected[512];
+#define BASE_ADDED "mov r11d, dword ptr [r15+0x%02X]; lea r14d, [r14+r11*1]; "
+#define VIEW_LOAD  "mov r11, qword ptr [r15+0x%02X]; "
 
-    translate_own_view = (1u << SEG_FS) | (1u << SEG_GS);
-    snprintf(expected, sizeof(expected),
-             "lea r14d, [rbx]; mov r11d, dword ptr [r15+0x%02X]; lea r14d, [r14+r11*1]; "
-             "mov r11, qword ptr [r15+0x%02X]; mov eax, dword ptr [r14+r11*1]",
-             (unsigned)VCPU_OFFSET(arch.seg[SEG_FS].base), (unsigned)VCPU_OFFSET(seg_view[SEG_FS]));
-    assert_string_equal(translate_one(load, sizeof(load), 0), expected);
-    snprintf(expected, sizeof(expected),
-             "lea r14d, [0x0000000000000014]; mov r11d, dword ptr [r15+0x%02X]; "
-             "lea r14d, [r14+r11*1]; "
-             "mov r11, qword ptr [r15+0x%02X]; mov eax, dword ptr [r14+r11*1]",
-             (unsigned)VCPU_OFFSET(arch.seg[SEG_GS].base), (unsigned)VCPU_OFFSET(seg_view[SEG_GS]));
-    assert_string_equal(translate_one(absolute, sizeof(absolute), 0), expected);
-    snprintf(expected, sizeof(expected),
-             "movzx r14d, al; lea r14d, [rbx+r14*1]; mov r11d, dword ptr [r15+0x%02X]; "
-             "lea r14d, [r14+r11*1]; mov r11, qword ptr [r15+0x%02X]; "
-             "mov al, byte ptr [r14+r11*1]",
-             (unsigned)VCPU_OFFSET(arch.seg[SEG_FS].base), (unsigned)VCPU_OFFSET(seg_view[SEG_FS]));
-    assert_string_equal(translate_one(xlat, sizeof(xlat), 0), expected);
+    expect_own_view(load, sizeof(load), SEG_FS,
+                    "lea r14d, [rbx]; " BASE_ADDED VIEW_LOAD "mov eax, dword ptr [r14+r11*1]");
+    expect_own_view(absolute, sizeof(absolute), SEG_GS,
+                    "lea r14d, [0x0000000000000014]; " BASE_ADDED VIEW_LOAD
+                    "mov eax, dword ptr [r14+r11*1]");
+    expect_own_view(xlat, sizeof(xlat), SEG_FS,
+                    "movzx r14d, al; lea r14d, [rbx+r14*1]; " BASE_ADDED VIEW_LOAD
+                    "mov al, byte ptr [r14+r11*1]");
     /* The AH-family path keeps a register in r11: the pointer is folded
      * into r14 first. */
-    snprintf(expected, sizeof(expected),
-             "lea r14d, [rbx]; mov r11d, dword ptr [r15+0x%02X]; lea r14d, [r14+r11*1]; "
-             "mov r11, qword ptr [r15+0x%02X]; lea r14, [r14+r11*1]; mov r11, rsi; "
-             "lea rsi, [r14]; mov ah, byte ptr [rsi]; mov rsi, r11",
-             (unsigned)VCPU_OFFSET(arch.seg[SEG_FS].base), (unsigned)VCPU_OFFSET(seg_view[SEG_FS]));
-    assert_string_equal(translate_one(high_byte, sizeof(high_byte), 0), expected);
+    expect_own_view(high_byte, sizeof(high_byte), SEG_FS,
+                    "lea r14d, [rbx]; " BASE_ADDED VIEW_LOAD
+                    "lea r14, [r14+r11*1]; mov r11, rsi; lea rsi, [r14]; "
+                    "mov ah, byte ptr [rsi]; mov rsi, r11");
     /* Other segments are unaffected. */
-    assert_string_equal(translate_one(plain, sizeof(plain), 0), "mov eax, dword ptr [rbx+r13*1]");
-    translate_own_view = 0;
+    expect_own_view(plain, sizeof(plain), SEG_DS, "mov eax, dword ptr [rbx+r13*1]");
+#undef BASE_ADDED
+#undef VIEW_LOAD
 }
 
 static void test_lea_16bit_address(void **state)
