@@ -27,6 +27,7 @@
 
 #define CODE_BUFFER_BYTES (64 * 1024)
 #define BOUNCE_BYTES      4096
+#define IBL_PAGE_BUCKETS  4096
 #define MODE_KEY_BOUNCE   0x80000000u /* blocks re-executing one access against the buffer */
 #define MODE_KEY_SINGLE   0x40000000u /* one-instruction blocks (the STI/MOV SS shadow) */
 #define MAX_FILL_RETRIES  8           /* host faults in a row at one EIP before emulating */
@@ -71,6 +72,10 @@ struct loop {
      * a CR3 load empties them (the table is a TLB of sorts). */
     uint32_t ibl_local_slots[VCPU_IBL_ENTRIES];
     bool ibl_slot_global[VCPU_IBL_ENTRIES]; /* the entry's target page is global */
+    /* Entries per bucket of target pages (IBL_PAGE_BUCKETS): an INVLPG of a
+     * page whose bucket is empty has no entry to look for. Never below the
+     * true count (entries emptied behind its back leave it higher). */
+    uint32_t ibl_page_entries[IBL_PAGE_BUCKETS];
     uint32_t ibl_local_count;
     bool ibl_local_overflow;
     uint8_t code[CODE_BUFFER_BYTES];
@@ -254,9 +259,33 @@ static bool emulate_instruction(void *opaque, guest_linear_t eip)
 
 /* ---- the indirect-branch table ------------------------------------------- */
 
-static void ibl_clear_slot(struct vcpu *cpu, uint32_t slot)
+static uint32_t *ibl_page_count(struct loop *lp, guest_linear_t eip)
 {
-    memset(&cpu->ibl[slot], 0, sizeof(cpu->ibl[slot])); /* not_tag 0 matches no (eip, key) */
+    uint32_t page = eip >> GUEST_PAGE_SHIFT;
+
+    return &lp->ibl_page_entries[(page ^ (page >> 12)) & (IBL_PAGE_BUCKETS - 1)];
+}
+
+/* Empties an entry (not_tag 0 matches no (eip, key)). */
+static void ibl_clear_slot(struct loop *lp, uint32_t slot)
+{
+    struct vcpu_ibl_entry *e = &lp->env->cpu->ibl[slot];
+
+    if (e->not_tag) {
+        uint32_t *count = ibl_page_count(lp, (uint32_t)~e->not_tag);
+        if (*count)
+            (*count)--;
+    }
+    memset(e, 0, sizeof(*e));
+}
+
+/* Empties the whole table. */
+static void ibl_clear_all(struct loop *lp)
+{
+    memset(lp->env->cpu->ibl, 0, sizeof(lp->env->cpu->ibl));
+    memset(lp->ibl_page_entries, 0, sizeof(lp->ibl_page_entries));
+    lp->ibl_local_count = 0;
+    lp->ibl_local_overflow = false;
 }
 
 static void ibl_note_local(struct loop *lp, uint32_t slot)
@@ -285,13 +314,17 @@ static void ibl_fill(struct loop *lp, guest_linear_t eip, uint32_t key, const st
     if (way0->not_tag && way0->not_tag != not_tag) {
         /* The entry being displaced stays, one way down (a local one is
          * recorded under its new slot too). */
+        ibl_clear_slot(lp, slot + 1);
         *way1 = *way0;
+        memset(way0, 0, sizeof(*way0)); /* counted under way 1 now */
         lp->ibl_slot_global[slot + 1] = lp->ibl_slot_global[slot];
         if (!lp->ibl_slot_global[slot + 1])
             ibl_note_local(lp, slot + 1);
     } else if (way1->not_tag == not_tag) {
-        memset(way1, 0, sizeof(*way1));
+        ibl_clear_slot(lp, slot + 1);
     }
+    if (!way0->not_tag)
+        (*ibl_page_count(lp, eip))++;
     way0->host_code = code;
     way0->not_tag = not_tag;
     lp->ibl_slot_global[slot] = global;
@@ -301,16 +334,15 @@ static void ibl_fill(struct loop *lp, guest_linear_t eip, uint32_t key, const st
 
 static void ibl_flush(struct loop *lp, bool including_global)
 {
-    struct vcpu *cpu = lp->env->cpu;
-
     if (including_global || lp->ibl_local_overflow) {
-        memset(cpu->ibl, 0, sizeof(cpu->ibl));
-    } else {
-        for (uint32_t i = 0; i < lp->ibl_local_count; i++)
-            ibl_clear_slot(cpu, lp->ibl_local_slots[i]);
+        ibl_clear_all(lp);
+        return;
+    }
+    for (uint32_t i = 0; i < lp->ibl_local_count; i++) {
+        if (!lp->ibl_slot_global[lp->ibl_local_slots[i]])
+            ibl_clear_slot(lp, lp->ibl_local_slots[i]);
     }
     lp->ibl_local_count = 0;
-    lp->ibl_local_overflow = false;
 }
 
 /* INVLPG: the entries whose target lies on the page (their sets are the
@@ -320,12 +352,14 @@ static void ibl_flush_page(struct loop *lp, guest_linear_t page)
     struct vcpu *cpu = lp->env->cpu;
 
     page &= GUEST_PAGE_MASK;
+    if (!*ibl_page_count(lp, page))
+        return; /* the common case: no entry leads into the page */
     for (uint32_t off = 0; off < GUEST_PAGE_SIZE; off++) {
         uint32_t set_first = ((page + off) & (VCPU_IBL_SETS - 1)) * VCPU_IBL_WAYS;
         for (uint32_t slot = set_first; slot < set_first + VCPU_IBL_WAYS; slot++) {
             uint64_t tag = ~cpu->ibl[slot].not_tag;
             if (cpu->ibl[slot].not_tag && ((uint32_t)tag & GUEST_PAGE_MASK) == page)
-                ibl_clear_slot(cpu, slot);
+                ibl_clear_slot(lp, slot);
         }
     }
 }
@@ -498,18 +532,21 @@ static void cache_drop_hook(void *ctx, const struct tc_block *b)
     struct vcpu *cpu = env->cpu;
 
     if (!b) {
-        memset(cpu->ibl, 0, sizeof(cpu->ibl)); /* not_tag 0 matches no (eip, key) */
-        if (current_loop) {
-            current_loop->ibl_local_count = 0;
-            current_loop->ibl_local_overflow = false;
-        }
+        if (current_loop)
+            ibl_clear_all(current_loop);
+        else
+            memset(cpu->ibl, 0, sizeof(cpu->ibl)); /* not_tag 0 matches no (eip, key) */
         shadow_unprotect_all_code(env->mmu);
         return;
     }
-    struct vcpu_ibl_entry *set = &cpu->ibl[(b->eip & (VCPU_IBL_SETS - 1)) * VCPU_IBL_WAYS];
-    for (unsigned way = 0; way < VCPU_IBL_WAYS; way++) {
-        if (set[way].host_code == (uint64_t)(uintptr_t)b->code)
-            memset(&set[way], 0, sizeof(set[way]));
+    uint32_t set = (b->eip & (VCPU_IBL_SETS - 1)) * VCPU_IBL_WAYS;
+    for (uint32_t slot = set; slot < set + VCPU_IBL_WAYS; slot++) {
+        if (cpu->ibl[slot].host_code != (uint64_t)(uintptr_t)b->code)
+            continue;
+        if (current_loop)
+            ibl_clear_slot(current_loop, slot);
+        else
+            memset(&cpu->ibl[slot], 0, sizeof(cpu->ibl[slot]));
     }
 }
 
