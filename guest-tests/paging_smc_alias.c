@@ -25,6 +25,8 @@
 #include "paging.h"
 
 #define EXEC  0x40000000u /* read-only alias: where the code runs */
+#define SPLIT 0x40200000u /* two pages; a function whose ADD crosses from the first to the second \
+                           */
 #define WRITE 0x40100000u /* read/write alias: where it is rewritten */
 
 #define SELF_OFF   0x100 /* the self-rewriting function, with CPUID */
@@ -258,6 +260,43 @@ static void test_remap(void)
               "rewritten between switches, 10 times");
 }
 
+/* A function that starts with an instruction crossing a page boundary:
+ * mov eax, imm32 at SPLIT+0xFFD, two bytes of its immediate on the next
+ * page, then ret. The second page is remapped between two frames holding
+ * different bytes, with INVLPG of that page only (SDM vol. 3, §4.10.4.1:
+ * that invalidates every translation of it), and the function is called
+ * through a pointer each time: a translation of the crossing block, or a
+ * table entry leading to one, kept past the INVLPG runs the other frame's
+ * bytes. */
+static void test_remap_straddling(void)
+{
+    uint8_t *first = (uint8_t *)pg_alloc(), *second_a = (uint8_t *)pg_alloc(),
+            *second_b = (uint8_t *)pg_alloc();
+
+    first[0xFFD] = 0xB8; /* mov eax, imm32 */
+    first[0xFFE] = 0x22;
+    first[0xFFF] = 0x11;
+    second_a[0] = 0x44;
+    second_a[1] = 0x33;
+    second_b[0] = 0xBB;
+    second_b[1] = 0xAA;
+    second_a[2] = second_b[2] = 0xC3; /* ret */
+    pg_map(pd_a, SPLIT, (uint32_t)first, PG_P);
+    pg_map(pd_a, SPLIT + 0x1000, (uint32_t)second_a, PG_P);
+    uint32_t *pte = pg_pte(pd_a, SPLIT + 0x1000);
+    unsigned wrong = 0;
+    for (unsigned i = 0; i < 20; i++) {
+        bool b = i & 1;
+        pg_set(pte, (uint32_t)(b ? second_b : second_a) | PG_P);
+        invlpg(SPLIT + 0x1000);
+        wrong += call_at(SPLIT + 0xFFD) != (b ? 0xAABB1122u : 0x33441122u);
+    }
+    CHECK(wrong == 0,
+          "an instruction crossing into a page remapped with INVLPG of that page, 20 calls: %u "
+          "wrong",
+          wrong);
+}
+
 int main(const struct multiboot_info *mbi)
 {
     (void)mbi;
@@ -266,6 +305,7 @@ int main(const struct multiboot_info *mbi)
     test_shapes();
     test_self();
     test_remap();
+    test_remap_straddling();
     pg_disable();
     rt_finish();
 }
