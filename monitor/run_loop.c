@@ -28,6 +28,7 @@
 #define CODE_BUFFER_BYTES (64 * 1024)
 #define BOUNCE_BYTES      4096
 #define IBL_PAGE_BUCKETS  4096
+#define DECODED_ENTRIES   64
 #define MODE_KEY_BOUNCE   0x80000000u /* blocks re-executing one access against the buffer */
 #define MODE_KEY_SINGLE   0x40000000u /* one-instruction blocks (the STI/MOV SS shadow) */
 #define MAX_FILL_RETRIES  8           /* host faults in a row at one EIP before emulating */
@@ -64,10 +65,11 @@ struct loop {
     struct run_stats *stats;
     struct emul_env emul;
     struct adaptive_set adaptive;
-    struct insn_at_eip decoded;                           /* decode_at_eip's last answer */
+    /* decode_at_eip's recent answers, by EIP: the instructions a loop
+     * emulates in turn (a PTE store, INVLPG, the accesses after it). */
+    struct insn_at_eip decoded[DECODED_ENTRIES];
+    guest_linear_t decoded_eip[DECODED_ENTRIES];
     guest_linear_t last_emulated_eip, last_emulated_page; /* see adaptive_verdict_at_eip */
-    guest_linear_t decoded_eip;
-    bool decoded_valid;
     /* Indirect-branch table slots filled for targets on non-global pages:
      * a CR3 load empties them (the table is a TLB of sorts). */
     uint32_t ibl_local_slots[VCPU_IBL_ENTRIES];
@@ -653,16 +655,16 @@ static const struct insn_at_eip *decode_at_eip(struct loop *lp)
     guest_linear_t eip = cpu->arch.seg[SEG_CS].base + cpu->arch.eip;
     uint8_t bytes[ZYDIS_MAX_INSTRUCTION_LENGTH];
     size_t n = fetch_code((void *)lp->env, eip, bytes, sizeof(bytes));
-    struct insn_at_eip *at = &lp->decoded;
+    unsigned slot = (eip ^ (eip >> 6)) & (DECODED_ENTRIES - 1);
+    struct insn_at_eip *at = &lp->decoded[slot];
 
-    if (lp->decoded_valid && lp->decoded_eip == eip && at->nbytes == n &&
-        memcmp(at->bytes, bytes, n) == 0)
+    /* The bytes are compared, so an entry is never stale (nbytes 0: empty). */
+    if (lp->decoded_eip[slot] == eip && at->nbytes == n && n && memcmp(at->bytes, bytes, n) == 0)
         return at;
     memcpy(at->bytes, bytes, n);
     at->nbytes = n;
     at->decoded = n && translate_decode(at->bytes, n, &at->insn, at->ops);
-    lp->decoded_eip = eip;
-    lp->decoded_valid = true;
+    lp->decoded_eip[slot] = eip;
     return at;
 }
 
