@@ -99,7 +99,8 @@ bool emul_describe_decoded_access(const struct vcpu_state *cpu,
                          (int32_t)(insn.operand_width / 8));
     }
     int seg = emul_segment_of(mem->mem.segment);
-    out->address = cpu->seg[seg >= 0 ? seg : SEG_DS].base + ea;
+    out->segment = seg >= 0 ? seg : SEG_DS;
+    out->address = cpu->seg[out->segment].base + ea;
     out->size = mem->size / 8;
     out->reads = (mem->actions & ZYDIS_OPERAND_ACTION_MASK_READ) != 0;
     out->writes = (mem->actions & ZYDIS_OPERAND_ACTION_MASK_WRITE) != 0;

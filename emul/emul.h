@@ -114,6 +114,7 @@ enum emul_status emul_deliver_event(struct vcpu_state *cpu, const struct emul_en
  * bounce buffer when the access cannot be made in place (emul/access.c). */
 struct emul_access_desc {
     guest_linear_t address; /* segment base + effective address, 32-bit wrap */
+    int segment;            /* the segment register it goes through (SEG_ES..SEG_GS) */
     unsigned size;          /* bytes */
     bool reads, writes;
     unsigned insn_length;

@@ -961,6 +961,11 @@ static bool bounce_execute(struct loop *lp, struct popek_error *err)
                           "(only single-operand ident instructions are re-executed)",
                           eip);
     }
+    /* Through a null selector: #GP(0) before any access (SDM vol. 3,
+     * §3.4.2). Translated code sends FS and GS accesses into the view's
+     * guard then (rewrite.h), and they come here. */
+    if (!(cpu->arch.seg[access.segment].attr & SEG_ATTR_P))
+        return deliver_exception(lp, access.segment == SEG_SS ? VEC_SS : VEC_GP, true, 0, err);
     /* The access must be allowed as a whole before the instruction runs:
      * a store checks as a write (the #PF error code says W). */
     struct access_piece pieces[MAX_PIECES];

@@ -38,6 +38,33 @@ static bool zf(const struct fixture *f)
     return f->cpu.eflags & EFLAGS_ZF;
 }
 
+/* ---- the access description the monitor emulates faulting accesses by ---- */
+
+static void test_describe_access_segment(void **state)
+{
+    struct fixture *f = *state;
+    struct emul_access_desc d;
+    static const uint8_t fs_load[] = {0x64, 0x8B, 0x43, 0x08}; /* mov eax, fs:[ebx+8] */
+    static const uint8_t ss_load[] = {0x8B, 0x45, 0xFC};       /* mov eax, [ebp-4] */
+    static const uint8_t ds_store[] = {0x89, 0x11};            /* mov [ecx], edx */
+
+    f->cpu.seg[SEG_FS].base = 0x80000000u;
+    f->cpu.regs[REG_EBX] = 0x80001000u; /* wraps past 4 GiB with the base */
+    f->cpu.regs[REG_EBP] = 0x2000;
+    f->cpu.regs[REG_ECX] = 0x3000;
+    assert_true(emul_describe_access(&f->cpu, fs_load, sizeof(fs_load), &d));
+    assert_int_equal(d.segment, SEG_FS);
+    assert_int_equal(d.address, 0x1008);
+    assert_true(d.reads && !d.writes);
+    assert_int_equal(d.size, 4);
+    assert_true(emul_describe_access(&f->cpu, ss_load, sizeof(ss_load), &d));
+    assert_int_equal(d.segment, SEG_SS);
+    assert_int_equal(d.address, f->cpu.seg[SEG_SS].base + 0x1FFC);
+    assert_true(emul_describe_access(&f->cpu, ds_store, sizeof(ds_store), &d));
+    assert_int_equal(d.segment, SEG_DS);
+    assert_true(d.writes && !d.reads);
+}
+
 /* ---- LDS, LES, LFS, LGS, LSS ---- */
 
 static void test_load_far_pointer(void **state)
@@ -558,6 +585,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_call_gate_same_level_and_jmp, setup, teardown),
         cmocka_unit_test_setup_teardown(test_call_gate_faults, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sysenter_sysexit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_describe_access_segment, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
