@@ -716,6 +716,7 @@ void machine_collect_stats(const struct machine *m, struct stats_report *r)
     stats_add(r, "host_signals", "smc_write_faults", rs->smc_write_faults);
     stats_add(r, "host_signals", "shadow_fill_faults", rs->shadow_fill_faults);
     stats_add(r, "host_signals", "bounce_executions", rs->bounce_executions);
+    stats_add(r, "host_signals", "direct_movs", rs->direct_movs);
     stats_add(r, "host_signals", "implicit_emulations", rs->implicit_emulations);
     const struct shadow_stats *sh = shadow_stats(m->mmu);
     stats_add(r, "shadow", "fills", sh->fills);

@@ -54,6 +54,7 @@ struct run_stats {
     uint64_t adaptive_restores;       /* instructions put back in place after probation */
     uint64_t adaptive_would_trap;     /* emulations whose access would have trapped in place */
     uint64_t adaptive_would_not_trap; /* ... would not have trapped */
+    uint64_t direct_movs;             /* faulting or emulated movs done without a bounce block */
     uint64_t bounce_executions;       /* accesses re-executed against the bounce buffer */
     uint64_t implicit_emulations;     /* string/stack accesses emulated by emul/ */
     uint64_t callouts[RUN_STATS_MNEMONICS]; /* by guest mnemonic */
