@@ -6,24 +6,39 @@
 #include <errno.h>
 #include <string.h>
 
-void stats_add(struct stats_report *r, const char *group, const char *name, uint64_t value)
+/* Appends the item after the last one of its group, so that a group is
+ * always one run of items (one JSON object), whatever order they come in. */
+static void insert_item(struct stats_report *r, struct stats_item item)
 {
+    unsigned at = r->count;
+
     if (r->count == STATS_MAX_ITEMS)
         return;
-    r->items[r->count++] = (struct stats_item){.group = group, .name = name, .value = value};
+    for (unsigned i = r->count; i > 0; i--) {
+        if (strcmp(r->items[i - 1].group, item.group) == 0) {
+            at = i;
+            break;
+        }
+    }
+    memmove(&r->items[at + 1], &r->items[at], (r->count - at) * sizeof(r->items[0]));
+    r->items[at] = item;
+    r->count++;
+}
+
+void stats_add(struct stats_report *r, const char *group, const char *name, uint64_t value)
+{
+    insert_item(r, (struct stats_item){.group = group, .name = name, .value = value});
 }
 
 void stats_add_ratio(struct stats_report *r, const char *group, const char *name,
                      uint64_t numerator, uint64_t denominator)
 {
-    if (r->count == STATS_MAX_ITEMS)
-        return;
-    r->items[r->count++] = (struct stats_item){
-        .group = group,
-        .name = name,
-        .real = denominator ? (double)numerator / (double)denominator : 0.0,
-        .is_real = 1,
-    };
+    insert_item(r, (struct stats_item){
+                       .group = group,
+                       .name = name,
+                       .real = denominator ? (double)numerator / (double)denominator : 0.0,
+                       .is_real = 1,
+                   });
 }
 
 static void write_value(FILE *f, const struct stats_item *it)
@@ -41,7 +56,7 @@ bool stats_write_json(const struct stats_report *r, const char *path, struct pop
     if (!f)
         return popek_fail(err, "--stats: cannot write '%s': %s", path, strerror(errno));
     fprintf(f, "{");
-    /* Items of a group are added together, so a group is a run of items. */
+    /* A group is one run of items (insert_item). */
     for (unsigned i = 0; i < r->count; i++) {
         const struct stats_item *it = &r->items[i];
         bool first_of_group = i == 0 || strcmp(r->items[i - 1].group, it->group) != 0;
