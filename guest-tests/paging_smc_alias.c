@@ -24,8 +24,9 @@
  */
 #include "paging.h"
 
-#define EXEC  0x40000000u /* read-only alias: where the code runs */
-#define SPLIT 0x40200000u /* two pages; a function whose ADD crosses from the first to the second \
+#define EXEC 0x40000000u /* read-only alias: where the code runs */
+#define SPLIT                                                                                     \
+    0x40200000u           /* two pages; a function whose ADD crosses from the first to the second \
                            */
 #define WRITE 0x40100000u /* read/write alias: where it is rewritten */
 
@@ -268,6 +269,13 @@ static void test_remap(void)
  * through a pointer each time: a translation of the crossing block, or a
  * table entry leading to one, kept past the INVLPG runs the other frame's
  * bytes. */
+/* One call site for every call, so that its inline cache holds one target
+ * and the others are looked up in the indirect-branch table. */
+__attribute__((noinline)) static uint32_t call_shared(uint32_t la)
+{
+    return ((fn0)la)();
+}
+
 static void test_remap_straddling(void)
 {
     uint8_t *first = (uint8_t *)pg_alloc(), *second_a = (uint8_t *)pg_alloc(),
@@ -289,7 +297,11 @@ static void test_remap_straddling(void)
         bool b = i & 1;
         pg_set(pte, (uint32_t)(b ? second_b : second_a) | PG_P);
         invlpg(SPLIT + 0x1000);
-        wrong += call_at(SPLIT + 0xFFD) != (b ? 0xAABB1122u : 0x33441122u);
+        /* The same call site calls EXEC's function in between, so that
+         * the call to SPLIT is not the one its inline cache holds. */
+        serialize();
+        call_shared(EXEC);
+        wrong += call_shared(SPLIT + 0xFFD) != (b ? 0xAABB1122u : 0x33441122u);
     }
     CHECK(wrong == 0,
           "an instruction crossing into a page remapped with INVLPG of that page, 20 calls: %u "

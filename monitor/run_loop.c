@@ -299,7 +299,8 @@ static void ibl_note_local(struct loop *lp, uint32_t slot)
 }
 
 /* Enters `b` as the target for `eip` under mode `key` in way 0 of eip's
- * set; an entry for another (eip, key) there moves to way 1. `global`
+ * set (unless b straddles two pages); an entry for another (eip, key)
+ * there moves to way 1. `global`
  * says whether eip's page is mapped global: other entries go when the
  * guest loads CR3. */
 static void ibl_fill(struct loop *lp, guest_linear_t eip, uint32_t key, const struct tc_block *b,
@@ -312,6 +313,12 @@ static void ibl_fill(struct loop *lp, guest_linear_t eip, uint32_t key, const st
     uint64_t code = (uint64_t)(uintptr_t)b->code;
 
     if (way0->not_tag == not_tag && way0->host_code == code)
+        return;
+    /* A block running into a second page is entered only through the
+     * monitor's lookup, which checks that page's frame, and through links
+     * logged on both pages: an entry here would outlive an INVLPG of the
+     * second page (the table is searched by the first). */
+    if (tc_block_straddles(b))
         return;
     if (way0->not_tag && way0->not_tag != not_tag) {
         /* The entry being displaced stays, one way down (a local one is
