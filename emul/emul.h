@@ -120,6 +120,12 @@ struct emul_access_desc {
     unsigned insn_length;
 };
 
+/* A general register of any width (AL..BH, AX..DI, EAX..EDI) in the vCPU:
+ * read zero-extended, or written as the 32-bit rules say (an 8- or 16-bit
+ * write leaves the rest). False for any other register. */
+bool emul_reg_read(const struct vcpu_state *cpu, ZydisRegister reg, uint32_t *value);
+bool emul_reg_write(struct vcpu_state *cpu, ZydisRegister reg, uint32_t value);
+
 /* Decodes the instruction in `bytes` and describes its single explicit
  * memory operand under the register state `cpu`. False when it has none, or
  * more than one, or is not a 32-bit-address form popek re-executes. */

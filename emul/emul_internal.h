@@ -278,8 +278,6 @@ static inline bool emul_tss_is_32bit(const struct vcpu_state *cpu)
 
 /* ---- operands (operands.c) ---- */
 
-bool emul_reg_read(const struct vcpu_state *cpu, ZydisRegister reg, uint32_t *value);
-bool emul_reg_write(struct vcpu_state *cpu, ZydisRegister reg, uint32_t value);
 enum vcpu_sreg emul_sreg_from_zydis(ZydisRegister reg);
 /* Offset of a memory operand within its segment, wrapped to the address size. */
 uint32_t emul_effective_address(const struct emul_ctx *ctx, const ZydisDecodedOperand *op);

@@ -929,36 +929,6 @@ static bool emulatable_access_at_eip(struct loop *lp)
 
 /* An access that faulted on the host for a reason that is not the guest's
  * (not RAM, or a 32-bit wrap): emulate the one instruction, by its class. */
-/* Where a general register of the guest lives in the vCPU: its index and,
- * for AH..BH, the byte within it. False for anything else. */
-static bool guest_gpr(ZydisRegister reg, unsigned *index, unsigned *shift, unsigned *bytes)
-{
-    ZydisRegisterClass cls = ZydisRegisterGetClass(reg);
-    ZyanI8 id = ZydisRegisterGetId(reg);
-
-    if (id < 0 || id > 7)
-        return false;
-    *shift = 0;
-    *index = (unsigned)id;
-    switch (cls) {
-    case ZYDIS_REGCLASS_GPR8:
-        *bytes = 1;
-        if (id >= 4) { /* AH, CH, DH, BH: bits 8-15 of EAX..EBX */
-            *index = (unsigned)id - 4;
-            *shift = 8;
-        }
-        return true;
-    case ZYDIS_REGCLASS_GPR16:
-        *bytes = 2;
-        return true;
-    case ZYDIS_REGCLASS_GPR32:
-        *bytes = 4;
-        return true;
-    default:
-        return false;
-    }
-}
-
 /* mov between a general register (or an immediate) and memory, emulated
  * directly: the access through memory_read/memory_write, the register in
  * the vCPU. The commonest instruction adaptive translation hands over (a
@@ -971,50 +941,49 @@ static bool emulate_plain_mov(struct loop *lp, bool *ok, struct popek_error *err
     const struct insn_at_eip *at = decode_at_eip(lp);
     struct emul_access_desc access;
     struct emul_fault fault;
-    unsigned index = 0, shift = 0, bytes = 0, cpl = current_cpl(cpu);
+    unsigned cpl = current_cpl(cpu);
     uint32_t value = 0;
 
     if (!at->decoded || at->insn.mnemonic != ZYDIS_MNEMONIC_MOV ||
         at->insn.operand_count_visible != 2 || (cpu->arch.eflags & EFLAGS_TF) ||
         !access_of(lp, at, &access) || access.size > 4)
         return false;
-    const ZydisDecodedOperand *dst = &at->ops[0], *src = &at->ops[1];
-    bool store = dst->type == ZYDIS_OPERAND_TYPE_MEMORY;
-    const ZydisDecodedOperand *other = store ? src : dst;
-    if (other->type == ZYDIS_OPERAND_TYPE_REGISTER) {
-        if (!guest_gpr(other->reg.value, &index, &shift, &bytes) || bytes != access.size)
-            return false;
-    } else if (!(store && other->type == ZYDIS_OPERAND_TYPE_IMMEDIATE)) {
+    bool store = at->ops[0].type == ZYDIS_OPERAND_TYPE_MEMORY;
+    const ZydisDecodedOperand *other = &at->ops[store ? 1 : 0];
+    if (other->type == ZYDIS_OPERAND_TYPE_IMMEDIATE && store)
+        value = (uint32_t)other->imm.value.u;
+    else if (other->type != ZYDIS_OPERAND_TYPE_REGISTER || other->size != 8 * access.size ||
+             !emul_reg_read(&cpu->arch, other->reg.value, &value))
         return false;
-    }
-    /* Through a null selector: #GP(0) before any access (SDM vol. 3, §3.4.2). */
-    if (!(cpu->arch.seg[access.segment].attr & SEG_ATTR_P)) {
-        *ok = deliver_exception(lp, access.segment == SEG_SS ? VEC_SS : VEC_GP, true, 0, err);
+    if (store ? !memory_write((void *)lp->env, access.address, &value, access.size,
+                              EMUL_ACCESS_WRITE, cpl, &fault)
+              : !memory_read((void *)lp->env, access.address, &value, access.size, EMUL_ACCESS_READ,
+                             cpl, &fault)) {
+        *ok = deliver_emul_fault(lp, &fault, err);
         return true;
     }
-    uint32_t mask = access.size == 4 ? 0xFFFFFFFFu : (1u << (8 * access.size)) - 1;
-    if (store) {
-        value = other->type == ZYDIS_OPERAND_TYPE_IMMEDIATE ? (uint32_t)other->imm.value.u
-                                                            : cpu->arch.regs[index] >> shift;
-        value &= mask;
-        if (!memory_write((void *)lp->env, access.address, &value, access.size, EMUL_ACCESS_WRITE,
-                          cpl, &fault)) {
-            *ok = deliver_emul_fault(lp, &fault, err);
-            return true;
-        }
-    } else {
-        if (!memory_read((void *)lp->env, access.address, &value, access.size, EMUL_ACCESS_READ,
-                         cpl, &fault)) {
-            *ok = deliver_emul_fault(lp, &fault, err);
-            return true;
-        }
-        cpu->arch.regs[index] =
-            (cpu->arch.regs[index] & ~(mask << shift)) | ((value & mask) << shift);
-    }
+    if (!store)
+        emul_reg_write(&cpu->arch, other->reg.value, value);
     cpu->arch.eip += at->insn.length;
     lp->stats->direct_movs++;
     *ok = true;
     return true;
+}
+
+/* An ident instruction's access through a null selector: #GP(0) before
+ * any access (SDM vol. 3, §3.4.2). Translated code sends FS and GS accesses
+ * into the view's guard then (rewrite.h), and they come here. False (with
+ * *ok set) when it raised the fault. */
+static bool null_segment_check(struct loop *lp, bool *ok, struct popek_error *err)
+{
+    const struct vcpu *cpu = lp->env->cpu;
+    const struct insn_at_eip *at = decode_at_eip(lp);
+    struct emul_access_desc access;
+
+    if (!access_of(lp, at, &access) || (cpu->arch.seg[access.segment].attr & SEG_ATTR_P))
+        return true;
+    *ok = deliver_exception(lp, access.segment == SEG_SS ? VEC_SS : VEC_GP, true, 0, err);
+    return false;
 }
 
 static bool emulate_faulting_access(struct loop *lp, struct popek_error *err)
@@ -1023,7 +992,7 @@ static bool emulate_faulting_access(struct loop *lp, struct popek_error *err)
 
     switch (class_at_eip(lp)) {
     case INSN_IDENT:
-        if (emulate_plain_mov(lp, &ok, err))
+        if (!null_segment_check(lp, &ok, err) || emulate_plain_mov(lp, &ok, err))
             return ok;
         return bounce_execute(lp, err);
     case INSN_BRANCH: {
@@ -1059,11 +1028,6 @@ static bool bounce_execute(struct loop *lp, struct popek_error *err)
                           "(only single-operand ident instructions are re-executed)",
                           eip);
     }
-    /* Through a null selector: #GP(0) before any access (SDM vol. 3,
-     * §3.4.2). Translated code sends FS and GS accesses into the view's
-     * guard then (rewrite.h), and they come here. */
-    if (!(cpu->arch.seg[access.segment].attr & SEG_ATTR_P))
-        return deliver_exception(lp, access.segment == SEG_SS ? VEC_SS : VEC_GP, true, 0, err);
     /* The access must be allowed as a whole before the instruction runs:
      * a store checks as a write (the #PF error code says W). */
     struct access_piece pieces[MAX_PIECES];
