@@ -71,8 +71,12 @@ struct space {
     bool in_use;
     uint32_t pd_frame; /* CR3's page directory */
     uint64_t last_used;
-    uint64_t map_ops;        /* host mapping operations since it was last emptied */
-    unsigned nviews;         /* 1 for the identity space: one view serves every CPL */
+    uint64_t map_ops; /* host mapping operations since it was last emptied */
+    unsigned nviews;  /* 1 for the identity space: one view serves every CPL */
+    /* Its directory changed while another space was current, and some of
+     * its supervisor regions were left mapped: each region is checked
+     * against the directory when the space is next used (space_recheck). */
+    bool recheck_pending;
     struct shadow_view v[2]; /* [0] supervisor, [1] user */
 };
 
@@ -361,6 +365,7 @@ static void untrack_role(struct shadow_mmu *mmu, uint32_t frame, uint8_t role);
 static void space_drop(struct shadow_mmu *mmu, struct space *s)
 {
     space_empty(mmu, s);
+    s->recheck_pending = false;
     if (s->in_use && s != &mmu->spaces[IDENTITY_SPACE])
         untrack_role(mmu, s->pd_frame, ROLE_PD);
     s->in_use = s == &mmu->spaces[IDENTITY_SPACE];
@@ -372,7 +377,9 @@ static void space_drop(struct shadow_mmu *mmu, struct space *s)
  * Every process of a guest kernel shares the kernel half of its directory,
  * so a new process starts with the kernel mapped instead of refilling it
  * fault by fault (hundreds of host mapping calls per process). */
-static void space_retarget(struct shadow_mmu *mmu, struct space *s, uint32_t pd_frame)
+/* Unmaps every region of `s` whose mappings no longer follow from the
+ * entry of page directory `pd_frame` for it. */
+static void space_drop_stale_regions(struct shadow_mmu *mmu, struct space *s, uint32_t pd_frame)
 {
     const uint32_t *pd =
         guest_ram_host_ptr(mmu->ram, pd_frame << GUEST_PAGE_SHIFT, GUEST_PAGE_SIZE);
@@ -384,6 +391,22 @@ static void space_retarget(struct shadow_mmu *mmu, struct space *s, uint32_t pd_
                 unmap_pages(mmu, s, vi, d * REGION_PAGES, REGION_PAGES);
         }
     }
+    s->recheck_pending = false;
+}
+
+/* A cached space is about to be used again: brings the regions left
+ * mapped across a change of its directory in line with it. */
+static void space_recheck(struct shadow_mmu *mmu, struct space *s)
+{
+    if (s->recheck_pending) {
+        mmu->stats.deferred_rechecks++;
+        space_drop_stale_regions(mmu, s, s->pd_frame);
+    }
+}
+
+static void space_retarget(struct shadow_mmu *mmu, struct space *s, uint32_t pd_frame)
+{
+    space_drop_stale_regions(mmu, s, pd_frame);
     if (s->pd_frame != pd_frame)
         untrack_role(mmu, s->pd_frame, ROLE_PD);
     s->pd_frame = pd_frame;
@@ -399,6 +422,7 @@ static struct space *space_for_cr3(struct shadow_mmu *mmu, uint32_t cr3)
         struct space *s = &mmu->spaces[i];
         if (s->in_use && s->pd_frame == pd_frame) {
             mmu->stats.space_hits++;
+            space_recheck(mmu, s);
             return s;
         }
         if (!victim || !s->in_use || (victim->in_use && s->last_used < victim->last_used))
@@ -533,33 +557,45 @@ static bool pde_maps_table(const struct shadow_mmu *mmu, uint32_t pde)
     return (pde & PTE_P) && !((pde & PTE_PS) && (mmu->regs.cr4 & CR4_PSE));
 }
 
-/* Unmaps the pages of region `d` (in both views of `sp`) that no longer
+/* Unmaps the pages of region `d` of view `vi` of `sp` that no longer
  * follow from the page table `pt` now in memory. */
-static void check_region_against_table(struct shadow_mmu *mmu, struct space *sp, uint32_t d,
-                                       const uint32_t *pt)
+static void check_region_against_table(struct shadow_mmu *mmu, struct space *sp, unsigned vi,
+                                       uint32_t d, const uint32_t *pt)
 {
-    for (unsigned vi = 0; vi < sp->nviews; vi++) {
-        struct shadow_view *sv = &sp->v[vi];
-        if (!sv->region_pages[d])
-            continue;
-        /* Runs of pages to drop go in one host call (a table cleared
-         * wholesale is one call, not 1024). */
-        uint32_t run_start = 0, run_end = 0; /* [start, end) within the region */
-        for (uint32_t i = 0; i <= ENTRIES; i++) {
-            uint32_t page = d * REGION_PAGES + i;
-            bool mapped = i < ENTRIES && (sv->spte[page] & SPTE_MAPPED);
-            bool stale = mapped && !entry_consistent(sv->src[page], pt[i]);
-            if (stale) {
-                mmu->stats.resync_entry_changes++;
-                if (run_end == run_start)
-                    run_start = i;
-                run_end = i + 1;
-            } else if ((mapped || i == ENTRIES) && run_end > run_start) {
-                unmap_pages(mmu, sp, vi, d * REGION_PAGES + run_start, run_end - run_start);
-                run_start = run_end = 0;
-            }
+    struct shadow_view *sv = &sp->v[vi];
+    /* Runs of pages to drop go in one host call (a table cleared
+     * wholesale is one call, not 1024). */
+    uint32_t run_start = 0, run_end = 0; /* [start, end) within the region */
+
+    for (uint32_t i = 0; i <= ENTRIES; i++) {
+        uint32_t page = d * REGION_PAGES + i;
+        bool mapped = i < ENTRIES && (sv->spte[page] & SPTE_MAPPED);
+        bool stale = mapped && !entry_consistent(sv->src[page], pt[i]);
+        if (stale) {
+            mmu->stats.resync_entry_changes++;
+            if (run_end == run_start)
+                run_start = i;
+            run_end = i + 1;
+        } else if ((mapped || i == ENTRIES) && run_end > run_start) {
+            unmap_pages(mmu, sp, vi, d * REGION_PAGES + run_start, run_end - run_start);
+            run_start = run_end = 0;
         }
     }
+}
+
+/* A directory entry of a space that is not current changed under region
+ * `d`: may its mappings wait for space_recheck? Only a supervisor-only
+ * region: the kernel half of a directory is the same in every process of
+ * a guest kernel, so a directory freed and reused for the next process
+ * (zeroed in between) keeps its kernel regions, instead of unmapping and
+ * refilling them (nine 4 MiB regions per fork+exec under Linux). User
+ * regions go at once: their frames are soon reused, and a mapping left in
+ * place would cost a host call when such a frame is protected. */
+static bool region_recheck_can_wait(const struct shadow_mmu *mmu, const struct space *sp,
+                                    uint32_t d)
+{
+    return sp != mmu->current && sp->nviews == 2 && !sp->v[1].region_pages[d] &&
+           !(sp->v[0].pde_src[d] & PTE_US);
 }
 
 /* Brings every unsynced table back in sync: each mapping it feeds, in every
@@ -586,7 +622,10 @@ static void resync_all(struct shadow_mmu *mmu)
                     if (sp->v[vi].region_pages[d] &&
                         !entry_consistent(sp->v[vi].pde_src[d], live[d])) {
                         mmu->stats.resync_entry_changes++;
-                        unmap_region(mmu, sp, d);
+                        if (region_recheck_can_wait(mmu, sp, d))
+                            sp->recheck_pending = true;
+                        else
+                            unmap_region(mmu, sp, d);
                         break;
                     }
                 }
@@ -602,17 +641,24 @@ static void resync_all(struct shadow_mmu *mmu)
         bool referenced = false;
         for (unsigned si = 1; si <= mmu->nspaces; si++) {
             struct space *sp = &mmu->spaces[si];
-            const uint32_t *pd =
-                sp->in_use ? guest_ram_host_ptr(mmu->ram, sp->pd_frame << GUEST_PAGE_SHIFT,
-                                                GUEST_PAGE_SIZE)
-                           : NULL;
-            if (!pd)
+            if (!sp->in_use)
                 continue;
+            const uint32_t *pd =
+                guest_ram_host_ptr(mmu->ram, sp->pd_frame << GUEST_PAGE_SHIFT, GUEST_PAGE_SIZE);
             for (uint32_t d = 0; d < ENTRIES; d++) {
-                if (!pde_maps_table(mmu, pd[d]) || (pd[d] >> GUEST_PAGE_SHIFT) != t->frame)
-                    continue;
-                referenced = true;
-                check_region_against_table(mmu, sp, d, live);
+                if (pd && pde_maps_table(mmu, pd[d]) && (pd[d] >> GUEST_PAGE_SHIFT) == t->frame)
+                    referenced = true;
+                /* A region is checked against the table its mappings were
+                 * made through (pde_src), which for a space awaiting its
+                 * recheck need not be the one its directory names now. */
+                for (unsigned vi = 0; vi < sp->nviews; vi++) {
+                    uint32_t pde = sp->v[vi].pde_src[d];
+                    if (!sp->v[vi].region_pages[d] || !pde_maps_table(mmu, pde) ||
+                        (pde >> GUEST_PAGE_SHIFT) != t->frame)
+                        continue;
+                    referenced = true;
+                    check_region_against_table(mmu, sp, vi, d, live);
+                }
             }
         }
         /* No cached space uses it as a table any more (the guest freed it

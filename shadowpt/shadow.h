@@ -53,6 +53,8 @@ struct shadow_stats {
     uint64_t resync_entry_changes;
     uint64_t cr3_loads, space_hits, space_misses;
     uint64_t space_retargets; /* misses that kept the regions both directories share */
+    uint64_t
+        deferred_rechecks; /* cached spaces whose kernel regions outlived a change of directory */
     uint64_t invlpgs;
     uint64_t evictions;    /* address spaces emptied for the mapping budget */
     uint64_t host_map_ops; /* mmap/mprotect calls on views */

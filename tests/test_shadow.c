@@ -443,6 +443,79 @@ static void test_space_reuse_keeps_shared_regions(void **state)
     shadow_destroy(mmu);
 }
 
+/* A cached space whose directory is freed and reused for the next process
+ * while another space runs (Linux: exit, then fork) keeps its supervisor
+ * regions until it is used again, and then keeps exactly those whose
+ * entries are the same; its user regions go at once. A page table a kept
+ * region was made through is still checked when it changes, though the
+ * directory that named it is zero meanwhile. */
+static void test_freed_directory_keeps_kernel_regions(void **state)
+{
+    struct shadow_mmu *mmu = mmu_create();
+    struct shadow_fault f;
+    const guest_phys_t pt_kernel = 0x00105000;
+    const uint32_t kernel = PTE_P | PTE_RW | PTE_A | PTE_D;
+    struct paging_regs first = paging_on, second = paging_on;
+
+    build_user_space();
+    first.cr4 = second.cr4 = CR4_PSE;
+    second.cr3 = PD2;
+    /* Kernel: a 4 MiB page at 0xC0000000 and a page table at 0xC0400000,
+     * a 4 MiB page at 0xC0800000 that the next process maps elsewhere. */
+    set_pde(PD1, 0xC0000000, 0x00400000 | kernel | PTE_PS);
+    set_pde(PD1, 0xC0400000, pt_kernel | kernel);
+    set_pte(pt_kernel, 0xC0400000, 0x00700000 | kernel);
+    set_pte(pt_kernel, 0xC0401000, 0x00701000 | kernel);
+    set_pde(PD1, 0xC0800000, 0x00800000 | kernel | PTE_PS);
+    memcpy(guest_ram_host_ptr(ram, PD2, 4096), guest_ram_host_ptr(ram, PD1, 4096), 4096);
+    memcpy(guest_ram_host_ptr(ram, 0x00700000, 4), "old", 4);
+    memcpy(guest_ram_host_ptr(ram, 0x00701000, 4), "new", 4);
+    memcpy(guest_ram_host_ptr(ram, 0x00800000, 4), "800", 4);
+    memcpy(guest_ram_host_ptr(ram, 0x00C00000, 4), "C00", 4);
+
+    shadow_set_paging(mmu, &first, true);
+    uint8_t *super = shadow_view_base(mmu, false), *user = shadow_view_base(mmu, true);
+    fault(mmu, false, 0xC0001000, false, &f);
+    fault(mmu, false, 0xC0400000, false, &f);
+    fault(mmu, false, 0xC0800000, false, &f);
+    fault(mmu, true, 0x40000000, false, &f);
+    assert_string_equal((char *)(super + 0xC0400000), "old");
+
+    /* Another process runs; the first exits and its directory is zeroed. */
+    shadow_set_paging(mmu, &second, true);
+    memset(guest_ram_host_ptr(ram, PD1, 4096), 0, 4096);
+    shadow_note_phys_write(mmu, PD1, 4096);
+    shadow_set_paging(mmu, &second, true);
+    assert_false(host_readable(user + 0x40000000)); /* user region: at once */
+    assert_true(host_readable(super + 0xC0001000)); /* kernel: waits */
+    /* The kernel page table changes while the first directory is zero. */
+    set_pte(pt_kernel, 0xC0400000, 0x00701000 | kernel);
+    shadow_note_phys_write(mmu, pt_kernel, 4);
+    shadow_set_paging(mmu, &second, true);
+    assert_false(host_readable(super + 0xC0400000));
+
+    /* The frame becomes the next process's directory: the kernel half
+     * again, but 0xC0800000 now maps another frame, and no user region. */
+    memcpy(guest_ram_host_ptr(ram, PD1, 4096), guest_ram_host_ptr(ram, PD2, 4096), 4096);
+    set_pde(PD1, 0xC0800000, 0x00C00000 | kernel | PTE_PS);
+    set_pde(PD1, 0x40000000, 0);
+    shadow_note_phys_write(mmu, PD1, 4096);
+    uint64_t fills = shadow_stats(mmu)->fills;
+    shadow_set_paging(mmu, &first, true);
+    assert_int_equal(shadow_stats(mmu)->deferred_rechecks, 1);
+    assert_ptr_equal(shadow_view_base(mmu, false), super);
+    assert_true(host_readable(super + 0xC0001000)); /* same entry: kept */
+    assert_int_equal(shadow_stats(mmu)->fills, fills);
+    assert_false(host_readable(super + 0xC0800000)); /* changed entry: dropped */
+    fault(mmu, false, 0xC0800000, false, &f);
+    assert_string_equal((char *)(super + 0xC0800000), "C00");
+    fault(mmu, false, 0xC0400000, false, &f);
+    assert_string_equal((char *)(super + 0xC0400000), "new");
+    fault(mmu, true, 0x40000000, false, &f);
+    assert_int_equal(f.kind, SHADOW_FAULT_GUEST_PF);
+    shadow_destroy(mmu);
+}
+
 /* Prefault-around maps the faulting page's own run of contiguous frames,
  * and other runs of at least four pages; a lone neighbour would cost a host
  * call of its own and waits for its own fault. */
@@ -602,6 +675,7 @@ int main(void)
         cmocka_unit_test_setup(test_monitor_writes_unsync, clear_ram),
         cmocka_unit_test_setup(test_address_space_cache, clear_ram),
         cmocka_unit_test_setup(test_space_reuse_keeps_shared_regions, clear_ram),
+        cmocka_unit_test_setup(test_freed_directory_keeps_kernel_regions, clear_ram),
         cmocka_unit_test_setup(test_prefault_runs, clear_ram),
         cmocka_unit_test_setup(test_mapping_budget, clear_ram),
         cmocka_unit_test_setup(test_prefill_after_guest_fault, clear_ram),
