@@ -557,29 +557,87 @@ static bool pde_maps_table(const struct shadow_mmu *mmu, uint32_t pde)
     return (pde & PTE_P) && !((pde & PTE_PS) && (mmu->regs.cr4 & CR4_PSE));
 }
 
-/* Unmaps the pages of region `d` of view `vi` of `sp` that no longer
- * follow from the page table `pt` now in memory. */
+/* The shadow entry a view gets for a guest page, from its walk result. */
+static uint32_t spte_for(const struct shadow_mmu *mmu, unsigned vi, uint32_t frame, bool user_w,
+                         bool super_w, bool dirty)
+{
+    return spte_make(mmu, frame, vi ? user_w : super_w, dirty);
+}
+
+/* What a resync does with one mapping of a page table that changed. */
+enum resync_action {
+    RESYNC_UNMAPPED, /* nothing mapped there */
+    RESYNC_KEEP,     /* still follows from its entry */
+    RESYNC_REFRESH,  /* same frame, fewer rights: kept, read-only */
+    RESYNC_DROP,     /* another frame, or not present or accessed any more */
+};
+
+/* Judges the mapping `*spte` of view `vi` (made from `*src`, under the
+ * region's PDE `pde`) against the entry `live` now in memory, refreshing
+ * the shadow entry where the mapping can stay. A page that keeps its frame
+ * but loses rights — the write protection fork puts on every private page
+ * for copy-on-write, a cleared Dirty flag — stays mapped read-only instead
+ * of being unmapped, faulted in and mapped again on the next read. */
+static enum resync_action resync_judge(const struct shadow_mmu *mmu, unsigned vi, uint32_t pde,
+                                       uint32_t *spte, uint32_t *src, uint32_t live)
+{
+    uint32_t old = *spte, frame = live >> GUEST_PAGE_SHIFT, rights = pde & live;
+
+    if (!(old & SPTE_MAPPED))
+        return RESYNC_UNMAPPED;
+    if (entry_consistent(*src, live))
+        return RESYNC_KEEP;
+    if ((live & (PTE_P | PTE_A)) != (PTE_P | PTE_A) || frame != SPTE_FRAME(old) ||
+        (vi == 1 && !(rights & PTE_US)))
+        return RESYNC_DROP;
+    bool user_w = (rights & PTE_US) && (rights & PTE_RW);
+    bool super_w = !(mmu->regs.cr0 & CR0_WP) || (rights & PTE_RW);
+    uint32_t e = spte_for(mmu, vi, frame, user_w, super_w, live & PTE_D);
+    /* Rights gained are taken on the write fault that needs them. */
+    if (!(old & SPTE_HOST_W))
+        e &= ~SPTE_HOST_W;
+    *spte = e;
+    *src = live;
+    return (old & SPTE_HOST_W) && !(e & SPTE_HOST_W) ? RESYNC_REFRESH : RESYNC_KEEP;
+}
+
+/* Brings the mappings of region `d` of view `vi` of `sp` in line with the
+ * page table `pt` now in memory: pages whose entries changed are dropped
+ * or made read-only, in runs of one host call each (a table cleared
+ * wholesale is one call, not 1024). */
 static void check_region_against_table(struct shadow_mmu *mmu, struct space *sp, unsigned vi,
                                        uint32_t d, const uint32_t *pt)
 {
     struct shadow_view *sv = &sp->v[vi];
-    /* Runs of pages to drop go in one host call (a table cleared
-     * wholesale is one call, not 1024). */
-    uint32_t run_start = 0, run_end = 0; /* [start, end) within the region */
+    uint32_t first = d * REGION_PAGES;
+    uint8_t action[ENTRIES];
 
-    for (uint32_t i = 0; i <= ENTRIES; i++) {
-        uint32_t page = d * REGION_PAGES + i;
-        bool mapped = i < ENTRIES && (sv->spte[page] & SPTE_MAPPED);
-        bool stale = mapped && !entry_consistent(sv->src[page], pt[i]);
-        if (stale) {
+    for (uint32_t i = 0; i < ENTRIES; i++) {
+        action[i] = (uint8_t)resync_judge(mmu, vi, sv->pde_src[d], &sv->spte[first + i],
+                                          &sv->src[first + i], pt[i]);
+        if (action[i] == RESYNC_REFRESH || action[i] == RESYNC_DROP)
             mmu->stats.resync_entry_changes++;
-            if (run_end == run_start)
-                run_start = i;
-            run_end = i + 1;
-        } else if ((mapped || i == ENTRIES) && run_end > run_start) {
-            unmap_pages(mmu, sp, vi, d * REGION_PAGES + run_start, run_end - run_start);
-            run_start = run_end = 0;
+        mmu->stats.resync_refreshes += action[i] == RESYNC_REFRESH;
+    }
+    for (uint32_t i = 0; i < ENTRIES;) {
+        uint32_t end = i + 1;
+        if (action[i] == RESYNC_DROP) {
+            /* A run of drops may span unmapped pages (unmapping them is
+             * harmless); a run of refreshes may not (an mprotect there
+             * would open the view's reservation). */
+            for (uint32_t j = end;
+                 j < ENTRIES && action[j] != RESYNC_KEEP && action[j] != RESYNC_REFRESH; j++) {
+                if (action[j] == RESYNC_DROP)
+                    end = j + 1;
+            }
+            unmap_pages(mmu, sp, vi, first + i, end - i);
+        } else if (action[i] == RESYNC_REFRESH) {
+            while (end < ENTRIES && action[end] == RESYNC_REFRESH)
+                end++;
+            view_protect(sv->view, (first + i) << GUEST_PAGE_SHIFT, end - i, VIEW_PROT_READ);
+            note_map_op(mmu, sp);
         }
+        i = end;
     }
 }
 
@@ -698,13 +756,6 @@ static void fill_identity(struct shadow_mmu *mmu, struct space *s, guest_linear_
         run_add(mmu, s, 0, &run, page, spte_make(mmu, page, true, true), 0);
     }
     run_flush(mmu, s, 0, &run);
-}
-
-/* The shadow entry a view gets for a guest page, from its walk result. */
-static uint32_t spte_for(const struct shadow_mmu *mmu, unsigned vi, uint32_t frame, bool user_w,
-                         bool super_w, bool dirty)
-{
-    return spte_make(mmu, frame, vi ? user_w : super_w, dirty);
 }
 
 /* Prefault-around maps a neighbour only when it costs no host call of its

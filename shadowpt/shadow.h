@@ -51,6 +51,7 @@ struct shadow_stats {
     uint64_t tracked_pages;    /* frames currently tracked as page tables */
     uint64_t unsyncs, resyncs; /* tracked frames written / brought back in sync */
     uint64_t resync_entry_changes;
+    uint64_t resync_refreshes; /* mappings kept read-only at a resync (same frame, fewer rights) */
     uint64_t cr3_loads, space_hits, space_misses;
     uint64_t space_retargets; /* misses that kept the regions both directories share */
     uint64_t

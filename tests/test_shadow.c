@@ -352,6 +352,55 @@ static void test_page_table_tracking(void **state)
     shadow_destroy(mmu);
 }
 
+/* A resync keeps a mapping whose entry kept its frame but lost rights —
+ * fork's copy-on-write protection, a cleared Dirty flag — read-only,
+ * instead of unmapping it; the next write is judged by the new entry. */
+static void test_resync_refreshes_lost_rights(void **state)
+{
+    struct shadow_mmu *mmu = mmu_create();
+    struct shadow_fault f;
+
+    build_user_space();
+    shadow_set_paging(mmu, &paging_on, true);
+    uint8_t *user = shadow_view_base(mmu, true);
+    fault(mmu, true, 0x40000000, true, &f);
+    fault(mmu, true, 0x40001000, true, &f);
+    assert_true(host_writable(user + 0x40000000));
+    assert_true(host_writable(user + 0x40001000));
+
+    /* Page 0 becomes read-only (copy-on-write); page 1 loses its D flag. */
+    *entry(PT_A, 0) &= ~PTE_RW;
+    *entry(PT_A, 1) &= ~PTE_D;
+    shadow_note_phys_write(mmu, PT_A, 8);
+    uint64_t fills = shadow_stats(mmu)->fills;
+    shadow_set_paging(mmu, &paging_on, true);
+    assert_int_equal(shadow_stats(mmu)->resync_refreshes, 2);
+    assert_true(host_readable(user + 0x40000000));
+    assert_false(host_writable(user + 0x40000000));
+    assert_true(host_readable(user + 0x40001000));
+    assert_false(host_writable(user + 0x40001000));
+    assert_int_equal(shadow_stats(mmu)->fills, fills);
+
+    fault(mmu, true, 0x40000000, true, &f);
+    assert_int_equal(f.kind, SHADOW_FAULT_GUEST_PF);
+    assert_int_equal(f.error_code, PF_ERR_P | PF_ERR_W | PF_ERR_U);
+    fault(mmu, true, 0x40001000, true, &f);
+    assert_int_equal(f.kind, SHADOW_FAULT_RETRY);
+    assert_int_equal(*entry(PT_A, 1) & PTE_D, PTE_D);
+    assert_true(host_writable(user + 0x40001000));
+
+    /* Another frame in the entry: dropped, not refreshed. */
+    *entry(PT_A, 2) = 0x00600000 | PTE_P | PTE_RW | PTE_US | PTE_A;
+    fault(mmu, true, 0x40002000, false, &f);
+    shadow_note_phys_write(mmu, PT_A + 8, 4);
+    assert_true(host_readable(user + 0x40002000));
+    *entry(PT_A, 2) = 0x00601000 | PTE_P | PTE_RW | PTE_US | PTE_A;
+    shadow_note_phys_write(mmu, PT_A + 8, 4);
+    shadow_set_paging(mmu, &paging_on, true);
+    assert_false(host_readable(user + 0x40002000));
+    shadow_destroy(mmu);
+}
+
 /* Writes by the monitor (emulated stores) to a page table unsync it too. */
 static void test_monitor_writes_unsync(void **state)
 {
@@ -672,6 +721,7 @@ int main(void)
         cmocka_unit_test_setup(test_identity_space, clear_ram),
         cmocka_unit_test_setup(test_paged_fills_and_permissions, clear_ram),
         cmocka_unit_test_setup(test_page_table_tracking, clear_ram),
+        cmocka_unit_test_setup(test_resync_refreshes_lost_rights, clear_ram),
         cmocka_unit_test_setup(test_monitor_writes_unsync, clear_ram),
         cmocka_unit_test_setup(test_address_space_cache, clear_ram),
         cmocka_unit_test_setup(test_space_reuse_keeps_shared_regions, clear_ram),
