@@ -1,28 +1,27 @@
 /*
- * monitor/host_timer.c — the deadline thread (host_timer.h).
+ * monitor/host_timer.c — the device deadline timer (host_timer.h).
  */
 #include "monitor/host_timer.h"
 
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
-#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
+/* glibc names the SIGEV_THREAD_ID target only in its own headers' union. */
+#ifndef sigev_notify_thread_id
+#define sigev_notify_thread_id _sigev_un._tid
+#endif
+
 struct host_timer {
-    int timer_fd;
-    int stop_fd;
-    int wake_fd; /* written by host_timer_wake: makes the thread re-check the flag */
-    pthread_t thread;
-    volatile uint32_t *flag;
+    timer_t timer;
     pthread_t target;
     int nudge_signal;
-    uint64_t armed; /* the deadline the timerfd holds (vCPU thread only) */
+    volatile uint32_t *flag;
+    uint64_t armed; /* the deadline the timer holds (target thread only) */
 };
 
 uint64_t host_monotonic_ns(void)
@@ -39,63 +38,26 @@ static struct timespec to_timespec(uint64_t ns)
                              .tv_nsec = (long)(ns % 1000000000u)};
 }
 
-static void *timer_thread(void *arg)
-{
-    struct host_timer *t = arg;
-    struct pollfd fds[3] = {{.fd = t->timer_fd, .events = POLLIN},
-                            {.fd = t->stop_fd, .events = POLLIN},
-                            {.fd = t->wake_fd, .events = POLLIN}};
-
-    for (;;) {
-        /* While an event is pending and not taken, nudge again every ms. */
-        bool pending = __atomic_load_n(t->flag, __ATOMIC_ACQUIRE);
-        if (pending)
-            pthread_kill(t->target, t->nudge_signal);
-        if (poll(fds, 3, pending ? 1 : -1) < 0 && errno != EINTR)
-            return NULL;
-        if (fds[1].revents)
-            return NULL;
-        if (fds[2].revents) {
-            uint64_t count;
-            if (read(t->wake_fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
-                return NULL;
-        }
-        if (fds[0].revents) {
-            uint64_t expirations;
-            if (read(t->timer_fd, &expirations, sizeof(expirations)) > 0)
-                __atomic_store_n(t->flag, 1, __ATOMIC_RELEASE);
-        }
-    }
-}
-
-struct host_timer *host_timer_create(volatile uint32_t *flag, pthread_t target, int nudge_signal,
+struct host_timer *host_timer_create(volatile uint32_t *flag, int nudge_signal,
                                      struct popek_error *err)
 {
     struct host_timer *t = calloc(1, sizeof(*t));
+    struct sigevent ev;
 
     if (!t) {
         popek_fail(err, "out of memory");
         return NULL;
     }
-    t->flag = flag;
-    t->target = target;
+    t->target = pthread_self();
     t->nudge_signal = nudge_signal;
+    t->flag = flag;
     t->armed = HOST_TIMER_NEVER;
-    /* Non-blocking: the vCPU thread may re-arm or disarm the timer between
-     * this thread's poll and its read, and a blocking read would then wait
-     * for an expiry that never comes (and host_timer_destroy with it). */
-    t->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-    t->stop_fd = eventfd(0, EFD_CLOEXEC);
-    t->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (t->timer_fd < 0 || t->stop_fd < 0 || t->wake_fd < 0 ||
-        pthread_create(&t->thread, NULL, timer_thread, t)) {
-        popek_fail(err, "cannot start the device timer thread: %s", strerror(errno));
-        if (t->timer_fd >= 0)
-            close(t->timer_fd);
-        if (t->stop_fd >= 0)
-            close(t->stop_fd);
-        if (t->wake_fd >= 0)
-            close(t->wake_fd);
+    memset(&ev, 0, sizeof(ev));
+    ev.sigev_notify = SIGEV_THREAD_ID;
+    ev.sigev_signo = nudge_signal;
+    ev.sigev_notify_thread_id = gettid();
+    if (timer_create(CLOCK_MONOTONIC, &ev, &t->timer) < 0) {
+        popek_fail(err, "cannot create the device timer: %s", strerror(errno));
         free(t);
         return NULL;
     }
@@ -104,27 +66,10 @@ struct host_timer *host_timer_create(volatile uint32_t *flag, pthread_t target, 
 
 void host_timer_destroy(struct host_timer *t)
 {
-    uint64_t one = 1;
-
     if (!t)
         return;
-    if (write(t->stop_fd, &one, sizeof(one)) == sizeof(one))
-        pthread_join(t->thread, NULL);
-    close(t->timer_fd);
-    close(t->stop_fd);
-    close(t->wake_fd);
+    timer_delete(t->timer);
     free(t);
-}
-
-void host_timer_wake(struct host_timer *t)
-{
-    uint64_t one = 1;
-
-    __atomic_store_n(t->flag, 1, __ATOMIC_RELEASE);
-    pthread_kill(t->target, t->nudge_signal);
-    if (write(t->wake_fd, &one, sizeof(one)) < 0) {
-        /* The counter cannot overflow in practice; the nudge above stands. */
-    }
 }
 
 void host_timer_arm(struct host_timer *t, uint64_t deadline_ns)
@@ -134,24 +79,35 @@ void host_timer_arm(struct host_timer *t, uint64_t deadline_ns)
     if (deadline_ns == t->armed)
         return;
     t->armed = deadline_ns;
-    if (deadline_ns != HOST_TIMER_NEVER) {
+    if (deadline_ns != HOST_TIMER_NEVER)
         spec.it_value = to_timespec(deadline_ns ? deadline_ns : 1);
-    }
-    timerfd_settime(t->timer_fd, TFD_TIMER_ABSTIME, &spec, NULL);
+    timer_settime(t->timer, TIMER_ABSTIME, &spec, NULL);
 }
 
-void host_sleep_until(uint64_t deadline_ns, const volatile uint32_t *woken)
+void host_timer_sleep_until(struct host_timer *t, uint64_t deadline_ns,
+                            const volatile uint32_t *woken)
 {
-    /* "Forever" is a day at a time: the wake-up is a signal either way. */
+    sigset_t nudge, outside, inside;
+
+    sigemptyset(&nudge);
+    sigaddset(&nudge, t->nudge_signal);
+    pthread_sigmask(SIG_BLOCK, &nudge, &outside);
+    inside = outside;
+    sigdelset(&inside, t->nudge_signal);
     for (;;) {
-        uint64_t until = deadline_ns;
-        if (until == HOST_TIMER_NEVER)
-            until = host_monotonic_ns() + 86400ull * 1000000000u;
-        struct timespec ts = to_timespec(until);
         if (woken && __atomic_load_n(woken, __ATOMIC_ACQUIRE))
-            return;
-        int rc = clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
-        if (rc != EINTR && deadline_ns != HOST_TIMER_NEVER)
-            return;
+            break;
+        uint64_t now = host_monotonic_ns();
+        if (deadline_ns != HOST_TIMER_NEVER && now >= deadline_ns)
+            break;
+        struct timespec left = to_timespec(deadline_ns - now);
+        ppoll(NULL, 0, deadline_ns == HOST_TIMER_NEVER ? NULL : &left, &inside);
     }
+    pthread_sigmask(SIG_SETMASK, &outside, NULL);
+}
+
+void host_timer_wake(struct host_timer *t)
+{
+    __atomic_store_n(t->flag, 1, __ATOMIC_RELEASE);
+    pthread_kill(t->target, t->nudge_signal);
 }

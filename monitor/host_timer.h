@@ -1,13 +1,17 @@
 /*
  * monitor/host_timer.h — waking translated code when a device deadline passes.
  *
- * A host thread sleeps on a timerfd armed for the earliest device deadline
- * (the PIT's next OUT edge). When it fires, the thread sets the vCPU's
- * event flag and nudges the vCPU thread with a signal, whose handler makes
- * the running translated block return to the monitor (monitor/signals.c);
- * the nudge repeats every millisecond until the monitor takes the flag.
- * The vCPU thread then updates the devices: all device state stays on the
- * vCPU thread, the timer thread touches only the flag.
+ * A POSIX timer armed for the earliest device deadline (the PIT's next OUT
+ * edge) sends the nudge signal straight to the vCPU thread, whose handler
+ * sets the vCPU's event flag and makes the running translated block return
+ * to the monitor (monitor/signals.c). Threads that feed host input call
+ * host_timer_wake, which does the same with pthread_kill. The vCPU thread
+ * then updates the devices: all device state stays on the vCPU thread.
+ *
+ * There is no timer thread. A second thread sharing the address space puts
+ * the process's mm on a second CPU, and every mmap, munmap and mprotect the
+ * shadow MMU makes then sends that CPU a TLB-shootdown IPI — about 5% of a
+ * fork+exec-heavy Linux guest's time on our machines.
  */
 #ifndef POPEK_MONITOR_HOST_TIMER_H
 #define POPEK_MONITOR_HOST_TIMER_H
@@ -24,8 +28,9 @@ struct host_timer;
 /* The monotonic clock in nanoseconds (the guest's devices run on it). */
 uint64_t host_monotonic_ns(void);
 
-/* `target` is the thread to nudge with `nudge_signal`. */
-struct host_timer *host_timer_create(volatile uint32_t *flag, pthread_t target, int nudge_signal,
+/* A timer that nudges the calling thread with `nudge_signal`, whose handler
+ * sets *flag; host_timer_wake sets *flag itself. */
+struct host_timer *host_timer_create(volatile uint32_t *flag, int nudge_signal,
                                      struct popek_error *err);
 void host_timer_destroy(struct host_timer *t);
 
@@ -33,14 +38,15 @@ void host_timer_destroy(struct host_timer *t);
  * with HOST_TIMER_NEVER). Re-arming with the current deadline is free. */
 void host_timer_arm(struct host_timer *t, uint64_t deadline_ns);
 
-/* Sleeps the calling thread until monotonic time deadline_ns (forever with
- * HOST_TIMER_NEVER), or until *woken is set; a signal ends the sleep only
- * then (the timer thread's nudge is such a signal). */
-void host_sleep_until(uint64_t deadline_ns, const volatile uint32_t *woken);
+/* Sleeps the timer's thread until monotonic time deadline_ns (forever with
+ * HOST_TIMER_NEVER) or until *woken is set. The nudge signal is unblocked
+ * only inside the sleep (ppoll), so a nudge that comes between the check
+ * of *woken and the sleep ends the sleep instead of being lost. */
+void host_timer_sleep_until(struct host_timer *t, uint64_t deadline_ns,
+                            const volatile uint32_t *woken);
 
-/* Thread-safe: sets the flag and nudges the target thread now, and keeps
- * nudging it every millisecond until the flag is taken (an input thread's
- * "service the devices"). */
+/* Thread-safe: sets the flag and nudges the timer's thread now (an input
+ * thread's "service the devices"). */
 void host_timer_wake(struct host_timer *t);
 
 #endif

@@ -523,7 +523,7 @@ struct machine *machine_create(const struct machine_config *config, struct popek
     /* Before any thread may nudge this one (the timer, console input). */
     if (!signals_install(err))
         goto fail;
-    m->timer = host_timer_create(&m->cpu->event_pending, pthread_self(), SIGNAL_EVENT_NUDGE, err);
+    m->timer = host_timer_create(&m->cpu->event_pending, SIGNAL_EVENT_NUDGE, err);
     if (!m->timer)
         goto fail;
     m->tc = tcache_create(config->tc_bytes ? config->tc_bytes : TCACHE_ARENA_BYTES, err);

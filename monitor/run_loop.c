@@ -532,7 +532,9 @@ static void enter_translated(const struct run_env *env, const void *code)
         const struct segment_cache *seg = &cpu->arch.seg[i];
         cpu->seg_view[i] = cpu->view_base + ((seg->attr & SEG_ATTR_P) ? 0 : VCPU_SEG_VIEW_UNUSABLE);
     }
+    signals_begin_entry(code);
     tc_enter(cpu, code);
+    signals_end_entry();
 }
 
 static void cache_drop_hook(void *ctx, const struct tc_block *b)
@@ -1252,7 +1254,7 @@ static bool wait_for_interrupt(struct loop *lp, struct popek_error *err)
         /* Wake for the time limit too (the loop then stops the guest). */
         if (!(cpu->arch.eflags & EFLAGS_IF) || deadline > lp->env->stop_at_ns)
             deadline = lp->env->stop_at_ns;
-        host_sleep_until(deadline, woken);
+        host_timer_sleep_until(lp->env->timer, deadline, woken);
         return true;
     }
     if (!(cpu->arch.eflags & EFLAGS_IF) || (deadline == HOST_TIMER_NEVER && !has_input)) {
@@ -1262,7 +1264,7 @@ static bool wait_for_interrupt(struct loop *lp, struct popek_error *err)
                                                   : "interrupts disabled");
         return false;
     }
-    host_sleep_until(deadline, woken);
+    host_timer_sleep_until(lp->env->timer, deadline, woken);
     return true;
 }
 

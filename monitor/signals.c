@@ -75,27 +75,56 @@ static void guest_fault_handler(int signo, siginfo_t *info, void *context)
     gregs[REG_EFL] &= ~(greg_t)(EFLAGS_DF | EFLAGS_TF);
 }
 
-/* The device timer thread's nudge (monitor/host_timer.c). Translated code
- * does not poll for events: when one is pending, the running block is
- * unlinked — its direct exits point at their stubs and every
- * indirect-branch probe misses — so it returns to the monitor as soon as
- * it ends, and blocks are short (at most 64 instructions, no loops inside).
- * If the thread is not in translated code, the monitor sees the event flag
- * before it next enters the cache; the timer thread repeats the nudge until
- * the flag is taken, which closes the window just before tc_enter. */
+/* The block the monitor is about to enter (signals_begin_entry), while it
+ * is on its way there in C. */
+static __thread const void *volatile entering_code;
+
+/* Makes the block at `code` return to the monitor when it ends: its direct
+ * exits point at their stubs and every indirect-branch probe misses. Blocks
+ * are short (at most 64 instructions, no loops inside). Async-signal-safe. */
+static void stop_chaining(struct vcpu *cpu, const void *code)
+{
+    struct tc_block *block = tcache_block_at(current_tc, code);
+
+    if (block)
+        tcache_unlink_block_async(current_tc, block);
+    cpu->ibl_mode_tag = ~0ull; /* matches no entry: indirect branches exit */
+}
+
+/* The event nudge (monitor/host_timer.c): a device deadline passed, or an
+ * input thread has something. Translated code does not poll for events;
+ * the nudge sets the event flag and makes the running block, or the one
+ * the monitor is about to enter, return to the monitor when it ends. A
+ * nudge that lands in the monitor before signals_begin_entry is seen there
+ * through the flag. */
 static void event_nudge_handler(int signo, siginfo_t *info, void *context)
 {
     ucontext_t *uc = context;
     void *rip = (void *)uc->uc_mcontext.gregs[REG_RIP];
     struct vcpu *cpu = current_cpu;
-    struct tc_block *block;
 
-    if (!cpu || !current_tc || !tcache_contains_code(current_tc, rip))
+    if (!cpu)
         return;
-    block = tcache_block_at(current_tc, rip);
-    if (block)
-        tcache_unlink_block_async(current_tc, block);
-    cpu->ibl_mode_tag = ~0ull; /* matches no entry: indirect branches exit */
+    __atomic_store_n(&cpu->event_pending, 1, __ATOMIC_RELEASE);
+    if (!current_tc)
+        return;
+    if (tcache_contains_code(current_tc, rip))
+        stop_chaining(cpu, rip);
+    else if (entering_code)
+        stop_chaining(cpu, entering_code);
+}
+
+void signals_begin_entry(const void *code)
+{
+    entering_code = code;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    if (current_cpu && current_tc && __atomic_load_n(&current_cpu->event_pending, __ATOMIC_ACQUIRE))
+        stop_chaining(current_cpu, code);
+}
+
+void signals_end_entry(void)
+{
+    entering_code = NULL;
 }
 
 bool signals_install(struct popek_error *err)

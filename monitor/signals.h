@@ -22,8 +22,8 @@
 #include "common/error.h"
 #include "monitor/vcpu_runtime.h"
 
-/* The signal the device timer thread sends to the vCPU thread when an event
- * is pending (see event_nudge_handler in signals.c). */
+/* The signal the device timer and input threads send to the vCPU thread
+ * when an event is pending (see event_nudge_handler in signals.c). */
 #define SIGNAL_EVENT_NUDGE SIGUSR1
 
 /* Installs the handlers and this thread's alternate stack. */
@@ -31,5 +31,14 @@ bool signals_install(struct popek_error *err);
 
 /* The vCPU and cache the current thread runs (NULL when none). */
 void signals_set_current(struct vcpu *cpu, struct tcache *tc);
+
+/* Brackets every entry into translated code at `code` (after the
+ * indirect-branch tag is set): a nudge from the bracket's start on makes
+ * the entered block return to the monitor when it ends, and one that came
+ * earlier and left the event flag set does the same. Without it, a nudge
+ * landing just before the entry would be lost and chained code could run
+ * on long past the event. */
+void signals_begin_entry(const void *code);
+void signals_end_entry(void);
 
 #endif

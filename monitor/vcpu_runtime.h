@@ -55,8 +55,9 @@ struct vcpu {
     uint32_t next_eip;
     uint32_t exit_reason;
 
-    /* Set by the device timer thread when a deadline passed (together with
-     * a signal that makes translated code return); cleared by the monitor. */
+    /* Set by the event nudge (a device deadline passed, or host input
+     * came; signals.c), which also makes translated code return; cleared
+     * by the monitor. */
     volatile uint32_t event_pending;
 
     struct vcpu_host_fault host_fault;
