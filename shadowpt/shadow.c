@@ -569,6 +569,7 @@ enum resync_action {
     RESYNC_UNMAPPED, /* nothing mapped there */
     RESYNC_KEEP,     /* still follows from its entry */
     RESYNC_REFRESH,  /* same frame, fewer rights: kept, read-only */
+    RESYNC_UPGRADE,  /* same frame, now host-writable (only when asked for) */
     RESYNC_DROP,     /* another frame, or not present or accessed any more */
 };
 
@@ -577,9 +578,12 @@ enum resync_action {
  * the shadow entry where the mapping can stay. A page that keeps its frame
  * but loses rights — the write protection fork puts on every private page
  * for copy-on-write, a cleared Dirty flag — stays mapped read-only instead
- * of being unmapped, faulted in and mapped again on the next read. */
+ * of being unmapped, faulted in and mapped again on the next read. Rights
+ * gained wait for the write fault that needs them, unless `take_gained`:
+ * then RESYNC_UPGRADE leaves the shadow entry to upgrade_page with `*up`. */
 static enum resync_action resync_judge(const struct shadow_mmu *mmu, unsigned vi, uint32_t pde,
-                                       uint32_t *spte, uint32_t *src, uint32_t live)
+                                       uint32_t *spte, uint32_t *src, uint32_t live,
+                                       bool take_gained, uint32_t *up)
 {
     uint32_t old = *spte, frame = live >> GUEST_PAGE_SHIFT, rights = pde & live;
 
@@ -593,9 +597,13 @@ static enum resync_action resync_judge(const struct shadow_mmu *mmu, unsigned vi
     bool user_w = (rights & PTE_US) && (rights & PTE_RW);
     bool super_w = !(mmu->regs.cr0 & CR0_WP) || (rights & PTE_RW);
     uint32_t e = spte_for(mmu, vi, frame, user_w, super_w, live & PTE_D);
-    /* Rights gained are taken on the write fault that needs them. */
-    if (!(old & SPTE_HOST_W))
+    if (!(old & SPTE_HOST_W) && (e & SPTE_HOST_W)) {
+        if (take_gained) {
+            *up = e;
+            return RESYNC_UPGRADE;
+        }
         e &= ~SPTE_HOST_W;
+    }
     *spte = e;
     *src = live;
     return (old & SPTE_HOST_W) && !(e & SPTE_HOST_W) ? RESYNC_REFRESH : RESYNC_KEEP;
@@ -614,7 +622,7 @@ static void check_region_against_table(struct shadow_mmu *mmu, struct space *sp,
 
     for (uint32_t i = 0; i < ENTRIES; i++) {
         action[i] = (uint8_t)resync_judge(mmu, vi, sv->pde_src[d], &sv->spte[first + i],
-                                          &sv->src[first + i], pt[i]);
+                                          &sv->src[first + i], pt[i], false, NULL);
         if (action[i] == RESYNC_REFRESH || action[i] == RESYNC_DROP)
             mmu->stats.resync_entry_changes++;
         mmu->stats.resync_refreshes += action[i] == RESYNC_REFRESH;
@@ -1062,7 +1070,8 @@ static void prefill_page(struct shadow_mmu *mmu, struct space *s, unsigned vi,
 /* INVLPG (SDM vol. 3, §4.10.4.1) invalidates the translation of one page:
  * its mappings in the current space are checked against the entries now
  * in memory and dropped if they no longer follow from them (a changed entry
- * that is present and accessed is mapped anew at once). Tables stay
+ * that is present and accessed is mapped anew at once), or given the
+ * entry's rights if it still maps the same frame. Tables stay
  * unsynced until the next CR3 load, so a loop of "write a PTE, INVLPG, touch
  * the page" traps at most once per table; other cached spaces are checked
  * at that CR3 load. */
@@ -1088,13 +1097,36 @@ void shadow_invlpg(struct shadow_mmu *mmu, guest_linear_t linear)
     uint32_t pte = guest_walk_read_entry(mmu->ram, (pde & PTE_FRAME_MASK) + ((page & 0x3FF) << 2));
     for (unsigned vi = 0; vi < s->nviews; vi++) {
         struct shadow_view *sv = &s->v[vi];
-        if (sv->spte[page] & SPTE_MAPPED) {
-            if (entry_consistent(sv->src[page], pte))
-                continue;
+        uint32_t up = 0;
+        /* The same frame with other rights keeps its mapping: a
+         * copy-on-write fault resolved in place gives the page its R/W
+         * back, and the write about to be retried needs it at once. */
+        switch (resync_judge(mmu, vi, sv->pde_src[pdi], &sv->spte[page], &sv->src[page], pte, true,
+                             &up)) {
+        case RESYNC_UNMAPPED:
+            /* Not in use through this view: the next access fills it if
+             * it runs in place (an emulated one would not use the
+             * mapping: a #PF handler's INVLPG before the retried store
+             * of an instruction that keeps faulting). */
+        case RESYNC_KEEP:
+            break;
+        case RESYNC_REFRESH:
+            mmu->stats.resync_entry_changes++;
+            mmu->stats.resync_refreshes++;
+            view_protect(sv->view, page << GUEST_PAGE_SHIFT, 1, VIEW_PROT_READ);
+            note_map_op(mmu, s);
+            break;
+        case RESYNC_UPGRADE:
+            mmu->stats.resync_entry_changes++;
+            mmu->stats.resync_refreshes++;
+            upgrade_page(mmu, s, vi, page, up, pte);
+            break;
+        case RESYNC_DROP:
             mmu->stats.resync_entry_changes++;
             unmap_pages(mmu, s, vi, page, 1);
+            prefill_page(mmu, s, vi, linear & GUEST_PAGE_MASK);
+            break;
         }
-        prefill_page(mmu, s, vi, linear & GUEST_PAGE_MASK);
     }
 }
 

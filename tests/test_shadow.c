@@ -401,6 +401,39 @@ static void test_resync_refreshes_lost_rights(void **state)
     shadow_destroy(mmu);
 }
 
+/* INVLPG of a page that still maps the same frame gives its mapping the
+ * entry's rights (read-only when copy-on-write takes R/W away, writable
+ * again when the fault handler gives it back, without a host fault); an
+ * INVLPG of a page not mapped in the view maps nothing. */
+static void test_invlpg_rights_and_unmapped_pages(void **state)
+{
+    struct shadow_mmu *mmu = mmu_create();
+    struct shadow_fault f;
+
+    build_user_space();
+    shadow_set_paging(mmu, &paging_on, true);
+    uint8_t *user = shadow_view_base(mmu, true);
+    fault(mmu, true, 0x40000000, true, &f);
+    assert_true(host_writable(user + 0x40000000));
+
+    *entry(PT_A, 0) &= ~PTE_RW;
+    shadow_note_phys_write(mmu, PT_A, 4);
+    shadow_invlpg(mmu, 0x40000000);
+    assert_true(host_readable(user + 0x40000000));
+    assert_false(host_writable(user + 0x40000000));
+    *entry(PT_A, 0) |= PTE_RW;
+    shadow_invlpg(mmu, 0x40000000);
+    assert_true(host_writable(user + 0x40000000));
+    assert_int_equal(shadow_stats(mmu)->resync_refreshes, 2);
+
+    *entry(PT_A, 5) |= PTE_A;
+    uint64_t ops = shadow_stats(mmu)->host_map_ops;
+    shadow_invlpg(mmu, 0x40005000);
+    assert_false(host_readable(user + 0x40005000));
+    assert_int_equal(shadow_stats(mmu)->host_map_ops, ops);
+    shadow_destroy(mmu);
+}
+
 /* Writes by the monitor (emulated stores) to a page table unsync it too. */
 static void test_monitor_writes_unsync(void **state)
 {
@@ -722,6 +755,7 @@ int main(void)
         cmocka_unit_test_setup(test_paged_fills_and_permissions, clear_ram),
         cmocka_unit_test_setup(test_page_table_tracking, clear_ram),
         cmocka_unit_test_setup(test_resync_refreshes_lost_rights, clear_ram),
+        cmocka_unit_test_setup(test_invlpg_rights_and_unmapped_pages, clear_ram),
         cmocka_unit_test_setup(test_monitor_writes_unsync, clear_ram),
         cmocka_unit_test_setup(test_address_space_cache, clear_ram),
         cmocka_unit_test_setup(test_space_reuse_keeps_shared_regions, clear_ram),
