@@ -79,6 +79,12 @@ struct emul_env {
     void (*control_register_written)(void *opaque, unsigned crn, uint32_t old_value);
     /* Called after INVLPG. */
     void (*invlpg)(void *opaque, guest_linear_t addr);
+    /* Optional: the physical address of `addr` when the access would reach
+     * ordinary RAM (no fault, no device memory), else false — setting A/D
+     * as the access will. REP MOVS/STOS move whole pages at a time where
+     * it says yes (emul/implicit_mem.c). */
+    bool (*ram_address)(void *opaque, guest_linear_t addr, enum emul_access access, unsigned cpl,
+                        uint64_t *phys);
 };
 
 enum emul_status {

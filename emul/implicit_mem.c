@@ -269,6 +269,73 @@ static bool string_step(struct emul_ctx *ctx, enum string_kind kind, unsigned si
  * it stopped. */
 #define STRING_ITERATIONS_PER_CALL 65536u
 
+/* REP MOVS and REP STOS a page at a time (SDM vol. 1, §7.3.9.3 lets
+ * fast-string operation group iterations): `n` iterations from the current
+ * ESI/EDI, all within one page of each operand, read and written with one
+ * access each. Only where element-by-element execution is indistinguishable
+ * from it: forward (DF=0), 32-bit addresses, ordinary RAM (device memory
+ * sees every element), no segment limit or 4 GiB wrap within the run, and
+ * no destination overlapping the source ahead of it (MOVS then replicates,
+ * element by element). Returns the number of iterations done (0: take one
+ * step the slow way, which also raises whatever fault is due). */
+static uint32_t string_bulk(struct emul_ctx *ctx, enum string_kind kind, unsigned size,
+                            enum vcpu_sreg src_seg, uint32_t count)
+{
+    static uint8_t buf[GUEST_PAGE_SIZE];
+    const struct emul_env *env = ctx->env;
+    struct vcpu_state *cpu = ctx->cpu;
+    const struct segment_cache *es = &cpu->seg[SEG_ES], *ds = &cpu->seg[src_seg];
+    uint32_t di = cpu->regs[REG_EDI], si = cpu->regs[REG_ESI];
+    guest_linear_t dst = es->base + di, src = ds->base + si;
+    uint64_t dst_phys, src_phys;
+    unsigned cpl = emul_cpl(cpu);
+
+    if (!env->ram_address || (kind != STR_MOVS && kind != STR_STOS) ||
+        (cpu->eflags & (EFLAGS_DF | EFLAGS_TF)) || ctx->insn.address_width != 32)
+        return 0;
+    uint32_t n = (GUEST_PAGE_SIZE - (dst & (GUEST_PAGE_SIZE - 1))) / size;
+    if (kind == STR_MOVS && n > (GUEST_PAGE_SIZE - (src & (GUEST_PAGE_SIZE - 1))) / size)
+        n = (GUEST_PAGE_SIZE - (src & (GUEST_PAGE_SIZE - 1))) / size;
+    if (n > count)
+        n = count;
+    uint32_t bytes = n * size;
+    if (n < 2 || (uint64_t)di + bytes > (1ull << 32) || (uint64_t)dst + bytes > (1ull << 32))
+        return 0;
+    /* Segment type and null checks: those of the first element, with the
+     * whole run's limit check (a run that reaches the limit goes slowly,
+     * so the fault comes at the right element). */
+    if (!(es->attr & SEG_ATTR_P) || !emul_segment_range_ok(es, di, bytes) ||
+        ((es->attr & SEG_ATTR_S) && ((SEG_ATTR_TYPE(es->attr) & SEG_TYPE_CODE) ||
+                                     !(SEG_ATTR_TYPE(es->attr) & SEG_TYPE_WRITABLE))))
+        return 0;
+    if (kind == STR_MOVS &&
+        (!(ds->attr & SEG_ATTR_P) || !emul_segment_range_ok(ds, si, bytes) ||
+         (uint64_t)si + bytes > (1ull << 32) || (uint64_t)src + bytes > (1ull << 32) ||
+         ((ds->attr & SEG_ATTR_S) && (SEG_ATTR_TYPE(ds->attr) & SEG_TYPE_CODE) &&
+          !(SEG_ATTR_TYPE(ds->attr) & SEG_TYPE_READABLE))))
+        return 0;
+    if (kind == STR_MOVS &&
+        (!env->ram_address(env->opaque, src, EMUL_ACCESS_READ, cpl, &src_phys) ||
+         !env->ram_address(env->opaque, dst, EMUL_ACCESS_WRITE, cpl, &dst_phys) ||
+         (dst_phys > src_phys && dst_phys < src_phys + bytes)))
+        return 0;
+    if (kind == STR_STOS && !env->ram_address(env->opaque, dst, EMUL_ACCESS_WRITE, cpl, &dst_phys))
+        return 0;
+    if (kind == STR_STOS) {
+        uint32_t value = accumulator(cpu, size);
+        for (uint32_t i = 0; i < bytes; i += size)
+            memcpy(buf + i, &value, size);
+    } else if (!env->read(env->opaque, src, buf, bytes, EMUL_ACCESS_READ, cpl, ctx->fault)) {
+        return 0;
+    }
+    if (!env->write(env->opaque, dst, buf, bytes, EMUL_ACCESS_WRITE, cpl, ctx->fault))
+        return 0;
+    cpu->regs[REG_EDI] = di + bytes;
+    if (kind == STR_MOVS)
+        cpu->regs[REG_ESI] = si + bytes;
+    return n;
+}
+
 enum emul_status emul_string_insn(struct emul_ctx *ctx)
 {
     struct vcpu_state *cpu = ctx->cpu;
@@ -297,6 +364,18 @@ enum emul_status emul_string_insn(struct emul_ctx *ctx)
              * the processor is interruptible between iterations. */
             cpu->eip = ctx->insn_eip;
             return EMUL_OK;
+        }
+        uint32_t bulk = compares ? 0
+                                 : string_bulk(ctx, kind, size, src_seg,
+                                               count < STRING_ITERATIONS_PER_CALL - done
+                                                   ? count
+                                                   : STRING_ITERATIONS_PER_CALL - done);
+        if (bulk) {
+            done += bulk - 1;
+            done_any = true;
+            count -= bulk;
+            index_set(ctx, REG_ECX, count);
+            continue;
         }
         if (!string_step(ctx, kind, size, src_seg)) {
             cpu->eip = ctx->insn_eip;

@@ -233,6 +233,22 @@ static size_t fetch_code(void *opaque, guest_linear_t eip, uint8_t *buf, size_t 
     return n;
 }
 
+/* emul_env.ram_address: the walk an access of that kind would make (A and
+ * D set as it will set them), and whether it reaches RAM. */
+static bool ram_address(void *opaque, guest_linear_t addr, enum emul_access access, unsigned cpl,
+                        uint64_t *phys)
+{
+    const struct run_env *env = opaque;
+    struct walk_result w;
+
+    if (!shadow_translate(env->mmu, addr, walk_access_of(access), access_is_user(access, cpl),
+                          &w) ||
+        !guest_ram_is_usable_frame(env->ram, w.phys >> GUEST_PAGE_SHIFT))
+        return false;
+    *phys = w.phys;
+    return true;
+}
+
 static uint32_t port_in(void *opaque, io_port_t port, unsigned size)
 {
     const struct run_env *env = opaque;
@@ -1306,6 +1322,7 @@ static int run_loop_body(const struct run_env *env, struct run_stats *stats,
         .read_tsc = read_tsc,
         .control_register_written = control_register_written,
         .invlpg = invlpg,
+        .ram_address = ram_address,
     };
     lp->adaptive.disabled = env->no_adaptive;
     current_loop = lp;

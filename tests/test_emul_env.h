@@ -88,6 +88,7 @@ struct fake_machine {
     uint32_t cr_value_seen; /* cpu->crN at the time of the callback */
     unsigned invlpgs;
     guest_linear_t last_invlpg;
+    unsigned ram_address_calls;
 };
 
 static inline bool fake_faults(struct fake_machine *m, guest_linear_t addr, unsigned len,
@@ -185,6 +186,22 @@ static inline void fake_invlpg(void *opaque, guest_linear_t addr)
 
     m->invlpgs++;
     m->last_invlpg = addr;
+}
+
+/* Linear is physical; the faulting page and what lies past memory are not
+ * RAM to the bulk string path. */
+static inline bool fake_ram_address(void *opaque, guest_linear_t addr, enum emul_access access,
+                                    unsigned cpl, uint64_t *phys)
+{
+    struct fake_machine *m = opaque;
+
+    (void)access;
+    (void)cpl;
+    m->ram_address_calls++;
+    if (addr >= FAKE_MEM_SIZE || (m->fault_page_enabled && (addr & ~0xFFFu) == m->fault_page))
+        return false;
+    *phys = addr;
+    return true;
 }
 
 /* ---- descriptors ---- */
@@ -320,7 +337,8 @@ static inline void fixture_init(struct fixture *f)
                                fake_port_out,
                                fake_read_tsc,
                                fake_cr_written,
-                               fake_invlpg};
+                               fake_invlpg,
+                               fake_ram_address};
     build_gdt(m);
     /* TSS: ESP0/SS0, ESP1/SS1 (SDM vol. 3, figure 7-2); I/O map base past the limit. */
     put32(m, TSS_BASE + 4, STACK0_TOP);

@@ -897,10 +897,76 @@ static void test_big_rep(void **state)
     run_ok(t, 2);
     assert_int_equal(REG(t, ECX), 0);
     assert_int_equal(REG(t, EDI), 0x200000 + n);
-    assert_int_equal(t->data_accesses, 65536); /* the last call */
+    /* The last call: 65536 bytes in RAM, written a page per access. */
+    assert_int_equal(t->data_accesses, 16);
     assert_int_equal(MEM(t)[0x200000], 0x3C);
     assert_int_equal(MEM(t)[0x200000 + n - 1], 0x3C);
     assert_int_equal(MEM(t)[0x200000 + n], 0);
+}
+
+/* REP MOVS/STOS over RAM go a page at a time, with the results of
+ * element-by-element execution: across page boundaries (a dword
+ * straddling one goes alone), up to a fault with the iterations before it
+ * kept, and not where the destination runs into the source ahead of it
+ * (MOVSB with EDI = ESI + 1 replicates the first byte). */
+static void test_rep_bulk_pages(void **state)
+{
+    struct tmachine *t = *state;
+    struct fixture *f = &t->f;
+
+    REG(t, EAX) = 0xA1B2C3D4;
+    REG(t, EDI) = 0x7F02; /* misaligned: the dword at 0x7FFE straddles */
+    REG(t, ECX) = 0x500;
+    CODE(f, 0xF3, 0xAB); /* rep stosd */
+    t->data_accesses = 0;
+    run_ok(t, 2);
+    assert_true(f->m.ram_address_calls > 0);
+    assert_true(t->data_accesses < 16);
+    assert_int_equal(REG(t, ECX), 0);
+    assert_int_equal(REG(t, EDI), 0x7F02 + 0x1400);
+    for (uint32_t a = 0x7F02; a < 0x7F02 + 0x1400; a += 4)
+        assert_int_equal(get32(&f->m, a), 0xA1B2C3D4);
+    assert_int_equal(get32(&f->m, 0x7F02 + 0x1400), 0);
+
+    /* rep movsd of 3 pages from there, then a fault on the page 0x20000. */
+    f->cpu.eip = CODE_BASE;
+    REG(t, ESI) = 0x7F02;
+    REG(t, EDI) = 0x1E800;
+    REG(t, ECX) = 0x700;
+    f->m.fault_page_enabled = true;
+    f->m.fault_page = 0x20000;
+    CODE(f, 0xF3, 0xA5);
+    assert_int_equal(run(t), EMUL_FAULT);
+    assert_int_equal(f->fault.fault_address, 0x20000);
+    assert_int_equal(f->fault.error_code, 2);
+    assert_int_equal(REG(t, EDI), 0x20000);
+    assert_int_equal(REG(t, ESI), 0x7F02 + 0x1800);
+    assert_int_equal(REG(t, ECX), 0x100);
+    assert_memory_equal(MEM(t) + 0x1E800, MEM(t) + 0x7F02, 0x1800);
+    f->m.fault_page_enabled = false;
+
+    /* Overlapping forward: replication, as element by element. */
+    f->cpu.eip = CODE_BASE;
+    memset(MEM(t) + 0x30000, 0, 0x100);
+    MEM(t)[0x30000] = 'r';
+    REG(t, ESI) = 0x30000;
+    REG(t, EDI) = 0x30001;
+    REG(t, ECX) = 0xFF;
+    CODE(f, 0xF3, 0xA4); /* rep movsb */
+    run_ok(t, 2);
+    for (unsigned i = 0; i < 0x100; i++)
+        assert_int_equal(MEM(t)[0x30000 + i], 'r');
+
+    /* Overlapping the other way (EDI below ESI): a plain forward move. */
+    f->cpu.eip = CODE_BASE;
+    for (unsigned i = 0; i < 0x100; i++)
+        MEM(t)[0x31000 + i] = (uint8_t)i;
+    REG(t, ESI) = 0x31010;
+    REG(t, EDI) = 0x31000;
+    REG(t, ECX) = 0xF0;
+    run_ok(t, 2);
+    for (unsigned i = 0; i < 0xF0; i++)
+        assert_int_equal(MEM(t)[0x31000 + i], (uint8_t)(i + 0x10));
 }
 
 /* ---- XLAT ---- */
@@ -1508,6 +1574,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_wrap_32, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rep_movsd_fault_midway, setup, teardown),
         cmocka_unit_test_setup_teardown(test_string_segment_checks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rep_bulk_pages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_big_rep, setup, teardown),
         cmocka_unit_test_setup_teardown(test_xlat, setup, teardown),
         cmocka_unit_test_setup_teardown(test_push_forms, setup, teardown),
