@@ -69,6 +69,14 @@ struct loop {
      * emulates in turn (a PTE store, INVLPG, the accesses after it). */
     struct insn_at_eip decoded[DECODED_ENTRIES];
     guest_linear_t decoded_eip[DECODED_ENTRIES];
+    /* The last answer, good without a fetch while nothing could have
+     * changed the bytes or their mapping: until the guest runs again or
+     * the monitor writes memory, a control register or INVLPG
+     * (code_epoch counts those). */
+    const struct insn_at_eip *memo;
+    guest_linear_t memo_eip;
+    bool memo_user;
+    uint64_t memo_epoch, code_epoch;
     guest_linear_t last_emulated_eip, last_emulated_page; /* see adaptive_verdict_at_eip */
     /* Indirect-branch table slots filled for targets on non-global pages:
      * a CR3 load empties them (the table is a TLB of sorts). */
@@ -183,6 +191,8 @@ static bool memory_write(void *opaque, guest_linear_t addr, const void *buf, uns
     const uint8_t *in = buf;
     int n = translate_access(env, addr, len, access, cpl, pieces, MAX_PIECES, fault);
 
+    if (current_loop)
+        current_loop->code_epoch++; /* it may overwrite code decode_at_eip holds */
     if (n < 0)
         return false;
     for (int i = 0; i < n; i++) {
@@ -399,6 +409,8 @@ static void control_register_written(void *opaque, unsigned crn, uint32_t old_va
     const struct vcpu_state *s = &env->cpu->arch;
     struct paging_regs regs = {.cr0 = s->cr0, .cr3 = s->cr3, .cr4 = s->cr4};
 
+    if (current_loop)
+        current_loop->code_epoch++;
     if (!current_loop)
         return;
     if (crn == 0 && !(s->cr0 & CR0_PE))
@@ -428,6 +440,7 @@ static void invlpg(void *opaque, guest_linear_t addr)
 
     if (!current_loop)
         return;
+    current_loop->code_epoch++;
     if (log_enabled(LOG_MMU))
         log_printf("mmu: invlpg %08x\n", addr);
     shadow_invlpg(env->mmu, addr);
@@ -670,14 +683,11 @@ static bool deliver_emul_fault(struct loop *lp, const struct emul_fault *fault,
     return deliver_exception(lp, fault->vector, fault->has_error_code, fault->error_code, err);
 }
 
-/* The instruction at CS:EIP, decoded. The monitor asks several questions
- * about one instruction in a row (its class, whether and how to emulate
- * it): the last decode is kept and reused while the bytes fetched at that
- * address are the same. */
-static const struct insn_at_eip *decode_at_eip(struct loop *lp)
+/* The instruction at linear `eip`, fetched now and decoded: the last decodes
+ * are kept and reused while the bytes fetched at that address are the
+ * same. */
+static const struct insn_at_eip *decode_at_eip_fetched(struct loop *lp, guest_linear_t eip)
 {
-    const struct vcpu *cpu = lp->env->cpu;
-    guest_linear_t eip = cpu->arch.seg[SEG_CS].base + cpu->arch.eip;
     uint8_t bytes[ZYDIS_MAX_INSTRUCTION_LENGTH];
     size_t n = fetch_code((void *)lp->env, eip, bytes, sizeof(bytes));
     unsigned slot = (eip ^ (eip >> 6)) & (DECODED_ENTRIES - 1);
@@ -690,6 +700,27 @@ static const struct insn_at_eip *decode_at_eip(struct loop *lp)
     at->nbytes = n;
     at->decoded = n && translate_decode(at->bytes, n, &at->insn, at->ops);
     lp->decoded_eip[slot] = eip;
+    return at;
+}
+
+/* The instruction at CS:EIP, decoded. The monitor asks several questions
+ * about one instruction in a row (its class, whether and how to emulate
+ * it, and emul/ decodes it to run it): within one exit the answer is
+ * reused without fetching again (memo). */
+static const struct insn_at_eip *decode_at_eip(struct loop *lp)
+{
+    const struct vcpu *cpu = lp->env->cpu;
+    guest_linear_t eip = cpu->arch.seg[SEG_CS].base + cpu->arch.eip;
+    bool user = current_cpl(cpu) == 3;
+
+    if (lp->memo && lp->memo_epoch == lp->code_epoch && lp->memo_eip == eip &&
+        lp->memo_user == user)
+        return lp->memo;
+    const struct insn_at_eip *at = decode_at_eip_fetched(lp, eip);
+    lp->memo = at;
+    lp->memo_eip = eip;
+    lp->memo_user = user;
+    lp->memo_epoch = lp->code_epoch;
     return at;
 }
 
@@ -1337,6 +1368,7 @@ static int run_loop_body(const struct run_env *env, struct run_stats *stats,
     for (;;) {
         bool delivered;
 
+        lp->code_epoch++; /* the guest ran: decode_at_eip fetches anew */
         if (env->exit_requested(env->ctx, &status))
             return status;
         const char *reset_by = env->reset_requested ? env->reset_requested(env->ctx) : NULL;
