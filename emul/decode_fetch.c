@@ -47,7 +47,8 @@ static bool decode_cache_lookup(struct emul_ctx *ctx, guest_linear_t linear, uin
         memcmp(e->bytes, ctx->bytes, e->length) != 0)
         return false;
     ctx->insn = e->insn;
-    memcpy(ctx->ops, e->ops, sizeof(e->ops));
+    /* The operands Zydis filled (visible and hidden); the rest stay zero. */
+    memcpy(ctx->ops, e->ops, e->insn.operand_count * sizeof(e->ops[0]));
     return true;
 }
 
