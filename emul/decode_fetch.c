@@ -85,6 +85,17 @@ enum emul_status emul_fetch_decode(struct emul_ctx *ctx)
     first = GUEST_PAGE_SIZE - (lin & (GUEST_PAGE_SIZE - 1));
     if (first > avail)
         first = avail;
+    const struct emul_decoded_insn *pre = ctx->env->predecoded;
+    if (pre && pre->decoded && pre->linear == lin && pre->insn.length <= avail) {
+        /* Fetched and decoded already (at translation): the same bytes. */
+        memcpy(ctx->bytes, pre->bytes, pre->insn.length);
+        ctx->insn = pre->insn;
+        memcpy(ctx->ops, pre->ops, pre->insn.operand_count * sizeof(pre->ops[0]));
+        ctx->has_insn = true;
+        ctx->nbytes = pre->insn.length;
+        ctx->next_eip = eip + pre->insn.length;
+        return EMUL_OK;
+    }
     if (!emul_linear_read(ctx, lin, ctx->bytes, first, EMUL_ACCESS_FETCH, emul_cpl(cpu)))
         return EMUL_FAULT;
     ctx->nbytes = first;

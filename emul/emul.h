@@ -63,6 +63,18 @@ enum emul_access {
     EMUL_ACCESS_SYSTEM_WRITE, /* accessed bits, stack pushes during delivery at CPL 0 */
 };
 
+/* An instruction fetched and decoded once: by the monitor for its
+ * decisions about it, or by the translator when it made a callout of it
+ * (translated code hands that one to the monitor with the exit). */
+struct emul_decoded_insn {
+    guest_linear_t linear; /* where it was fetched */
+    uint8_t bytes[ZYDIS_MAX_INSTRUCTION_LENGTH];
+    size_t nbytes; /* how many could be read (RAM only) */
+    bool decoded;
+    ZydisDecodedInstruction insn;
+    ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
+};
+
 struct emul_env {
     void *opaque;
     /* Linear-address memory access; on failure fill *fault (#PF or #GP) and
@@ -85,6 +97,10 @@ struct emul_env {
      * it says yes (emul/implicit_mem.c). */
     bool (*ram_address)(void *opaque, guest_linear_t addr, enum emul_access access, unsigned cpl,
                         uint64_t *phys);
+    /* Optional: the instruction at CS:EIP as already fetched and decoded
+     * (its bytes cannot have changed since: the caller answers for that).
+     * emul_execute then does not fetch it again. */
+    const struct emul_decoded_insn *predecoded;
 };
 
 enum emul_status {

@@ -35,12 +35,14 @@
 
 /* The guest instruction at CS:EIP, fetched and decoded once for the
  * monitor's decisions about it (a fault's class, what it accesses). */
-struct insn_at_eip {
-    uint8_t bytes[ZYDIS_MAX_INSTRUCTION_LENGTH];
-    size_t nbytes; /* how many could be read (RAM only) */
-    bool decoded;
-    ZydisDecodedInstruction insn;
-    ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
+#define insn_at_eip emul_decoded_insn
+
+/* The decoded instruction of a callout, kept for the translated code that
+ * hands it over (translate_config.alloc_decoded) until the cache is
+ * flushed. */
+struct kept_decode {
+    struct kept_decode *next;
+    struct emul_decoded_insn d;
 };
 
 struct loop {
@@ -77,6 +79,10 @@ struct loop {
     guest_linear_t memo_eip;
     bool memo_user;
     uint64_t memo_epoch, code_epoch;
+    /* Decodes of callouts: those of blocks in the cache, and those of the
+     * block being translated (kept only once it is in: inserting it may
+     * flush the cache, which frees the others). */
+    struct kept_decode *kept, *kept_pending;
     guest_linear_t last_emulated_eip, last_emulated_page; /* see adaptive_verdict_at_eip */
     /* Indirect-branch table slots filled for targets on non-global pages:
      * a CR3 load empties them (the table is a TLB of sorts). */
@@ -494,6 +500,28 @@ static uint32_t fetch_frame(const struct run_env *env, guest_linear_t linear)
 /* The block for (eip, its physical address, key), translated on a miss. A
  * block that straddles two pages is only reused while its second page maps
  * the frame it was read from. */
+static void free_kept(struct kept_decode *k)
+{
+    while (k) {
+        struct kept_decode *next = k->next;
+        free(k);
+        k = next;
+    }
+}
+
+/* translate_config.alloc_decoded: kept once the block is in the cache. */
+static struct emul_decoded_insn *alloc_kept_decode(void *opaque)
+{
+    struct kept_decode *k = current_loop ? malloc(sizeof(*k)) : NULL;
+
+    (void)opaque;
+    if (!k)
+        return NULL; /* the callout fetches and decodes as before */
+    k->next = current_loop->kept_pending;
+    current_loop->kept_pending = k;
+    return &k->d;
+}
+
 static struct tc_block *find_or_translate(struct loop *lp, guest_linear_t eip, guest_phys_t phys,
                                           uint32_t key)
 {
@@ -523,16 +551,31 @@ static struct tc_block *find_or_translate(struct loop *lp, guest_linear_t eip, g
         .count_indirect = env->collect_stats,
         .bounce_buffer = bounce ? (uint64_t)(uintptr_t)lp->bounce : 0,
         .emulate = bounce ? NULL : emulate_instruction,
+        .alloc_decoded = bounce ? NULL : alloc_kept_decode,
     };
     emit_init(&buf, lp->code, sizeof(lp->code));
-    if (!translate_block(&cfg, eip, &buf, &tb))
+    if (!translate_block(&cfg, eip, &buf, &tb)) {
+        free_kept(lp->kept_pending);
+        lp->kept_pending = NULL;
         return NULL;
+    }
     tb.phys = phys;
     tb.phys_last_frame = phys >> GUEST_PAGE_SHIFT;
     if (tb.guest_size && ((eip ^ (eip + tb.guest_size - 1)) & GUEST_PAGE_MASK))
         tb.phys_last_frame = fetch_frame(env, eip + tb.guest_size - 1);
     uint64_t flushes = tcache_stats(env->tc)->flushes;
     b = tcache_insert_or_evict(env->tc, &tb, lp->code, key);
+    /* The block's callouts point at their decodes: they live as long as it. */
+    while (lp->kept_pending) {
+        struct kept_decode *k = lp->kept_pending;
+        lp->kept_pending = k->next;
+        if (b) {
+            k->next = lp->kept;
+            lp->kept = k;
+        } else {
+            free(k);
+        }
+    }
     if (tcache_stats(env->tc)->flushes != flushes)
         env->cpu->exit_link = 0; /* the exit that led here is gone */
     if (b && !bounce) {
@@ -571,6 +614,12 @@ static void cache_drop_hook(void *ctx, const struct tc_block *b)
     const struct run_env *env = ctx;
     struct vcpu *cpu = env->cpu;
 
+    if (!b && current_loop) {
+        /* No code is left to hand these over. */
+        free_kept(current_loop->kept);
+        current_loop->kept = NULL;
+        current_loop->memo = NULL;
+    }
     if (!b) {
         if (current_loop)
             ibl_clear_all(current_loop);
@@ -697,6 +746,7 @@ static const struct insn_at_eip *decode_at_eip_fetched(struct loop *lp, guest_li
     if (lp->decoded_eip[slot] == eip && at->nbytes == n && n && memcmp(at->bytes, bytes, n) == 0)
         return at;
     memcpy(at->bytes, bytes, n);
+    at->linear = eip;
     at->nbytes = n;
     at->decoded = n && translate_decode(at->bytes, n, &at->insn, at->ops);
     lp->decoded_eip[slot] = eip;
@@ -722,6 +772,19 @@ static const struct insn_at_eip *decode_at_eip(struct loop *lp)
     lp->memo_user = user;
     lp->memo_epoch = lp->code_epoch;
     return at;
+}
+
+/* The decode of the instruction at CS:EIP the monitor already holds, for
+ * emul/ to run it without fetching and decoding it again (NULL: none). */
+static const struct emul_decoded_insn *current_decode(const struct loop *lp)
+{
+    const struct vcpu *cpu = lp->env->cpu;
+
+    if (!lp->memo || lp->memo_epoch != lp->code_epoch ||
+        lp->memo_eip != cpu->arch.seg[SEG_CS].base + cpu->arch.eip ||
+        lp->memo_user != (current_cpl(cpu) == 3))
+        return NULL;
+    return lp->memo;
 }
 
 /* The single explicit memory access of the decoded instruction `at`
@@ -784,7 +847,9 @@ static bool handle_callout(struct loop *lp, struct popek_error *err, bool *halte
         return emulate_faulting_access(lp, err);
     }
     uint64_t tsc_offset = cpu->arch.tsc_offset;
+    lp->emul.predecoded = current_decode(lp);
     enum emul_status status = emul_execute(&cpu->arch, &lp->emul, &fault, why, sizeof(why));
+    lp->emul.predecoded = NULL;
     if ((tsc_offset == 0) != (cpu->arch.tsc_offset == 0)) {
         /* Blocks read the TSC in place only while it is the host's. */
         tcache_flush(lp->env->tc);
@@ -806,6 +871,7 @@ static bool handle_callout(struct loop *lp, struct popek_error *err, bool *halte
         return triple_fault(lp, err, "executing a system instruction");
     case EMUL_UNSUPPORTED:
         guest_linear_t here = cpu->arch.seg[SEG_CS].base + cpu->arch.eip;
+        lp->memo = NULL; /* judged by the bytes in memory now, not the block's */
         if (class_at_eip(lp) != INSN_CALLOUT && here != lp->last_stale_callout) {
             /* The bytes are no longer the callout this block was made from
              * (a write the cache missed): drop it and translate again —
@@ -821,7 +887,10 @@ static bool handle_callout(struct loop *lp, struct popek_error *err, bool *halte
         /* Stack and string forms the translator leaves to the monitor
          * (16-bit operand sizes: ret 16, leave 16...) are emulated by the
          * implicit-memory emulator. */
-        switch (emul_execute_implicit(&cpu->arch, &lp->emul, &fault, NULL, 0)) {
+        lp->emul.predecoded = current_decode(lp);
+        enum emul_status implicit = emul_execute_implicit(&cpu->arch, &lp->emul, &fault, NULL, 0);
+        lp->emul.predecoded = NULL;
+        switch (implicit) {
         case EMUL_OK:
             return true;
         case EMUL_FAULT:
@@ -865,7 +934,11 @@ static bool emulate_implicit_access(struct loop *lp, struct popek_error *err)
     char why[256] = "";
 
     lp->stats->implicit_emulations++;
-    switch (emul_execute_implicit(&cpu->arch, &lp->emul, &fault, why, sizeof(why))) {
+    lp->emul.predecoded = current_decode(lp);
+    enum emul_status status =
+        emul_execute_implicit(&cpu->arch, &lp->emul, &fault, why, sizeof(why));
+    lp->emul.predecoded = NULL;
+    switch (status) {
     case EMUL_OK:
         return true;
     case EMUL_FAULT:
@@ -1466,6 +1539,14 @@ static int run_loop_body(const struct run_env *env, struct run_stats *stats,
             stats->exits_callout++;
             if (cpu->callout_mnemonic < RUN_STATS_MNEMONICS)
                 stats->callouts[cpu->callout_mnemonic]++;
+            if (cpu->exit_link) {
+                /* The instruction as decoded at translation: the block is
+                 * still valid, so its bytes are the same. */
+                lp->memo = (const struct emul_decoded_insn *)(uintptr_t)cpu->exit_link;
+                lp->memo_eip = lp->memo->linear;
+                lp->memo_user = current_cpl(cpu) == 3;
+                lp->memo_epoch = lp->code_epoch;
+            }
             cpu->exit_link = 0;
             cpu->next_eip -= cpu->arch.seg[SEG_CS].base;
             if (!handle_callout(lp, err, &halted))

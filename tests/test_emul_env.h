@@ -338,7 +338,8 @@ static inline void fixture_init(struct fixture *f)
                                fake_read_tsc,
                                fake_cr_written,
                                fake_invlpg,
-                               fake_ram_address};
+                               fake_ram_address,
+                               NULL};
     build_gdt(m);
     /* TSS: ESP0/SS0, ESP1/SS1 (SDM vol. 3, figure 7-2); I/O map base past the limit. */
     put32(m, TSS_BASE + 4, STACK0_TOP);

@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "emul/emul.h"
 #include "monitor/vcpu_runtime.h"
 #include "translator/translate.h"
 
@@ -344,6 +345,48 @@ static void test_callouts(void **state)
     }
 }
 
+/* With storage for decodes (translate_config.alloc_decoded), a callout
+ * hands its instruction, as decoded at translation, to the monitor: r14
+ * holds its address at the exit (vcpu.exit_link). Without, r14 is 0. */
+static struct emul_decoded_insn kept_decode;
+static unsigned kept_count;
+
+static struct emul_decoded_insn *keep_one(void *opaque)
+{
+    (void)opaque;
+    kept_count++;
+    return &kept_decode;
+}
+
+static void test_callout_hands_over_its_decode(void **state)
+{
+    static const uint8_t mov_cr3[] = {0x0F, 0x22, 0xD8, 0x90};
+    struct guest_code code = {mov_cr3, sizeof(mov_cr3)};
+    struct translate_config cfg = {
+        .fetch = fetch, .opaque = &code, .max_insns = 4, .cpl = 0, .alloc_decoded = keep_one};
+    struct emit_buf buf;
+    char expect[64];
+
+    (void)state;
+    emit_init(&buf, host, sizeof(host));
+    assert_true(translate_block(&cfg, 0x1000, &buf, &tb));
+    assert_true(tb.ends_in_callout);
+    assert_int_equal(kept_count, 1);
+    assert_int_equal(kept_decode.linear, 0x1000);
+    assert_true(kept_decode.decoded);
+    assert_int_equal(kept_decode.insn.mnemonic, ZYDIS_MNEMONIC_MOV);
+    assert_int_equal(kept_decode.insn.length, 3);
+    assert_memory_equal(kept_decode.bytes, mov_cr3, 3);
+    disassemble(tb.insns[0].host_offset, tb.code_size);
+    snprintf(expect, sizeof(expect), "mov r14, 0x%llX",
+             (unsigned long long)(uintptr_t)&kept_decode);
+    assert_non_null(strstr(text, expect));
+
+    /* No storage: r14 = 0, as for a callout the monitor decodes itself. */
+    translate_one(mov_cr3, 3, 0);
+    assert_non_null(strstr(text, "mov r14d, 0x00"));
+}
+
 /* At CPL 0, cli, sti and pushfd cannot fault on their own: cli/sti write
  * the vCPU's virtual IF (sti calls out instead when an interrupt is
  * waiting), pushfd builds the image inline. At CPL 3 they stay callouts
@@ -505,6 +548,7 @@ int main(void)
         cmocka_unit_test(test_string_forms),
         cmocka_unit_test(test_branches),
         cmocka_unit_test(test_callouts),
+        cmocka_unit_test(test_callout_hands_over_its_decode),
         cmocka_unit_test(test_virtual_if_at_cpl0),
         cmocka_unit_test(test_block_metadata),
         cmocka_unit_test(test_block_ends_at_page_boundary),

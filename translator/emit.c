@@ -114,6 +114,15 @@ void emit_mov_r14d_imm(struct emit_buf *b, uint32_t value)
     emit_u32(b, value);
 }
 
+void emit_mov_r14_imm64(struct emit_buf *b, uint64_t value)
+{
+    static const uint8_t op[] = {0x49, 0xBE}; /* mov r14, imm64 */
+
+    emit_bytes(b, op, sizeof(op));
+    emit_u32(b, (uint32_t)value);
+    emit_u32(b, (uint32_t)(value >> 32));
+}
+
 void emit_lea_r14_rip(struct emit_buf *b, size_t target)
 {
     static const uint8_t op[] = {0x4C, 0x8D, 0x35}; /* lea r14, [rip + disp32] */

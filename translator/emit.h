@@ -51,6 +51,7 @@ void emit_store_vcpu_u32(struct emit_buf *b, int32_t offset, uint32_t value);
 void emit_store_vcpu_r14d(struct emit_buf *b, int32_t offset);
 /* mov r14d, imm32 (flag-neutral zero/constant) */
 void emit_mov_r14d_imm(struct emit_buf *b, uint32_t value);
+void emit_mov_r14_imm64(struct emit_buf *b, uint64_t value);
 /* mov byte [r15 + offset], value */
 void emit_store_vcpu_u8(struct emit_buf *b, int32_t offset, uint8_t value);
 /* movzx ecx, byte [r15 + offset]; and saving/restoring rcx in r11 around it */

@@ -175,19 +175,44 @@ static void emit_exit(struct emit_buf *b, enum vcpu_exit_reason reason)
     emit_jmp_vcpu_indirect(b, VCPU_OFFSET(exit_routine));
 }
 
-/* The monitor executes the instruction at eip (emul/). */
-static void emit_callout(struct emit_buf *b, guest_linear_t eip, ZydisMnemonic mnemonic)
+/* The monitor executes the instruction at eip (emul/); `decoded`, when
+ * not NULL, is that instruction, handed over in r14 (vcpu.exit_link). */
+static void emit_callout(struct emit_buf *b, guest_linear_t eip, ZydisMnemonic mnemonic,
+                         const struct emul_decoded_insn *decoded)
 {
     emit_store_vcpu_u32(b, VCPU_OFFSET(next_eip), eip);
     emit_store_vcpu_u32(b, VCPU_OFFSET(callout_mnemonic), (uint32_t)mnemonic);
-    emit_mov_r14d_imm(b, 0);
+    if (decoded)
+        emit_mov_r14_imm64(b, (uint64_t)(uintptr_t)decoded);
+    else
+        emit_mov_r14d_imm(b, 0);
     emit_exit(b, EXIT_CALLOUT);
 }
 
-/* ...as the block's last instruction. */
-static void emit_callout_exit(struct block_state *st, guest_linear_t eip, ZydisMnemonic mnemonic)
+/* Keeps the decoded instruction for the monitor (cfg->alloc_decoded). */
+static const struct emul_decoded_insn *
+keep_decoded(const struct block_state *st, guest_linear_t eip, const uint8_t *bytes, size_t nbytes,
+             const ZydisDecodedInstruction *insn, const ZydisDecodedOperand *ops)
 {
-    emit_callout(st->buf, eip, mnemonic);
+    struct emul_decoded_insn *d =
+        st->cfg->alloc_decoded && insn ? st->cfg->alloc_decoded(st->cfg->opaque) : NULL;
+
+    if (!d)
+        return NULL;
+    d->linear = eip;
+    memcpy(d->bytes, bytes, nbytes);
+    d->nbytes = nbytes;
+    d->decoded = true;
+    d->insn = *insn;
+    memcpy(d->ops, ops, sizeof(d->ops));
+    return d;
+}
+
+/* ...as the block's last instruction. */
+static void emit_callout_exit(struct block_state *st, guest_linear_t eip, ZydisMnemonic mnemonic,
+                              const struct emul_decoded_insn *decoded)
+{
+    emit_callout(st->buf, eip, mnemonic, decoded);
     st->out->ends_in_callout = true;
     st->ended = true;
 }
@@ -210,7 +235,7 @@ static void emit_virtual_if(struct block_state *st, bool set, guest_linear_t eip
     emit_movzx_ecx_vcpu_u8(b, VCPU_OFFSET(irq_waiting));
     size_t none_waiting = emit_jrcxz_rel8(b);
     emit_restore_rcx_from_r11(b);
-    emit_callout(b, eip, ZYDIS_MNEMONIC_STI);
+    emit_callout(b, eip, ZYDIS_MNEMONIC_STI, NULL);
     emit_patch_rel8(b, none_waiting, emit_offset(b));
     emit_restore_rcx_from_r11(b);
     emit_store_vcpu_u8(b, VCPU_OFFSET(virtual_if), 1);
@@ -1285,7 +1310,7 @@ bool translate_block(const struct translate_config *cfg, guest_linear_t eip, str
             rec->cls = INSN_CALLOUT;
             rec->length = 0;
             out->ninsns++;
-            emit_callout_exit(&st, pc, ZYDIS_MNEMONIC_INVALID);
+            emit_callout_exit(&st, pc, ZYDIS_MNEMONIC_INVALID, NULL);
             break;
         }
         rec->length = insn.length;
@@ -1324,7 +1349,8 @@ bool translate_block(const struct translate_config *cfg, guest_linear_t eip, str
         if (rec->cls != INSN_CALLOUT && cfg->emulate && cfg->emulate(cfg->opaque, pc)) {
             rec->cls = INSN_CALLOUT;
             out->ninsns++;
-            emit_callout_exit(&st, pc, insn.mnemonic);
+            emit_callout_exit(&st, pc, insn.mnemonic,
+                              keep_decoded(&st, pc, bytes, avail, &insn, ops));
             break;
         }
         if (rec->cls != INSN_CALLOUT && uses_unusable_segment(&st, &insn, ops)) {
@@ -1349,7 +1375,8 @@ bool translate_block(const struct translate_config *cfg, guest_linear_t eip, str
             rec->cls = INSN_CALLOUT;
             rec->fixup = FIXUP_NONE;
             out->ninsns++;
-            emit_callout_exit(&st, pc, insn.mnemonic);
+            emit_callout_exit(&st, pc, insn.mnemonic,
+                              keep_decoded(&st, pc, bytes, avail, &insn, ops));
             break;
         }
         out->ninsns++;

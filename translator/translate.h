@@ -26,6 +26,8 @@
 
 #include "translator/classify.h"
 #include "translator/emit.h"
+
+struct emul_decoded_insn; /* emul/emul.h */
 #include "translator/rewrite.h"
 
 #define TRANSLATE_MAX_INSNS 64
@@ -94,6 +96,12 @@ struct translate_config {
      * were readable (stops at the first byte that is not). */
     size_t (*fetch)(void *opaque, guest_linear_t eip, uint8_t *buf, size_t len);
     void *opaque;
+    /* Optional: storage, living as long as the translated code, for the
+     * decoded instruction of each callout. A callout loads its address
+     * into r14, which the exit stores in vcpu.exit_link, so the monitor
+     * neither fetches nor decodes the instruction again. NULL (no
+     * storage): r14 is 0. */
+    struct emul_decoded_insn *(*alloc_decoded)(void *opaque);
     segment_base_mask nonzero_bases; /* segments whose base is added at run time */
     /* Segments addressed through their own view pointer, vcpu.seg_view (FS
      * and GS): their base and usability are read at run time, not assumed
