@@ -387,6 +387,34 @@ static void test_callout_hands_over_its_decode(void **state)
     assert_non_null(strstr(text, "mov r14d, 0x00"));
 }
 
+/* mov r32, CR0/2/3/4 at CPL 0 reads the vCPU's copy in place; at CPL 3
+ * (#GP), into ESP, or from CR1 (#UD) it stays a callout. */
+static void test_control_register_reads(void **state)
+{
+    static const uint8_t mov_eax_cr2[] = {0x0F, 0x20, 0xD0};
+    static const uint8_t mov_edi_cr3[] = {0x0F, 0x20, 0xDF};
+    static const uint8_t mov_esp_cr0[] = {0x0F, 0x20, 0xC4};
+    static const uint8_t mov_eax_cr1[] = {0x0F, 0x20, 0xC8};
+    char expect[96];
+
+    (void)state;
+    translate_cpl = 0;
+    snprintf(expect, sizeof(expect), "mov eax, dword ptr [r15+0x%02X]",
+             (unsigned)VCPU_OFFSET(arch.cr2));
+    assert_string_equal(translate_one(mov_eax_cr2, 3, 0), expect);
+    assert_int_equal(tb.insns[0].cls, INSN_IDENT);
+    snprintf(expect, sizeof(expect), "mov edi, dword ptr [r15+0x%02X]",
+             (unsigned)VCPU_OFFSET(arch.cr3));
+    assert_string_equal(translate_one(mov_edi_cr3, 3, 0), expect);
+    translate_one(mov_esp_cr0, 3, 0);
+    assert_true(tb.ends_in_callout);
+    translate_one(mov_eax_cr1, 3, 0);
+    assert_true(tb.ends_in_callout);
+    translate_cpl = 3;
+    translate_one(mov_eax_cr2, 3, 0);
+    assert_true(tb.ends_in_callout);
+}
+
 /* At CPL 0, cli, sti and pushfd cannot fault on their own: cli/sti write
  * the vCPU's virtual IF (sti calls out instead when an interrupt is
  * waiting), pushfd builds the image inline. At CPL 3 they stay callouts
@@ -548,6 +576,7 @@ int main(void)
         cmocka_unit_test(test_string_forms),
         cmocka_unit_test(test_branches),
         cmocka_unit_test(test_callouts),
+        cmocka_unit_test(test_control_register_reads),
         cmocka_unit_test(test_callout_hands_over_its_decode),
         cmocka_unit_test(test_virtual_if_at_cpl0),
         cmocka_unit_test(test_block_metadata),

@@ -208,6 +208,23 @@ keep_decoded(const struct block_state *st, guest_linear_t eip, const uint8_t *by
     return d;
 }
 
+/* mov r32, crN that runs in place: CPL 0, CR0/2/3/4 (CR1 and CR5-7 are
+ * #UD), into a register other than ESP (the host's RSP holds it with the
+ * view added). */
+static bool is_inline_cr_read(const ZydisDecodedInstruction *insn, const ZydisDecodedOperand *ops,
+                              const struct translate_config *cfg)
+{
+    if (insn->mnemonic != ZYDIS_MNEMONIC_MOV || cfg->cpl != 0 || cfg->bounce_buffer ||
+        insn->operand_count_visible != 2 || ops[0].type != ZYDIS_OPERAND_TYPE_REGISTER ||
+        ops[1].type != ZYDIS_OPERAND_TYPE_REGISTER ||
+        ZydisRegisterGetClass(ops[1].reg.value) != ZYDIS_REGCLASS_CONTROL ||
+        ZydisRegisterGetClass(ops[0].reg.value) != ZYDIS_REGCLASS_GPR32 ||
+        ops[0].reg.value == ZYDIS_REGISTER_ESP)
+        return false;
+    unsigned crn = ops[1].reg.value - ZYDIS_REGISTER_CR0;
+    return crn == 0 || crn == 2 || crn == 3 || crn == 4;
+}
+
 /* ...as the block's last instruction. */
 static void emit_callout_exit(struct block_state *st, guest_linear_t eip, ZydisMnemonic mnemonic,
                               const struct emul_decoded_insn *decoded)
@@ -1331,6 +1348,23 @@ bool translate_block(const struct translate_config *cfg, guest_linear_t eip, str
             static const uint8_t rdtsc[] = {0x0F, 0x31};
             rec->cls = INSN_IDENT;
             emit_bytes(buf, rdtsc, sizeof(rdtsc));
+            out->ninsns++;
+            pc += insn.length;
+            if (!emit_ok(buf))
+                break;
+            continue;
+        }
+        if (is_inline_cr_read(&insn, ops, cfg)) {
+            /* mov r32, CR0/2/3/4 at CPL 0 cannot fault (SDM vol. 2, MOV
+             * -- Move to/from Control Registers): the guest's value is in
+             * the vCPU. Linux reads CR2 on every page fault. */
+            unsigned crn = ops[1].reg.value - ZYDIS_REGISTER_CR0;
+            int32_t offset = crn == 0   ? VCPU_OFFSET(arch.cr0)
+                             : crn == 2 ? VCPU_OFFSET(arch.cr2)
+                             : crn == 3 ? VCPU_OFFSET(arch.cr3)
+                                        : VCPU_OFFSET(arch.cr4);
+            rec->cls = INSN_IDENT;
+            emit_mov_reg_mem(buf, ops[0].reg.value, HOST_REG_VCPU, ZYDIS_REGISTER_NONE, offset, 4);
             out->ninsns++;
             pc += insn.length;
             if (!emit_ok(buf))
