@@ -116,7 +116,7 @@ enum emul_status emul_bcd(struct emul_ctx *ctx)
     uint8_t al = get_al(cpu), ah = get_ah(cpu);
     uint8_t base;
 
-    switch (ctx->insn.mnemonic) {
+    switch (ctx->insn->mnemonic) {
     case ZYDIS_MNEMONIC_DAA:
         daa(cpu);
         return EMUL_OK;

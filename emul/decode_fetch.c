@@ -32,6 +32,9 @@ static struct decode_cache_entry {
     ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
 } decode_cache[DECODE_CACHE_ENTRIES];
 
+const ZydisDecodedInstruction emul_no_insn;
+const ZydisDecodedOperand emul_no_ops[ZYDIS_MAX_OPERAND_COUNT];
+
 static struct decode_cache_entry *decode_cache_slot(guest_linear_t linear)
 {
     return &decode_cache[(linear ^ (linear >> 8)) & (DECODE_CACHE_ENTRIES - 1)];
@@ -46,9 +49,8 @@ static bool decode_cache_lookup(struct emul_ctx *ctx, guest_linear_t linear, uin
     if (!e->length || e->linear != linear || n < e->length ||
         memcmp(e->bytes, ctx->bytes, e->length) != 0)
         return false;
-    ctx->insn = e->insn;
-    /* The operands Zydis filled (visible and hidden); the rest stay zero. */
-    memcpy(ctx->ops, e->ops, e->insn.operand_count * sizeof(e->ops[0]));
+    ctx->insn = &e->insn;
+    ctx->ops = e->ops;
     return true;
 }
 
@@ -57,9 +59,9 @@ static void decode_cache_store(const struct emul_ctx *ctx, guest_linear_t linear
     struct decode_cache_entry *e = decode_cache_slot(linear);
 
     e->linear = linear;
-    e->length = ctx->insn.length;
-    memcpy(e->bytes, ctx->bytes, ctx->insn.length);
-    e->insn = ctx->insn;
+    e->length = ctx->insn->length;
+    memcpy(e->bytes, ctx->bytes, ctx->insn->length);
+    e->insn = *ctx->insn;
     memcpy(e->ops, ctx->ops, sizeof(e->ops));
 }
 
@@ -76,7 +78,8 @@ enum emul_status emul_fetch_decode(struct emul_ctx *ctx)
 
     ctx->insn_eip = eip;
     ctx->nbytes = 0;
-    memset(&ctx->insn, 0, sizeof(ctx->insn));
+    ctx->insn = &emul_no_insn;
+    ctx->ops = emul_no_ops;
     if (eip > cs->limit) {
         return emul_fail(ctx, VEC_GP, 0);
     }
@@ -89,8 +92,8 @@ enum emul_status emul_fetch_decode(struct emul_ctx *ctx)
     if (pre && pre->decoded && pre->linear == lin && pre->insn.length <= avail) {
         /* Fetched and decoded already (at translation): the same bytes. */
         memcpy(ctx->bytes, pre->bytes, pre->insn.length);
-        ctx->insn = pre->insn;
-        memcpy(ctx->ops, pre->ops, pre->insn.operand_count * sizeof(pre->ops[0]));
+        ctx->insn = &pre->insn;
+        ctx->ops = pre->ops;
         ctx->has_insn = true;
         ctx->nbytes = pre->insn.length;
         ctx->next_eip = eip + pre->insn.length;
@@ -101,14 +104,15 @@ enum emul_status emul_fetch_decode(struct emul_ctx *ctx)
     ctx->nbytes = first;
     if (decode_cache_lookup(ctx, lin, first)) {
         ctx->has_insn = true;
-        ctx->nbytes = ctx->insn.length;
-        ctx->next_eip = eip + ctx->insn.length;
+        ctx->nbytes = ctx->insn->length;
+        ctx->next_eip = eip + ctx->insn->length;
         return EMUL_OK;
     }
 
+    struct emul_decode_storage *d = ctx->decode;
     emul_init_decoder(&decoder, ZYDIS_MACHINE_MODE_LEGACY_32, ZYDIS_STACK_WIDTH_32);
     for (;;) {
-        status = ZydisDecoderDecodeFull(&decoder, ctx->bytes, ctx->nbytes, &ctx->insn, ctx->ops);
+        status = ZydisDecoderDecodeFull(&decoder, ctx->bytes, ctx->nbytes, &d->insn, d->ops);
         if (status != ZYDIS_STATUS_NO_MORE_DATA || ctx->nbytes == avail)
             break;
         if (!emul_linear_read(ctx, lin + ctx->nbytes, ctx->bytes + ctx->nbytes, avail - ctx->nbytes,
@@ -120,13 +124,13 @@ enum emul_status emul_fetch_decode(struct emul_ctx *ctx)
         /* Past the CS limit, or longer than 15 bytes. */
         return emul_fail(ctx, VEC_GP, 0);
     }
-    if (!ZYAN_SUCCESS(status)) {
-        ctx->insn.mnemonic = ZYDIS_MNEMONIC_INVALID;
-        return emul_fail(ctx, VEC_UD, 0);
-    }
+    if (!ZYAN_SUCCESS(status))
+        return emul_fail(ctx, VEC_UD, 0); /* ctx->insn is emul_no_insn: INVALID */
+    ctx->insn = &d->insn;
+    ctx->ops = d->ops;
     ctx->has_insn = true;
-    ctx->nbytes = ctx->insn.length;
-    ctx->next_eip = eip + ctx->insn.length;
+    ctx->nbytes = ctx->insn->length;
+    ctx->next_eip = eip + ctx->insn->length;
     decode_cache_store(ctx, lin);
     return EMUL_OK;
 }
@@ -149,10 +153,11 @@ void emul_peek_insn(struct emul_ctx *ctx)
     if (ctx->nbytes == 0)
         return;
     emul_init_decoder(&decoder, ZYDIS_MACHINE_MODE_LEGACY_16, ZYDIS_STACK_WIDTH_16);
-    if (ZYAN_SUCCESS(
-            ZydisDecoderDecodeFull(&decoder, ctx->bytes, ctx->nbytes, &ctx->insn, ctx->ops)))
-        ctx->nbytes = ctx->insn.length;
-    else
-        ctx->insn.mnemonic = ZYDIS_MNEMONIC_INVALID;
+    if (ZYAN_SUCCESS(ZydisDecoderDecodeFull(&decoder, ctx->bytes, ctx->nbytes, &ctx->decode->insn,
+                                            ctx->decode->ops))) {
+        ctx->insn = &ctx->decode->insn;
+        ctx->ops = ctx->decode->ops;
+        ctx->nbytes = ctx->insn->length;
+    }
     ctx->has_insn = true;
 }

@@ -146,6 +146,17 @@ static inline uint32_t gate_offset(const struct emul_desc *d)
 }
 
 /* The context of one emul_execute() or emul_deliver_event() call. */
+/* Room for one decode, outside the context so that setting up a context
+ * (zeroed) stays small. */
+struct emul_decode_storage {
+    ZydisDecodedInstruction insn;
+    ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
+};
+
+/* No instruction: all zero (mnemonic ZYDIS_MNEMONIC_INVALID). */
+extern const ZydisDecodedInstruction emul_no_insn;
+extern const ZydisDecodedOperand emul_no_ops[ZYDIS_MAX_OPERAND_COUNT];
+
 struct emul_ctx {
     struct vcpu_state *cpu;       /* working copy; the caller's state is `committed` */
     struct vcpu_state *committed; /* the caller's state */
@@ -154,10 +165,14 @@ struct emul_ctx {
     char *why;
     size_t why_len;
 
-    /* The decoded instruction (emul_execute only). */
+    /* The decoded instruction (emul_execute only): pointers to where it
+     * is kept — the caller's predecoded copy, the decode cache, or
+     * `decode` — so that running it copies nothing (a callout is run
+     * millions of times); emul_no_insn while there is none. */
     bool has_insn;
-    ZydisDecodedInstruction insn;
-    ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
+    const ZydisDecodedInstruction *insn;
+    const ZydisDecodedOperand *ops;     /* ZYDIS_MAX_OPERAND_COUNT of them */
+    struct emul_decode_storage *decode; /* room for a fresh decode */
     uint8_t bytes[ZYDIS_MAX_INSTRUCTION_LENGTH];
     unsigned nbytes;
     uint32_t insn_eip;    /* EIP of the instruction */

@@ -17,7 +17,7 @@
 static bool far_target(struct emul_ctx *ctx, uint16_t *sel, uint32_t *offset)
 {
     const ZydisDecodedOperand *op = &ctx->ops[0];
-    unsigned size = ctx->insn.operand_width / 8;
+    unsigned size = ctx->insn->operand_width / 8;
 
     if (op->type == ZYDIS_OPERAND_TYPE_POINTER) {
         *sel = op->ptr.segment;
@@ -47,7 +47,7 @@ static enum emul_status to_code_segment(struct emul_ctx *ctx, bool call, uint16_
 {
     struct vcpu_state *cpu = ctx->cpu;
     unsigned cpl = emul_cpl(cpu);
-    unsigned size = ctx->insn.operand_width / 8;
+    unsigned size = ctx->insn->operand_width / 8;
     struct emul_stack st;
 
     if (desc_is_conforming_code(d) ? desc_dpl(d) > cpl : (SEL_RPL(sel) > cpl || desc_dpl(d) != cpl))
@@ -166,7 +166,7 @@ static enum emul_status through_call_gate(struct emul_ctx *ctx, bool call, uint1
 
 enum emul_status emul_far_jmp_call(struct emul_ctx *ctx)
 {
-    bool call = ctx->insn.mnemonic == ZYDIS_MNEMONIC_CALL;
+    bool call = ctx->insn->mnemonic == ZYDIS_MNEMONIC_CALL;
     struct emul_desc d;
     uint16_t sel;
     uint32_t offset;
@@ -199,14 +199,14 @@ enum emul_status emul_far_jmp_call(struct emul_ctx *ctx)
 enum emul_status emul_far_ret(struct emul_ctx *ctx)
 {
     struct vcpu_state *cpu = ctx->cpu;
-    unsigned size = ctx->insn.operand_width / 8;
+    unsigned size = ctx->insn->operand_width / 8;
     unsigned cpl = emul_cpl(cpu), rpl;
     uint32_t release = 0, eip, cs, esp, ss;
     struct emul_stack st;
     struct emul_desc code, ssd;
     uint16_t sel;
 
-    if (ctx->insn.operand_count_visible > 0 && ctx->ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE)
+    if (ctx->insn->operand_count_visible > 0 && ctx->ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE)
         release = (uint32_t)(ctx->ops[0].imm.value.u & 0xFFFF);
     emul_stack_current(ctx, &st);
     if (!emul_stack_room_pop(ctx, &st, 2 * size) || !emul_stack_pop(ctx, &st, &eip, size) ||

@@ -74,8 +74,8 @@ enum emul_status emul_unsupported(struct emul_ctx *ctx, const char *fmt, ...)
         pos += snprintf(bytes + pos, sizeof(bytes) - pos, i ? " %02x" : "%02x", ctx->bytes[i]);
     snprintf(
         ctx->why, ctx->why_len, "%s: %s (%s) at %04x:%08x (linear %08x)", what,
-        ctx->insn.mnemonic != ZYDIS_MNEMONIC_INVALID ? ZydisMnemonicGetString(ctx->insn.mnemonic)
-                                                     : "?",
+        ctx->insn->mnemonic != ZYDIS_MNEMONIC_INVALID ? ZydisMnemonicGetString(ctx->insn->mnemonic)
+                                                      : "?",
         bytes, cpu->seg[SEG_CS].selector, ctx->insn_eip, cpu->seg[SEG_CS].base + ctx->insn_eip);
     return EMUL_UNSUPPORTED;
 }

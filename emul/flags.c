@@ -19,7 +19,7 @@ enum emul_status emul_cli_sti(struct emul_ctx *ctx)
     if (emul_cpl(cpu) > emul_iopl(cpu)) {
         return emul_fail(ctx, VEC_GP, 0);
     }
-    if (ctx->insn.mnemonic == ZYDIS_MNEMONIC_CLI) {
+    if (ctx->insn->mnemonic == ZYDIS_MNEMONIC_CLI) {
         cpu->eflags &= ~EFLAGS_IF;
     } else {
         if (!(cpu->eflags & EFLAGS_IF))
@@ -33,7 +33,7 @@ enum emul_status emul_cli_sti(struct emul_ctx *ctx)
  * size) pushes the low 16 bits. */
 enum emul_status emul_pushf(struct emul_ctx *ctx)
 {
-    unsigned size = ctx->insn.operand_width / 8;
+    unsigned size = ctx->insn->operand_width / 8;
     uint32_t image = ctx->cpu->eflags & ~(EFLAGS_VM | EFLAGS_RF);
     struct emul_stack st;
 
@@ -56,7 +56,7 @@ enum emul_status emul_pushf(struct emul_ctx *ctx)
 enum emul_status emul_popf(struct emul_ctx *ctx)
 {
     struct vcpu_state *cpu = ctx->cpu;
-    unsigned size = ctx->insn.operand_width / 8;
+    unsigned size = ctx->insn->operand_width / 8;
     unsigned cpl = emul_cpl(cpu);
     uint32_t mask = POPF_ALWAYS;
     struct emul_stack st;

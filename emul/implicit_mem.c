@@ -173,14 +173,14 @@ static uint32_t index_get(const struct emul_ctx *ctx, enum vcpu_gpr r)
 {
     uint32_t v = ctx->cpu->regs[r];
 
-    return ctx->insn.address_width == 16 ? (v & 0xFFFFu) : v;
+    return ctx->insn->address_width == 16 ? (v & 0xFFFFu) : v;
 }
 
 static void index_set(struct emul_ctx *ctx, enum vcpu_gpr r, uint32_t v)
 {
     uint32_t *reg = &ctx->cpu->regs[r];
 
-    if (ctx->insn.address_width == 16)
+    if (ctx->insn->address_width == 16)
         *reg = (*reg & 0xFFFF0000u) | (v & 0xFFFFu);
     else
         *reg = v;
@@ -190,7 +190,7 @@ static void index_set(struct emul_ctx *ctx, enum vcpu_gpr r, uint32_t v)
  * be overridden. */
 static enum vcpu_sreg source_segment(const struct emul_ctx *ctx)
 {
-    for (unsigned i = 0; i < ctx->insn.operand_count; i++) {
+    for (unsigned i = 0; i < ctx->insn->operand_count; i++) {
         const ZydisDecodedOperand *op = &ctx->ops[i];
 
         if (op->type == ZYDIS_OPERAND_TYPE_MEMORY &&
@@ -291,7 +291,7 @@ static uint32_t string_bulk(struct emul_ctx *ctx, enum string_kind kind, unsigne
     unsigned cpl = emul_cpl(cpu);
 
     if (!env->ram_address || (kind != STR_MOVS && kind != STR_STOS) ||
-        (cpu->eflags & (EFLAGS_DF | EFLAGS_TF)) || ctx->insn.address_width != 32)
+        (cpu->eflags & (EFLAGS_DF | EFLAGS_TF)) || ctx->insn->address_width != 32)
         return 0;
     uint32_t n = (GUEST_PAGE_SIZE - (dst & (GUEST_PAGE_SIZE - 1))) / size;
     if (kind == STR_MOVS && n > (GUEST_PAGE_SIZE - (src & (GUEST_PAGE_SIZE - 1))) / size)
@@ -339,7 +339,7 @@ static uint32_t string_bulk(struct emul_ctx *ctx, enum string_kind kind, unsigne
 enum emul_status emul_string_insn(struct emul_ctx *ctx)
 {
     struct vcpu_state *cpu = ctx->cpu;
-    ZyanU64 attr = ctx->insn.attributes;
+    ZyanU64 attr = ctx->insn->attributes;
     bool rep = attr & (ZYDIS_ATTRIB_HAS_REP | ZYDIS_ATTRIB_HAS_REPE | ZYDIS_ATTRIB_HAS_REPNE);
     bool repne = attr & ZYDIS_ATTRIB_HAS_REPNE;
     enum vcpu_sreg src_seg = source_segment(ctx);
@@ -348,7 +348,7 @@ enum emul_status emul_string_insn(struct emul_ctx *ctx)
     uint32_t count;
     bool compares, done_any = false;
 
-    if (!string_kind_of(ctx->insn.mnemonic, &kind, &size))
+    if (!string_kind_of(ctx->insn->mnemonic, &kind, &size))
         return emul_unsupported(ctx, "not a string instruction");
     if (!rep) {
         if (!string_step(ctx, kind, size, src_seg))
@@ -402,7 +402,7 @@ enum emul_status emul_xlat(struct emul_ctx *ctx)
 
     if (ctx->ops[0].type == ZYDIS_OPERAND_TYPE_MEMORY)
         seg = emul_sreg_from_zydis(ctx->ops[0].mem.segment);
-    if (ctx->insn.address_width == 16)
+    if (ctx->insn->address_width == 16)
         offset &= 0xFFFF;
     if (!seg_read(ctx, seg, offset, &value, 1))
         return EMUL_FAULT;
@@ -424,7 +424,7 @@ static bool is_segment_register(const ZydisDecodedOperand *op)
 enum emul_status emul_push(struct emul_ctx *ctx)
 {
     const ZydisDecodedOperand *op = &ctx->ops[0];
-    unsigned size = ctx->insn.operand_width / 8;
+    unsigned size = ctx->insn->operand_width / 8;
     struct emul_stack st;
     uint32_t value;
 
@@ -448,7 +448,7 @@ enum emul_status emul_push(struct emul_ctx *ctx)
 enum emul_status emul_pop(struct emul_ctx *ctx)
 {
     const ZydisDecodedOperand *op = &ctx->ops[0];
-    unsigned size = ctx->insn.operand_width / 8;
+    unsigned size = ctx->insn->operand_width / 8;
     struct emul_stack st;
     uint32_t value;
 
@@ -479,7 +479,7 @@ enum emul_status emul_near_call(struct emul_ctx *ctx)
 {
     struct vcpu_state *cpu = ctx->cpu;
     const ZydisDecodedOperand *op = &ctx->ops[0];
-    unsigned size = ctx->insn.operand_width / 8;
+    unsigned size = ctx->insn->operand_width / 8;
     uint32_t target, ret = ctx->next_eip;
     struct emul_stack st;
 
@@ -509,7 +509,7 @@ enum emul_status emul_near_ret(struct emul_ctx *ctx)
 {
     struct vcpu_state *cpu = ctx->cpu;
     const ZydisDecodedOperand *op = &ctx->ops[0];
-    unsigned size = ctx->insn.operand_width / 8;
+    unsigned size = ctx->insn->operand_width / 8;
     struct emul_stack st;
     uint32_t target;
 
@@ -541,7 +541,7 @@ enum emul_status emul_near_ret(struct emul_ctx *ctx)
 enum emul_status emul_enter(struct emul_ctx *ctx)
 {
     struct vcpu_state *cpu = ctx->cpu;
-    unsigned size = ctx->insn.operand_width / 8;
+    unsigned size = ctx->insn->operand_width / 8;
     uint32_t alloc = (uint32_t)(ctx->ops[0].imm.value.u & 0xFFFF);
     unsigned level = (unsigned)(ctx->ops[1].imm.value.u & 31);
     unsigned pushes = level ? level + 1 : 1;
@@ -579,7 +579,7 @@ enum emul_status emul_enter(struct emul_ctx *ctx)
 enum emul_status emul_leave(struct emul_ctx *ctx)
 {
     struct vcpu_state *cpu = ctx->cpu;
-    unsigned size = ctx->insn.operand_width / 8;
+    unsigned size = ctx->insn->operand_width / 8;
     struct emul_stack st;
     uint32_t value;
 
@@ -605,9 +605,9 @@ static emul_handler implicit_handler_for(const struct emul_ctx *ctx)
     enum string_kind kind;
     unsigned size;
 
-    if (string_kind_of(ctx->insn.mnemonic, &kind, &size))
+    if (string_kind_of(ctx->insn->mnemonic, &kind, &size))
         return emul_string_insn;
-    switch (ctx->insn.mnemonic) {
+    switch (ctx->insn->mnemonic) {
     case ZYDIS_MNEMONIC_PUSH:
         return emul_push;
     case ZYDIS_MNEMONIC_POP:
@@ -625,9 +625,9 @@ static emul_handler implicit_handler_for(const struct emul_ctx *ctx)
     case ZYDIS_MNEMONIC_POPFD:
         return emul_popf;
     case ZYDIS_MNEMONIC_CALL:
-        return ctx->insn.meta.branch_type == ZYDIS_BRANCH_TYPE_FAR ? NULL : emul_near_call;
+        return ctx->insn->meta.branch_type == ZYDIS_BRANCH_TYPE_FAR ? NULL : emul_near_call;
     case ZYDIS_MNEMONIC_RET:
-        return ctx->insn.meta.branch_type == ZYDIS_BRANCH_TYPE_FAR ? NULL : emul_near_ret;
+        return ctx->insn->meta.branch_type == ZYDIS_BRANCH_TYPE_FAR ? NULL : emul_near_ret;
     case ZYDIS_MNEMONIC_ENTER:
         return emul_enter;
     case ZYDIS_MNEMONIC_LEAVE:

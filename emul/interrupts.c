@@ -161,6 +161,8 @@ enum emul_status emul_deliver_event(struct vcpu_state *cpu, const struct emul_en
         .fault = &fault,
         .why = why,
         .why_len = why_len,
+        .insn = &emul_no_insn,
+        .ops = emul_no_ops,
     };
 
     if (why && why_len)
@@ -209,7 +211,7 @@ enum emul_status emul_int(struct emul_ctx *ctx)
     enum emul_event_kind kind = EMUL_EVENT_SOFTWARE;
     uint8_t vector;
 
-    switch (ctx->insn.mnemonic) {
+    switch (ctx->insn->mnemonic) {
     case ZYDIS_MNEMONIC_INT3:
         vector = VEC_BP;
         break;
@@ -280,7 +282,7 @@ static enum emul_status iret_task_return(struct emul_ctx *ctx)
 enum emul_status emul_iret(struct emul_ctx *ctx)
 {
     struct vcpu_state *cpu = ctx->cpu;
-    unsigned size = ctx->insn.operand_width / 8;
+    unsigned size = ctx->insn->operand_width / 8;
     unsigned cpl = emul_cpl(cpu), new_cpl;
     struct emul_stack st;
     struct emul_desc code, ssd;

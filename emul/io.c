@@ -57,7 +57,7 @@ static uint32_t size_mask(unsigned size)
 
 enum emul_status emul_in_out(struct emul_ctx *ctx)
 {
-    bool in = ctx->insn.mnemonic == ZYDIS_MNEMONIC_IN;
+    bool in = ctx->insn->mnemonic == ZYDIS_MNEMONIC_IN;
     const ZydisDecodedOperand *data = &ctx->ops[in ? 0 : 1];
     const ZydisDecodedOperand *port_op = &ctx->ops[in ? 1 : 0];
     unsigned size = data->size / 8;
@@ -96,33 +96,33 @@ static uint32_t addr_reg(const struct emul_ctx *ctx, enum vcpu_gpr r)
 {
     uint32_t v = ctx->cpu->regs[r];
 
-    return ctx->insn.address_width == 16 ? (v & 0xFFFF) : v;
+    return ctx->insn->address_width == 16 ? (v & 0xFFFF) : v;
 }
 
 static void set_addr_reg(struct emul_ctx *ctx, enum vcpu_gpr r, uint32_t v)
 {
     uint32_t *reg = &ctx->cpu->regs[r];
 
-    *reg = ctx->insn.address_width == 16 ? ((*reg & 0xFFFF0000u) | (v & 0xFFFF)) : v;
+    *reg = ctx->insn->address_width == 16 ? ((*reg & 0xFFFF0000u) | (v & 0xFFFF)) : v;
 }
 
 enum emul_status emul_ins_outs(struct emul_ctx *ctx)
 {
     struct vcpu_state *cpu = ctx->cpu;
     const struct emul_env *env = ctx->env;
-    bool in = ctx->insn.mnemonic == ZYDIS_MNEMONIC_INSB ||
-              ctx->insn.mnemonic == ZYDIS_MNEMONIC_INSW ||
-              ctx->insn.mnemonic == ZYDIS_MNEMONIC_INSD;
-    bool rep = ctx->insn.attributes &
+    bool in = ctx->insn->mnemonic == ZYDIS_MNEMONIC_INSB ||
+              ctx->insn->mnemonic == ZYDIS_MNEMONIC_INSW ||
+              ctx->insn->mnemonic == ZYDIS_MNEMONIC_INSD;
+    bool rep = ctx->insn->attributes &
                (ZYDIS_ATTRIB_HAS_REP | ZYDIS_ATTRIB_HAS_REPE | ZYDIS_ATTRIB_HAS_REPNE);
-    unsigned size = string_size(ctx->insn.mnemonic);
+    unsigned size = string_size(ctx->insn->mnemonic);
     uint32_t step = (cpu->eflags & EFLAGS_DF) ? -size : size;
     io_port_t port = (io_port_t)cpu->regs[REG_EDX];
     enum vcpu_sreg src_seg = SEG_DS;
     uint32_t count = rep ? addr_reg(ctx, REG_ECX) : 1;
     uint32_t done = 0;
 
-    for (unsigned i = 0; i < ctx->insn.operand_count; i++)
+    for (unsigned i = 0; i < ctx->insn->operand_count; i++)
         if (!in && ctx->ops[i].type == ZYDIS_OPERAND_TYPE_MEMORY)
             src_seg = emul_sreg_from_zydis(ctx->ops[i].mem.segment);
     if (!io_permitted(ctx, port, size))

@@ -9,7 +9,7 @@
  * with the bounds at m and m + operand size. */
 enum emul_status emul_bound(struct emul_ctx *ctx)
 {
-    unsigned size = ctx->insn.operand_width / 8;
+    unsigned size = ctx->insn->operand_width / 8;
     const ZydisDecodedOperand *mem = &ctx->ops[1];
     uint32_t index = 0, lower = 0, upper = 0;
     int32_t i, lo, hi;
@@ -38,7 +38,7 @@ enum emul_status emul_bound(struct emul_ctx *ctx)
 enum emul_status emul_pusha(struct emul_ctx *ctx)
 {
     struct vcpu_state *cpu = ctx->cpu;
-    unsigned size = ctx->insn.operand_width / 8;
+    unsigned size = ctx->insn->operand_width / 8;
     struct emul_stack st;
 
     emul_stack_current(ctx, &st);
@@ -55,7 +55,7 @@ enum emul_status emul_pusha(struct emul_ctx *ctx)
 enum emul_status emul_popa(struct emul_ctx *ctx)
 {
     struct vcpu_state *cpu = ctx->cpu;
-    unsigned size = ctx->insn.operand_width / 8;
+    unsigned size = ctx->insn->operand_width / 8;
     uint32_t values[REG_COUNT];
     struct emul_stack st;
 

@@ -72,7 +72,7 @@ uint32_t emul_effective_address(const struct emul_ctx *ctx, const ZydisDecodedOp
         ea += v;
     if (op->mem.index != ZYDIS_REGISTER_NONE && emul_reg_read(ctx->cpu, op->mem.index, &v))
         ea += v * (op->mem.scale ? op->mem.scale : 1);
-    if (ctx->insn.address_width == 16)
+    if (ctx->insn->address_width == 16)
         ea &= 0xFFFF;
     return ea;
 }

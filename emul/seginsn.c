@@ -39,7 +39,7 @@ enum emul_status emul_mov_sreg(struct emul_ctx *ctx)
  * what QEMU, the guest tests' oracle, does). */
 enum emul_status emul_push_sreg(struct emul_ctx *ctx)
 {
-    unsigned size = ctx->insn.operand_width / 8;
+    unsigned size = ctx->insn->operand_width / 8;
     uint16_t sel = ctx->cpu->seg[emul_sreg_from_zydis(ctx->ops[0].reg.value)].selector;
     struct emul_stack st;
 
@@ -55,7 +55,7 @@ enum emul_status emul_push_sreg(struct emul_ctx *ctx)
  * instruction. */
 enum emul_status emul_pop_sreg(struct emul_ctx *ctx)
 {
-    unsigned size = ctx->insn.operand_width / 8;
+    unsigned size = ctx->insn->operand_width / 8;
     enum vcpu_sreg reg = emul_sreg_from_zydis(ctx->ops[0].reg.value);
     struct emul_stack st;
     uint32_t value;
@@ -77,7 +77,7 @@ enum emul_status emul_pop_sreg(struct emul_ctx *ctx)
 enum emul_status emul_load_far_pointer(struct emul_ctx *ctx)
 {
     const ZydisDecodedOperand *mem = &ctx->ops[1];
-    unsigned size = ctx->insn.operand_width / 8;
+    unsigned size = ctx->insn->operand_width / 8;
     enum vcpu_sreg reg = emul_sreg_from_zydis(ctx->ops[2].reg.value);
     uint32_t offset = 0;
     uint16_t sel = 0;
@@ -137,7 +137,7 @@ static bool selector_visible(const struct vcpu_state *cpu, uint16_t sel, const s
 enum emul_status emul_lar_lsl(struct emul_ctx *ctx)
 {
     struct vcpu_state *cpu = ctx->cpu;
-    bool lsl = ctx->insn.mnemonic == ZYDIS_MNEMONIC_LSL;
+    bool lsl = ctx->insn->mnemonic == ZYDIS_MNEMONIC_LSL;
     struct emul_desc d;
     bool in_table;
     uint32_t sel, result;
@@ -154,7 +154,7 @@ enum emul_status emul_lar_lsl(struct emul_ctx *ctx)
     if (lsl)
         result = desc_limit(&d);
     else
-        result = d.hi & (ctx->insn.operand_width == 16 ? 0xFF00u : 0x00F0FF00u);
+        result = d.hi & (ctx->insn->operand_width == 16 ? 0xFF00u : 0x00F0FF00u);
     if (!emul_operand_write(ctx, &ctx->ops[0], result))
         return EMUL_FAULT;
     set_zf(cpu, true);
@@ -167,7 +167,7 @@ enum emul_status emul_lar_lsl(struct emul_ctx *ctx)
 enum emul_status emul_verr_verw(struct emul_ctx *ctx)
 {
     struct vcpu_state *cpu = ctx->cpu;
-    bool write = ctx->insn.mnemonic == ZYDIS_MNEMONIC_VERW;
+    bool write = ctx->insn->mnemonic == ZYDIS_MNEMONIC_VERW;
     struct emul_desc d;
     bool in_table, ok;
     uint32_t sel;

@@ -27,7 +27,7 @@ static bool operand_is_class(const ZydisDecodedOperand *op, ZydisRegisterClass c
 
 static bool any_operand_is_class(const struct emul_ctx *ctx, ZydisRegisterClass cls)
 {
-    for (unsigned i = 0; i < ctx->insn.operand_count_visible; i++)
+    for (unsigned i = 0; i < ctx->insn->operand_count_visible; i++)
         if (operand_is_class(&ctx->ops[i], cls))
             return true;
     return false;
@@ -86,14 +86,14 @@ void emul_init_decoder(ZydisDecoder *decoder, ZydisMachineMode mode, ZydisStackW
 
 static enum emul_status not_emulated(struct emul_ctx *ctx)
 {
-    if (!emul_cpu_has_isa_set(ctx->insn.meta.isa_set))
+    if (!emul_cpu_has_isa_set(ctx->insn->meta.isa_set))
         return raise_ud(ctx);
     return emul_unsupported(ctx, "instruction not emulated by emul/");
 }
 
 static emul_handler handler_for(const struct emul_ctx *ctx)
 {
-    const ZydisDecodedInstruction *insn = &ctx->insn;
+    const ZydisDecodedInstruction *insn = ctx->insn;
     bool far = insn->meta.branch_type == ZYDIS_BRANCH_TYPE_FAR;
 
     switch (insn->mnemonic) {
@@ -240,6 +240,7 @@ enum emul_status emul_run_instruction(struct vcpu_state *cpu, const struct emul_
                                       emul_handler unhandled)
 {
     struct vcpu_state work = *cpu;
+    struct emul_decode_storage decode;
     struct emul_ctx ctx = {
         .cpu = &work,
         .committed = cpu,
@@ -247,6 +248,9 @@ enum emul_status emul_run_instruction(struct vcpu_state *cpu, const struct emul_
         .fault = fault,
         .why = why,
         .why_len = why_len,
+        .insn = &emul_no_insn,
+        .ops = emul_no_ops,
+        .decode = &decode,
     };
     enum emul_status status;
     emul_handler handler;
@@ -280,7 +284,7 @@ enum emul_status emul_run_instruction(struct vcpu_state *cpu, const struct emul_
     case EMUL_HALT:
         /* SDM vol. 3, §17.3.1.1: RF is cleared after each instruction except
          * IRET (which loads it) and POPF (which clears it itself). */
-        if (ctx.insn.mnemonic != ZYDIS_MNEMONIC_IRET && ctx.insn.mnemonic != ZYDIS_MNEMONIC_IRETD)
+        if (ctx.insn->mnemonic != ZYDIS_MNEMONIC_IRET && ctx.insn->mnemonic != ZYDIS_MNEMONIC_IRETD)
             work.eflags &= ~EFLAGS_RF;
         *cpu = work;
         notify_env(&ctx);

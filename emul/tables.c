@@ -28,9 +28,9 @@ enum emul_status emul_lgdt_lidt(struct emul_ctx *ctx)
     limit = (uint16_t)(raw[0] | raw[1] << 8);
     base =
         (uint32_t)raw[2] | (uint32_t)raw[3] << 8 | (uint32_t)raw[4] << 16 | (uint32_t)raw[5] << 24;
-    if (ctx->insn.operand_width == 16)
+    if (ctx->insn->operand_width == 16)
         base &= 0x00FFFFFF;
-    if (ctx->insn.mnemonic == ZYDIS_MNEMONIC_LGDT) {
+    if (ctx->insn->mnemonic == ZYDIS_MNEMONIC_LGDT) {
         cpu->gdtr.base = base;
         cpu->gdtr.limit = limit;
     } else {
@@ -46,7 +46,7 @@ enum emul_status emul_sgdt_sidt(struct emul_ctx *ctx)
 {
     const struct vcpu_state *cpu = ctx->cpu;
     const struct descriptor_table_reg *reg =
-        ctx->insn.mnemonic == ZYDIS_MNEMONIC_SGDT ? &cpu->gdtr : &cpu->idtr;
+        ctx->insn->mnemonic == ZYDIS_MNEMONIC_SGDT ? &cpu->gdtr : &cpu->idtr;
     const ZydisDecodedOperand *op = &ctx->ops[0];
     uint32_t base = reg->base;
     uint8_t raw[6];
@@ -54,7 +54,7 @@ enum emul_status emul_sgdt_sidt(struct emul_ctx *ctx)
     if (op->type != ZYDIS_OPERAND_TYPE_MEMORY) {
         return emul_fail(ctx, VEC_UD, 0);
     }
-    if (ctx->insn.operand_width == 16)
+    if (ctx->insn->operand_width == 16)
         base &= 0x00FFFFFF;
     raw[0] = (uint8_t)reg->limit;
     raw[1] = (uint8_t)(reg->limit >> 8);
@@ -134,7 +134,7 @@ enum emul_status emul_sldt_str(struct emul_ctx *ctx)
 {
     const struct vcpu_state *cpu = ctx->cpu;
     uint16_t sel =
-        ctx->insn.mnemonic == ZYDIS_MNEMONIC_SLDT ? cpu->ldtr.selector : cpu->tr.selector;
+        ctx->insn->mnemonic == ZYDIS_MNEMONIC_SLDT ? cpu->ldtr.selector : cpu->tr.selector;
 
     return emul_operand_write(ctx, &ctx->ops[0], sel) ? EMUL_OK : EMUL_FAULT;
 }
