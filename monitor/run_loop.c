@@ -1342,15 +1342,20 @@ static bool interrupt_waiting(const struct run_env *env)
 
 /* Delivers a pending external interrupt when the guest accepts one: IF set
  * and no interrupt shadow (SDM vol. 3, §6.8.3). Returns false when the
- * guest cannot go on; *delivered says whether one was taken. */
-static bool inject_interrupt(struct loop *lp, bool *delivered, struct popek_error *err)
+ * guest cannot go on; *delivered says whether one was taken, and *none
+ * whether it found none waiting (so the caller need not ask again). */
+static bool inject_interrupt(struct loop *lp, bool *delivered, bool *none, struct popek_error *err)
 {
     struct vcpu *cpu = lp->env->cpu;
 
     *delivered = false;
-    if (!(cpu->arch.eflags & EFLAGS_IF) || cpu->arch.interrupt_shadow ||
-        !interrupt_waiting(lp->env))
+    *none = false;
+    if (!(cpu->arch.eflags & EFLAGS_IF) || cpu->arch.interrupt_shadow)
         return true;
+    if (!interrupt_waiting(lp->env)) {
+        *none = true;
+        return true;
+    }
     int vector = irq_cpu_acknowledge(lp->env->irq, emul_lapic_enabled(&cpu->arch));
     if (log_enabled(LOG_INT))
         log_printf("int: external interrupt vector 0x%02x at eip=%08x\n", vector, cpu->arch.eip);
@@ -1465,7 +1470,8 @@ static int run_loop_body(const struct run_env *env, struct run_stats *stats,
         if (cpu->sti_shadow_eip == cpu->arch.seg[SEG_CS].base + cpu->arch.eip)
             cpu->arch.interrupt_shadow = EMUL_SHADOW_STI;
         cpu->sti_shadow_eip = 0xFFFFFFFFu;
-        if (!inject_interrupt(lp, &delivered, err))
+        bool none_waiting;
+        if (!inject_interrupt(lp, &delivered, &none_waiting, err))
             return 1;
         if (delivered)
             halted = false;
@@ -1478,7 +1484,7 @@ static int run_loop_body(const struct run_env *env, struct run_stats *stats,
         uint32_t key = mode_key(&cpu->arch);
         /* An interrupt held back only by the shadow of sti (or mov ss) is
          * taken right after the next instruction: that one runs alone. */
-        bool irq_waiting = interrupt_waiting(env);
+        bool irq_waiting = !none_waiting && interrupt_waiting(env);
         bool single_step =
             cpu->arch.interrupt_shadow && (cpu->arch.eflags & EFLAGS_IF) && irq_waiting;
         if (single_step)
