@@ -60,10 +60,11 @@
 
 struct shadow_view {
     struct view *view;
-    uint32_t *spte;                 /* WINDOW_PAGES entries */
-    uint32_t *src;                  /* WINDOW_PAGES: the guest PTE each mapping came from */
-    uint32_t pde_src[ENTRIES];      /* the guest PDE each region's mappings came from */
-    uint16_t region_pages[ENTRIES]; /* mapped pages per 4 MiB region */
+    uint32_t *spte;                     /* WINDOW_PAGES entries */
+    uint32_t *src;                      /* WINDOW_PAGES: the guest PTE each mapping came from */
+    uint32_t pde_src[ENTRIES];          /* the guest PDE each region's mappings came from */
+    uint16_t region_pages[ENTRIES];     /* mapped pages per 4 MiB region */
+    uint64_t region_bits[ENTRIES / 64]; /* regions with mapped pages: resyncs visit only those */
     uint32_t mapped_pages;
 };
 
@@ -206,6 +207,32 @@ static uint64_t host_map_count_limit(void)
 
 /* ---- mapping and unmapping ------------------------------------------------ */
 
+static void region_page_added(struct shadow_view *sv, uint32_t region)
+{
+    if (sv->region_pages[region]++ == 0)
+        sv->region_bits[region / 64] |= 1ull << (region % 64);
+}
+
+static void region_page_removed(struct shadow_view *sv, uint32_t region)
+{
+    if (--sv->region_pages[region] == 0)
+        sv->region_bits[region / 64] &= ~(1ull << (region % 64));
+}
+
+/* The next region at or after `from` with mapped pages in either of the
+ * first `nviews` views of `v`, or ENTRIES. */
+static uint32_t next_mapped_region(const struct shadow_view *v, unsigned nviews, uint32_t from)
+{
+    for (uint32_t w = from / 64; w < ENTRIES / 64; w++) {
+        uint64_t bits = v[0].region_bits[w] | (nviews > 1 ? v[1].region_bits[w] : 0);
+        if (w == from / 64)
+            bits &= ~0ull << (from % 64);
+        if (bits)
+            return w * 64 + (uint32_t)__builtin_ctzll(bits);
+    }
+    return ENTRIES;
+}
+
 /* Maps `n` pages from `lpage` whose shadow entries are `e[0..n)` (frames
  * contiguous, same host protection) with one mmap; `src` are the guest
  * PTEs they come from (NULL with paging off). */
@@ -223,7 +250,7 @@ static bool map_run(struct shadow_mmu *mmu, struct space *s, unsigned vi, uint32
     for (uint32_t i = 0; i < n; i++) {
         uint32_t page = lpage + i;
         if (!(sv->spte[page] & SPTE_MAPPED)) {
-            sv->region_pages[page / REGION_PAGES]++;
+            region_page_added(sv, page / REGION_PAGES);
             sv->mapped_pages++;
         }
         sv->spte[page] = e[i];
@@ -300,7 +327,7 @@ static void unmap_pages(struct shadow_mmu *mmu, struct space *s, unsigned vi, ui
     for (uint32_t i = 0; i < n; i++) {
         if (sv->spte[lpage + i] & SPTE_MAPPED) {
             sv->spte[lpage + i] = 0;
-            sv->region_pages[(lpage + i) / REGION_PAGES]--;
+            region_page_removed(sv, (lpage + i) / REGION_PAGES);
             mapped++;
         }
     }
@@ -353,6 +380,7 @@ static void space_empty(struct shadow_mmu *mmu, struct space *s)
             madvise(sv->spte, WINDOW_PAGES * sizeof(uint32_t), MADV_DONTNEED);
             madvise(sv->src, WINDOW_PAGES * sizeof(uint32_t), MADV_DONTNEED);
             memset(sv->region_pages, 0, sizeof(sv->region_pages));
+            memset(sv->region_bits, 0, sizeof(sv->region_bits));
             sv->mapped_pages = 0;
         }
     }
@@ -683,7 +711,8 @@ static void resync_all(struct shadow_mmu *mmu)
             struct space *sp = &mmu->spaces[si];
             if (!sp->in_use || sp->pd_frame != t->frame)
                 continue;
-            for (uint32_t d = 0; d < ENTRIES; d++) {
+            for (uint32_t d = next_mapped_region(sp->v, sp->nviews, 0); d < ENTRIES;
+                 d = next_mapped_region(sp->v, sp->nviews, d + 1)) {
                 for (unsigned vi = 0; vi < sp->nviews; vi++) {
                     if (sp->v[vi].region_pages[d] &&
                         !entry_consistent(sp->v[vi].pde_src[d], live[d])) {
@@ -709,14 +738,11 @@ static void resync_all(struct shadow_mmu *mmu)
             struct space *sp = &mmu->spaces[si];
             if (!sp->in_use)
                 continue;
-            const uint32_t *pd =
-                guest_ram_host_ptr(mmu->ram, sp->pd_frame << GUEST_PAGE_SHIFT, GUEST_PAGE_SIZE);
-            for (uint32_t d = 0; d < ENTRIES; d++) {
-                if (pd && pde_maps_table(mmu, pd[d]) && (pd[d] >> GUEST_PAGE_SHIFT) == t->frame)
-                    referenced = true;
-                /* A region is checked against the table its mappings were
-                 * made through (pde_src), which for a space awaiting its
-                 * recheck need not be the one its directory names now. */
+            /* A region is checked against the table its mappings were made
+             * through (pde_src), which for a space awaiting its recheck
+             * need not be the one its directory names now. */
+            for (uint32_t d = next_mapped_region(sp->v, sp->nviews, 0); d < ENTRIES;
+                 d = next_mapped_region(sp->v, sp->nviews, d + 1)) {
                 for (unsigned vi = 0; vi < sp->nviews; vi++) {
                     uint32_t pde = sp->v[vi].pde_src[d];
                     if (!sp->v[vi].region_pages[d] || !pde_maps_table(mmu, pde) ||
@@ -726,6 +752,17 @@ static void resync_all(struct shadow_mmu *mmu)
                     check_region_against_table(mmu, sp, vi, d, live);
                 }
             }
+        }
+        /* No mapping uses it now; a directory naming it keeps it tracked
+         * (its regions may be filled through it again). */
+        for (unsigned si = 1; si <= mmu->nspaces && !referenced; si++) {
+            const struct space *sp = &mmu->spaces[si];
+            const uint32_t *pd =
+                sp->in_use ? guest_ram_host_ptr(mmu->ram, sp->pd_frame << GUEST_PAGE_SHIFT,
+                                                GUEST_PAGE_SIZE)
+                           : NULL;
+            for (uint32_t d = 0; pd && d < ENTRIES && !referenced; d++)
+                referenced = pde_maps_table(mmu, pd[d]) && (pd[d] >> GUEST_PAGE_SHIFT) == t->frame;
         }
         /* No cached space uses it as a table any more (the guest freed it
          * and may use it as data): stop tracking it. */
