@@ -72,6 +72,11 @@ struct tcache {
     void *drop_ctx;
     const struct tcache_policy *policy;
     struct logged_link *local_links, *global_links;
+    /* Link records given back, for the next links: the cache makes and
+     * undoes hundreds per guest fork+exec (every CR3 load undoes the
+     * local ones), and malloc/free of each showed in profiles. */
+    struct logged_link *spare_logged;
+    struct tc_link *spare_links;
     struct logged_link *page_links[PAGE_BUCKETS];
     struct frame_blocks *frames[FRAME_BUCKETS];
 };
@@ -142,22 +147,55 @@ struct tcache *tcache_create(size_t arena_bytes, struct popek_error *err)
     return tc;
 }
 
-static void free_block(struct tc_block *b)
+static struct tc_link *link_alloc(struct tcache *tc)
+{
+    struct tc_link *link = tc->spare_links;
+
+    if (!link)
+        return malloc(sizeof(*link));
+    tc->spare_links = link->next;
+    return link;
+}
+
+static void link_release(struct tcache *tc, struct tc_link *link)
+{
+    link->next = tc->spare_links;
+    tc->spare_links = link;
+}
+
+static struct logged_link *logged_alloc(struct tcache *tc)
+{
+    struct logged_link *l = tc->spare_logged;
+
+    if (!l)
+        return calloc(1, sizeof(*l));
+    tc->spare_logged = l->scope_next;
+    memset(l, 0, sizeof(*l));
+    return l;
+}
+
+static void logged_release(struct tcache *tc, struct logged_link *l)
+{
+    l->scope_next = tc->spare_logged;
+    tc->spare_logged = l;
+}
+
+static void free_block(struct tcache *tc, struct tc_block *b)
 {
     while (b->incoming) {
         struct tc_link *next = b->incoming->next;
-        free(b->incoming);
+        link_release(tc, b->incoming);
         b->incoming = next;
     }
     free(b->insns);
     free(b);
 }
 
-static void free_link_list(struct logged_link *l)
+static void free_link_list(struct tcache *tc, struct logged_link *l)
 {
     while (l) {
         struct logged_link *next = l->scope_next;
-        free(l);
+        logged_release(tc, l);
         l = next;
     }
 }
@@ -179,10 +217,10 @@ void tcache_flush(struct tcache *tc)
     if (tc->drop_hook)
         tc->drop_hook(tc->drop_ctx, NULL);
     for (size_t i = 0; i < tc->nblocks; i++)
-        free_block(tc->by_address[i]);
+        free_block(tc, tc->by_address[i]);
     tc->nblocks = 0;
-    free_link_list(tc->local_links);
-    free_link_list(tc->global_links);
+    free_link_list(tc, tc->local_links);
+    free_link_list(tc, tc->global_links);
     tc->local_links = tc->global_links = NULL;
     memset(tc->page_links, 0, sizeof(tc->page_links));
     free_frame_index(tc);
@@ -197,6 +235,16 @@ void tcache_destroy(struct tcache *tc)
     if (!tc)
         return;
     tcache_flush(tc);
+    while (tc->spare_links) {
+        struct tc_link *next = tc->spare_links->next;
+        free(tc->spare_links);
+        tc->spare_links = next;
+    }
+    while (tc->spare_logged) {
+        struct logged_link *next = tc->spare_logged->scope_next;
+        free(tc->spare_logged);
+        tc->spare_logged = next;
+    }
     free(tc->by_address);
     free(tc->code_starts);
     code_arena_destroy(tc->arena);
@@ -416,7 +464,7 @@ static bool log_link(struct tcache *tc, struct tc_block *from, unsigned exit_ind
 {
     if (link_is_page_local(from, to))
         return true;
-    struct logged_link *l = calloc(1, sizeof(*l));
+    struct logged_link *l = logged_alloc(tc);
     if (!l)
         return false;
     l->from = from;
@@ -458,11 +506,11 @@ static bool ic_fill(struct tcache *tc, struct tc_block *from, struct tc_block *t
     }
     if (from->mode_key != to->mode_key)
         return false;
-    struct tc_link *link = malloc(sizeof(*link));
+    struct tc_link *link = link_alloc(tc);
     if (!link)
         return false;
     if (!log_link(tc, from, TC_LINK_IC, to, to_global)) {
-        free(link);
+        link_release(tc, link);
         return false;
     }
     link->from = from;
@@ -504,11 +552,11 @@ bool tcache_chain_site(struct tcache *tc, const void *site, struct tc_block *to,
         }
         if (exit->chained)
             return false;
-        struct tc_link *link = malloc(sizeof(*link));
+        struct tc_link *link = link_alloc(tc);
         if (!link)
             return false;
         if (!log_link(tc, from, i, to, to_global)) {
-            free(link);
+            link_release(tc, link);
             return false;
         }
         link->from = from;
@@ -651,20 +699,21 @@ void tcache_invalidate_block(struct tcache *tc, struct tc_block *b)
         drop_block(tc, b);
 }
 
-static void remove_incoming(struct tc_block *to, const struct tc_block *from, unsigned exit_index)
+static void remove_incoming(struct tcache *tc, struct tc_block *to, const struct tc_block *from,
+                            unsigned exit_index)
 {
     for (struct tc_link **pp = &to->incoming; *pp; pp = &(*pp)->next) {
         if ((*pp)->from == from && (*pp)->exit_index == exit_index) {
             struct tc_link *gone = *pp;
             *pp = gone->next;
-            free(gone);
+            link_release(tc, gone);
             return;
         }
     }
 }
 
 /* Takes a logged link off its scope list and page lists and frees it. */
-static void unlist_link(struct logged_link *l)
+static void unlist_link(struct tcache *tc, struct logged_link *l)
 {
     *l->scope_pprev = l->scope_next;
     if (l->scope_next)
@@ -677,7 +726,7 @@ static void unlist_link(struct logged_link *l)
         if (l->page_next[i])
             l->page_next[i]->page_pprev[page_slot(l->page_next[i], bucket)] = l->page_pprev[i];
     }
-    free(l);
+    logged_release(tc, l);
 }
 
 /* Undoes one logged link if it still stands, and forgets it. */
@@ -686,7 +735,7 @@ static void undo_link(struct tcache *tc, struct logged_link *l)
     struct tc_block *from = l->from, *to = l->to;
     uint8_t exit_index = l->exit_index;
 
-    unlist_link(l);
+    unlist_link(tc, l);
     if (!from->valid || !to->valid)
         return; /* dropping either already unlinked it */
     if (exit_index == TC_LINK_IC) {
@@ -703,7 +752,7 @@ static void undo_link(struct tcache *tc, struct logged_link *l)
         exit->chained = NULL;
         exit->unlinked = false;
     }
-    remove_incoming(to, from, exit_index);
+    remove_incoming(tc, to, from, exit_index);
     tc->stats.links_dropped++;
 }
 
