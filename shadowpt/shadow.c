@@ -814,7 +814,10 @@ static void fill_identity(struct shadow_mmu *mmu, struct space *s, guest_linear_
  * that maps it (prefault-around): the Accessed flag says the guest's TLB
  * could already hold them, so mapping them sets nothing the hardware would
  * not have set. The run holding the faulting page is always mapped; other
- * runs only from PREFAULT_MIN_RUN pages. */
+ * runs only from PREFAULT_MIN_RUN pages, and not in the supervisor view of
+ * a user region: a kernel touches few pages of a process (the arguments
+ * and buffers of its system calls), which runs in the user view itself —
+ * mapping them there cost Linux 31 host calls per fork+exec for nothing. */
 static void map_with_neighbours(struct shadow_mmu *mmu, struct space *s, unsigned vi,
                                 guest_linear_t linear, uint32_t pde, uint32_t fault_e,
                                 uint32_t fault_pte)
@@ -854,7 +857,7 @@ static void map_with_neighbours(struct shadow_mmu *mmu, struct space *s, unsigne
                      SPTE_FRAME(e) == SPTE_FRAME(run.e[run.n - 1]) + 1 &&
                      (e & SPTE_HOST_W) == (run.e[run.n - 1] & SPTE_HOST_W);
         if (run.n && !joins) {
-            if (run_has_fault || run.n >= PREFAULT_MIN_RUN) {
+            if (run_has_fault || (run.n >= PREFAULT_MIN_RUN && !(vi == 0 && (pde & PTE_US)))) {
                 mmu->stats.prefaulted_pages += run.n - (run_has_fault ? 1 : 0);
                 map_run(mmu, s, vi, run.lpage, run.e, run.src, run.n);
             }

@@ -600,7 +600,8 @@ static void test_freed_directory_keeps_kernel_regions(void **state)
 
 /* Prefault-around maps the faulting page's own run of contiguous frames,
  * and other runs of at least four pages; a lone neighbour would cost a host
- * call of its own and waits for its own fault. */
+ * call of its own and waits for its own fault. In the supervisor view of a
+ * user region, only the faulting page's own run. */
 static void test_prefault_runs(void **state)
 {
     struct shadow_mmu *mmu = mmu_create();
@@ -622,6 +623,15 @@ static void test_prefault_runs(void **state)
     assert_true(host_readable(user + 0x40010000));  /* a run of four */
     assert_true(host_readable(user + 0x40013000));
     assert_int_equal(shadow_stats(mmu)->prefaulted_pages, 6);
+
+    /* The kernel touching the same region (supervisor view): its own run
+     * only — the process's other pages are the user view's business. */
+    uint8_t *super = shadow_view_base(mmu, false);
+    fault(mmu, false, 0x40001000, false, &f);
+    assert_true(host_readable(super + 0x40000000));
+    assert_true(host_readable(super + 0x40002000));
+    assert_false(host_readable(super + 0x40010000));
+    assert_int_equal(shadow_stats(mmu)->prefaulted_pages, 8);
     shadow_destroy(mmu);
 }
 
