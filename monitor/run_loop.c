@@ -33,10 +33,6 @@
 #define MODE_KEY_SINGLE   0x40000000u /* one-instruction blocks (the STI/MOV SS shadow) */
 #define MAX_FILL_RETRIES  8           /* host faults in a row at one EIP before emulating */
 
-/* The guest instruction at CS:EIP, fetched and decoded once for the
- * monitor's decisions about it (a fault's class, what it accesses). */
-#define insn_at_eip emul_decoded_insn
-
 /* The decoded instruction of a callout, kept for the translated code that
  * hands it over (translate_config.alloc_decoded) until the cache is
  * flushed. */
@@ -69,13 +65,13 @@ struct loop {
     struct adaptive_set adaptive;
     /* decode_at_eip's recent answers, by EIP: the instructions a loop
      * emulates in turn (a PTE store, INVLPG, the accesses after it). */
-    struct insn_at_eip decoded[DECODED_ENTRIES];
+    struct emul_decoded_insn decoded[DECODED_ENTRIES];
     guest_linear_t decoded_eip[DECODED_ENTRIES];
     /* The last answer, good without a fetch while nothing could have
      * changed the bytes or their mapping: until the guest runs again or
      * the monitor writes memory, a control register or INVLPG
      * (code_epoch counts those). */
-    const struct insn_at_eip *memo;
+    const struct emul_decoded_insn *memo;
     guest_linear_t memo_eip;
     bool memo_user;
     uint64_t memo_epoch, code_epoch;
@@ -735,12 +731,12 @@ static bool deliver_emul_fault(struct loop *lp, const struct emul_fault *fault,
 /* The instruction at linear `eip`, fetched now and decoded: the last decodes
  * are kept and reused while the bytes fetched at that address are the
  * same. */
-static const struct insn_at_eip *decode_at_eip_fetched(struct loop *lp, guest_linear_t eip)
+static const struct emul_decoded_insn *decode_at_eip_fetched(struct loop *lp, guest_linear_t eip)
 {
     uint8_t bytes[ZYDIS_MAX_INSTRUCTION_LENGTH];
     size_t n = fetch_code((void *)lp->env, eip, bytes, sizeof(bytes));
     unsigned slot = (eip ^ (eip >> 6)) & (DECODED_ENTRIES - 1);
-    struct insn_at_eip *at = &lp->decoded[slot];
+    struct emul_decoded_insn *at = &lp->decoded[slot];
 
     /* The bytes are compared, so an entry is never stale (nbytes 0: empty). */
     if (lp->decoded_eip[slot] == eip && at->nbytes == n && n && memcmp(at->bytes, bytes, n) == 0)
@@ -757,7 +753,7 @@ static const struct insn_at_eip *decode_at_eip_fetched(struct loop *lp, guest_li
  * about one instruction in a row (its class, whether and how to emulate
  * it, and emul/ decodes it to run it): within one exit the answer is
  * reused without fetching again (memo). */
-static const struct insn_at_eip *decode_at_eip(struct loop *lp)
+static const struct emul_decoded_insn *decode_at_eip(struct loop *lp)
 {
     const struct vcpu *cpu = lp->env->cpu;
     guest_linear_t eip = cpu->arch.seg[SEG_CS].base + cpu->arch.eip;
@@ -766,7 +762,7 @@ static const struct insn_at_eip *decode_at_eip(struct loop *lp)
     if (lp->memo && lp->memo_epoch == lp->code_epoch && lp->memo_eip == eip &&
         lp->memo_user == user)
         return lp->memo;
-    const struct insn_at_eip *at = decode_at_eip_fetched(lp, eip);
+    const struct emul_decoded_insn *at = decode_at_eip_fetched(lp, eip);
     lp->memo = at;
     lp->memo_eip = eip;
     lp->memo_user = user;
@@ -789,7 +785,7 @@ static const struct emul_decoded_insn *current_decode(const struct loop *lp)
 
 /* The single explicit memory access of the decoded instruction `at`
  * (emul_describe_access), under the current registers. */
-static bool access_of(const struct loop *lp, const struct insn_at_eip *at,
+static bool access_of(const struct loop *lp, const struct emul_decoded_insn *at,
                       struct emul_access_desc *access)
 {
     return at->decoded &&
@@ -801,7 +797,7 @@ static bool access_of(const struct loop *lp, const struct insn_at_eip *at,
 static bool code_in_ram(struct loop *lp)
 {
 
-    const struct insn_at_eip *at = decode_at_eip(lp);
+    const struct emul_decoded_insn *at = decode_at_eip(lp);
     return at->nbytes == sizeof(at->bytes) || at->decoded;
 }
 
@@ -920,7 +916,7 @@ static bool handle_host_fault(struct loop *lp, struct popek_error *err);
 static enum insn_class class_at_eip(struct loop *lp)
 {
 
-    const struct insn_at_eip *at = decode_at_eip(lp);
+    const struct emul_decoded_insn *at = decode_at_eip(lp);
     return at->decoded ? classify_instruction(&at->insn, at->ops) : INSN_CALLOUT;
 }
 
@@ -959,7 +955,7 @@ static bool emulate_indirect_jump(struct loop *lp, bool *ok, struct popek_error 
     struct emul_fault fault;
     uint32_t target = 0;
 
-    const struct insn_at_eip *at = decode_at_eip(lp);
+    const struct emul_decoded_insn *at = decode_at_eip(lp);
     if (!at->decoded || at->insn.mnemonic != ZYDIS_MNEMONIC_JMP || at->insn.operand_width != 32 ||
         !access_of(lp, at, &access) || access.size != 4)
         return false;
@@ -983,7 +979,7 @@ static enum adaptive_verdict adaptive_verdict_at_eip(struct loop *lp)
     struct walk_result w;
     const struct vcpu *cpu = lp->env->cpu;
 
-    const struct insn_at_eip *at = decode_at_eip(lp);
+    const struct emul_decoded_insn *at = decode_at_eip(lp);
     if (!at->decoded || classify_instruction(&at->insn, at->ops) != INSN_IDENT ||
         !access_of(lp, at, &access))
         return ADAPTIVE_UNKNOWN;
@@ -1025,7 +1021,7 @@ static bool emulatable_access_at_eip(struct loop *lp)
 {
     struct emul_access_desc access;
 
-    const struct insn_at_eip *at = decode_at_eip(lp);
+    const struct emul_decoded_insn *at = decode_at_eip(lp);
     if (!at->decoded)
         return false;
     switch (classify_instruction(&at->insn, at->ops)) {
@@ -1060,7 +1056,7 @@ static bool emulatable_access_at_eip(struct loop *lp)
 static bool emulate_plain_mov(struct loop *lp, bool *ok, struct popek_error *err)
 {
     struct vcpu *cpu = lp->env->cpu;
-    const struct insn_at_eip *at = decode_at_eip(lp);
+    const struct emul_decoded_insn *at = decode_at_eip(lp);
     struct emul_access_desc access;
     struct emul_fault fault;
     unsigned cpl = current_cpl(cpu);
@@ -1099,7 +1095,7 @@ static bool emulate_plain_mov(struct loop *lp, bool *ok, struct popek_error *err
 static bool null_segment_check(struct loop *lp, bool *ok, struct popek_error *err)
 {
     const struct vcpu *cpu = lp->env->cpu;
-    const struct insn_at_eip *at = decode_at_eip(lp);
+    const struct emul_decoded_insn *at = decode_at_eip(lp);
     struct emul_access_desc access;
 
     if (!access_of(lp, at, &access) || (cpu->arch.seg[access.segment].attr & SEG_ATTR_P))
@@ -1142,7 +1138,7 @@ static bool bounce_execute(struct loop *lp, struct popek_error *err)
     struct emul_fault fault;
     unsigned cpl = current_cpl(cpu);
 
-    const struct insn_at_eip *at = decode_at_eip(lp);
+    const struct emul_decoded_insn *at = decode_at_eip(lp);
     if (!access_of(lp, at, &access) || access.size > BOUNCE_BYTES) {
         dump_state(cpu);
         return popek_fail(err,
@@ -1210,7 +1206,7 @@ static uint8_t floating_point_vector(struct loop *lp)
 {
     struct vcpu *cpu = lp->env->cpu;
 
-    const struct insn_at_eip *at = decode_at_eip(lp);
+    const struct emul_decoded_insn *at = decode_at_eip(lp);
     if (at->decoded &&
         (at->insn.meta.isa_set == ZYDIS_ISA_SET_SSE || at->insn.meta.isa_set == ZYDIS_ISA_SET_SSE2))
         return (cpu->arch.cr4 & CR4_OSXMMEXCPT) ? VEC_XM : VEC_UD;
