@@ -73,6 +73,10 @@ struct emul_decoded_insn {
     bool decoded;
     ZydisDecodedInstruction insn;
     ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
+    /* The instruction right after it, when the translator found that one
+     * to be a callout too, on the same page (NULL otherwise): the monitor
+     * runs such a run of callouts in one exit. emul/ does not use it. */
+    const struct emul_decoded_insn *next;
 };
 
 struct emul_env {

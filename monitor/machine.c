@@ -701,6 +701,7 @@ void machine_collect_stats(const struct machine *m, struct stats_report *r)
                     ibl_lookups > rs->ibl_misses ? ibl_lookups - rs->ibl_misses : 0, ibl_lookups);
     stats_add(r, "exits", "branch", rs->exits_branch);
     stats_add(r, "exits", "callout", rs->exits_callout);
+    stats_add(r, "exits", "callouts_chained", rs->callouts_chained);
     stats_add(r, "exits", "fault", rs->exits_fault);
     stats_add(r, "exits", "raise", rs->exits_raise);
     stats_add(r, "exits", "stale_callouts", rs->stale_callouts);

@@ -920,6 +920,49 @@ static enum insn_class class_at_eip(struct loop *lp)
     return at->decoded ? classify_instruction(&at->insn, at->ops) : INSN_CALLOUT;
 }
 
+/* Runs the callout the guest exited for (`handed`: its decode from the
+ * block, or NULL) and, in the same exit, the system instructions the
+ * translator chained after it on the same page — while execution falls
+ * through to each (no branch, fault or event came between), with the same
+ * CS, no single-stepping, and no memory written that could have changed
+ * their bytes (code_epoch). Interrupts are taken after the run, as after
+ * a block. */
+static bool run_callouts(struct loop *lp, const struct emul_decoded_insn *handed,
+                         struct popek_error *err, bool *halted)
+{
+    struct vcpu *cpu = lp->env->cpu;
+
+    for (;;) {
+        uint16_t cs = cpu->arch.seg[SEG_CS].selector;
+        if (handed) {
+            /* As decoded at translation: the block is still valid, so its
+             * bytes are the same. */
+            lp->memo = handed;
+            lp->memo_eip = handed->linear;
+            lp->memo_user = current_cpl(cpu) == 3;
+            lp->memo_epoch = lp->code_epoch;
+        }
+        uint64_t epoch = lp->code_epoch;
+        if (!handle_callout(lp, err, halted))
+            return false;
+        if (emul_is_port_io((ZydisMnemonic)cpu->callout_mnemonic)) {
+            lp->devices_due = true; /* it may have reprogrammed a device's deadline */
+            return true;            /* ...or asked for a reset or power-off */
+        }
+        const struct emul_decoded_insn *next = handed ? handed->next : NULL;
+        if (!next || *halted || lp->reset_requested || lp->code_epoch != epoch ||
+            cpu->arch.seg[SEG_CS].selector != cs || (cpu->arch.eflags & EFLAGS_TF) ||
+            lp->unsupported_mode || cpu->arch.seg[SEG_CS].base + cpu->arch.eip != next->linear)
+            return true;
+        handed = next;
+        cpu->next_eip = cpu->arch.eip;
+        cpu->callout_mnemonic = (uint32_t)next->insn.mnemonic;
+        lp->stats->callouts_chained++;
+        if (cpu->callout_mnemonic < RUN_STATS_MNEMONICS)
+            lp->stats->callouts[cpu->callout_mnemonic]++;
+    }
+}
+
 /* Instructions whose memory operands are implicit (string, stack, call/ret,
  * xlat) are emulated in C by emul/ when their access cannot be made in
  * place; writes go through the monitor's own mapping of RAM. */
@@ -1537,25 +1580,18 @@ static int run_loop_body(const struct run_env *env, struct run_stats *stats,
             stats->exits_branch++;
             cpu->arch.eip = cpu->next_eip - cpu->arch.seg[SEG_CS].base;
             break;
-        case EXIT_CALLOUT:
+        case EXIT_CALLOUT: {
+            const struct emul_decoded_insn *handed =
+                (const struct emul_decoded_insn *)(uintptr_t)cpu->exit_link;
             stats->exits_callout++;
             if (cpu->callout_mnemonic < RUN_STATS_MNEMONICS)
                 stats->callouts[cpu->callout_mnemonic]++;
-            if (cpu->exit_link) {
-                /* The instruction as decoded at translation: the block is
-                 * still valid, so its bytes are the same. */
-                lp->memo = (const struct emul_decoded_insn *)(uintptr_t)cpu->exit_link;
-                lp->memo_eip = lp->memo->linear;
-                lp->memo_user = current_cpl(cpu) == 3;
-                lp->memo_epoch = lp->code_epoch;
-            }
             cpu->exit_link = 0;
             cpu->next_eip -= cpu->arch.seg[SEG_CS].base;
-            if (!handle_callout(lp, err, &halted))
+            if (!run_callouts(lp, handed, err, &halted))
                 return 1;
-            if (emul_is_port_io((ZydisMnemonic)cpu->callout_mnemonic))
-                lp->devices_due = true; /* it may have reprogrammed a device's deadline */
             break;
+        }
         case EXIT_RAISE:
             stats->exits_raise++;
             cpu->exit_link = 0;

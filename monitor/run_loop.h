@@ -39,7 +39,8 @@ struct run_env {
 
 struct run_stats {
     uint64_t exits_branch, exits_callout, exits_fault, exits_raise;
-    uint64_t events; /* event nudges the monitor took (deadlines, input) */
+    uint64_t callouts_chained; /* run after another callout in the same exit */
+    uint64_t events;           /* event nudges the monitor took (deadlines, input) */
     uint64_t exceptions_delivered, interrupts_delivered;
     uint64_t ibl_misses;
     uint64_t stale_callouts; /* callout blocks whose bytes had changed under them */

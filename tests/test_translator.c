@@ -415,6 +415,53 @@ static void test_control_register_reads(void **state)
     assert_true(tb.ends_in_callout);
 }
 
+/* A callout followed by more on its page hands them over chained: "pop gs;
+ * pop fs; mov ds, ax" is one exit. The chain stops at an instruction that
+ * runs in place (nop) and never leaves the page. */
+static struct emul_decoded_insn chain_store[8];
+static unsigned chain_used;
+
+static struct emul_decoded_insn *keep_in_store(void *opaque)
+{
+    (void)opaque;
+    return chain_used < 8 ? &chain_store[chain_used++] : NULL;
+}
+
+static void test_callouts_chained_on_a_page(void **state)
+{
+    static const uint8_t code_bytes[] = {0x0F, 0xA9, 0x0F, 0xA1, 0x8E, 0xD8, 0x90, 0x1F};
+    struct guest_code code = {code_bytes, sizeof(code_bytes)};
+    struct translate_config cfg = {
+        .fetch = fetch, .opaque = &code, .max_insns = 8, .cpl = 0, .alloc_decoded = keep_in_store};
+    struct emit_buf buf;
+
+    (void)state;
+    emit_init(&buf, host, sizeof(host));
+    assert_true(translate_block(&cfg, 0x1000, &buf, &tb));
+    assert_int_equal(chain_used, 3);
+    const struct emul_decoded_insn *d = &chain_store[0];
+    assert_int_equal(d->linear, 0x1000); /* pop gs */
+    d = d->next;
+    assert_non_null(d);
+    assert_int_equal(d->linear, 0x1002); /* pop fs */
+    d = d->next;
+    assert_non_null(d);
+    assert_int_equal(d->linear, 0x1004); /* mov ds, ax */
+    assert_int_equal(d->insn.mnemonic, ZYDIS_MNEMONIC_MOV);
+    assert_null(d->next); /* nop runs in place */
+
+    /* pop gs ending a page, pop fs starting the next: not chained. */
+    static uint8_t two_pages[0x1004];
+    memcpy(two_pages + 0xFFE, code_bytes, 4);
+    struct guest_code end_code = {two_pages, sizeof(two_pages)};
+    cfg.opaque = &end_code;
+    chain_used = 0;
+    emit_init(&buf, host, sizeof(host));
+    assert_true(translate_block(&cfg, 0x1FFE, &buf, &tb));
+    assert_int_equal(chain_used, 1);
+    assert_null(chain_store[0].next);
+}
+
 /* At CPL 0, cli, sti and pushfd cannot fault on their own: cli/sti write
  * the vCPU's virtual IF (sti calls out instead when an interrupt is
  * waiting), pushfd builds the image inline. At CPL 3 they stay callouts
@@ -578,6 +625,7 @@ int main(void)
         cmocka_unit_test(test_callouts),
         cmocka_unit_test(test_control_register_reads),
         cmocka_unit_test(test_callout_hands_over_its_decode),
+        cmocka_unit_test(test_callouts_chained_on_a_page),
         cmocka_unit_test(test_virtual_if_at_cpl0),
         cmocka_unit_test(test_block_metadata),
         cmocka_unit_test(test_block_ends_at_page_boundary),

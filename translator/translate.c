@@ -189,23 +189,63 @@ static void emit_callout(struct emit_buf *b, guest_linear_t eip, ZydisMnemonic m
     emit_exit(b, EXIT_CALLOUT);
 }
 
-/* Keeps the decoded instruction for the monitor (cfg->alloc_decoded). */
+/* Keeps the decoded instruction for the monitor (cfg->alloc_decoded),
+ * chained to the system instructions that follow it on its page (up to
+ * CALLOUT_RUN_MAX in all): an exception stub's or a kernel exit's "pop gs;
+ * pop fs; pop es; pop ds" is then one exit to the monitor, not four. The
+ * page's frame is write-protected as this block's code, so the chained
+ * bytes stay what they were while the block is in the cache. */
+#define CALLOUT_RUN_MAX 8
+
+/* The instruction is a callout wherever it appears: a system instruction,
+ * or a pop into a segment register (a segment load, translate_pop). */
+static bool always_a_callout(const ZydisDecodedInstruction *insn, const ZydisDecodedOperand *ops)
+{
+    if (insn->mnemonic == ZYDIS_MNEMONIC_POP && ops[0].type == ZYDIS_OPERAND_TYPE_REGISTER &&
+        ZydisRegisterGetClass(ops[0].reg.value) == ZYDIS_REGCLASS_SEGMENT)
+        return true;
+    return classify_instruction(insn, ops) == INSN_CALLOUT;
+}
+
 static const struct emul_decoded_insn *
 keep_decoded(const struct block_state *st, guest_linear_t eip, const uint8_t *bytes, size_t nbytes,
              const ZydisDecodedInstruction *insn, const ZydisDecodedOperand *ops)
 {
-    struct emul_decoded_insn *d =
-        st->cfg->alloc_decoded && insn ? st->cfg->alloc_decoded(st->cfg->opaque) : NULL;
+    struct emul_decoded_insn *first = NULL, *last = NULL;
+    uint8_t next_bytes[ZYDIS_MAX_INSTRUCTION_LENGTH];
+    ZydisDecodedInstruction next_insn;
+    ZydisDecodedOperand next_ops[ZYDIS_MAX_OPERAND_COUNT];
 
-    if (!d)
-        return NULL;
-    d->linear = eip;
-    memcpy(d->bytes, bytes, nbytes);
-    d->nbytes = nbytes;
-    d->decoded = true;
-    d->insn = *insn;
-    memcpy(d->ops, ops, sizeof(d->ops));
-    return d;
+    for (unsigned n = 0; n < CALLOUT_RUN_MAX && insn && st->cfg->alloc_decoded; n++) {
+        struct emul_decoded_insn *d = st->cfg->alloc_decoded(st->cfg->opaque);
+        if (!d)
+            break;
+        d->linear = eip;
+        memcpy(d->bytes, bytes, nbytes);
+        d->nbytes = nbytes;
+        d->decoded = true;
+        d->insn = *insn;
+        memcpy(d->ops, ops, sizeof(d->ops));
+        d->next = NULL;
+        if (last)
+            last->next = d;
+        else
+            first = d;
+        last = d;
+        /* The next one, if it is a system instruction wholly on this page. */
+        eip += insn->length;
+        insn = NULL;
+        nbytes = st->cfg->fetch(st->cfg->opaque, eip, next_bytes, sizeof(next_bytes));
+        if (nbytes && (eip & GUEST_PAGE_MASK) == (first->linear & GUEST_PAGE_MASK) &&
+            translate_decode(next_bytes, nbytes, &next_insn, next_ops) &&
+            ((eip + next_insn.length - 1) & GUEST_PAGE_MASK) == (eip & GUEST_PAGE_MASK) &&
+            always_a_callout(&next_insn, next_ops)) {
+            bytes = next_bytes;
+            insn = &next_insn;
+            ops = next_ops;
+        }
+    }
+    return first;
 }
 
 /* mov r32, crN that runs in place: CPL 0, CR0/2/3/4 (CR1 and CR5-7 are
