@@ -221,8 +221,11 @@ bool emul_linear_write(struct emul_ctx *ctx, guest_linear_t addr, const void *bu
 /* True when [offset, offset+len) lies inside the segment's limits, for
  * expand-up and expand-down segments (SDM vol. 3, §5.3). */
 bool emul_segment_range_ok(const struct segment_cache *seg, uint32_t offset, uint32_t len);
-/* Segment type and limit checks of a data access through `seg` (SDM vol. 3,
- * §5.3, §5.4): #GP(0), or #SS(0) when `stack` is set. */
+/* Segment usability, type and limit checks of a data access through `seg`
+ * (SDM vol. 3, §3.4.2, §5.3, §5.4): true when it may be made. */
+bool emul_segment_access_ok(const struct segment_cache *seg, uint32_t offset, uint32_t len,
+                            bool write);
+/* The same checks raising #GP(0), or #SS(0) when `stack` is set. */
 bool emul_segment_check(struct emul_ctx *ctx, const struct segment_cache *seg, bool stack,
                         uint32_t offset, uint32_t len, bool write);
 /* Reads/writes through segment register `sreg` at the current CPL. */

@@ -301,18 +301,13 @@ static uint32_t string_bulk(struct emul_ctx *ctx, enum string_kind kind, unsigne
     uint32_t bytes = n * size;
     if (n < 2 || (uint64_t)di + bytes > (1ull << 32) || (uint64_t)dst + bytes > (1ull << 32))
         return 0;
-    /* Segment type and null checks: those of the first element, with the
-     * whole run's limit check (a run that reaches the limit goes slowly,
-     * so the fault comes at the right element). */
-    if (!(es->attr & SEG_ATTR_P) || !emul_segment_range_ok(es, di, bytes) ||
-        ((es->attr & SEG_ATTR_S) && ((SEG_ATTR_TYPE(es->attr) & SEG_TYPE_CODE) ||
-                                     !(SEG_ATTR_TYPE(es->attr) & SEG_TYPE_WRITABLE))))
+    /* The whole run must pass the checks each element would (a run that
+     * fails them goes slowly, so the fault comes at the right element). */
+    if (!emul_segment_access_ok(es, di, bytes, true))
         return 0;
     if (kind == STR_MOVS &&
-        (!(ds->attr & SEG_ATTR_P) || !emul_segment_range_ok(ds, si, bytes) ||
-         (uint64_t)si + bytes > (1ull << 32) || (uint64_t)src + bytes > (1ull << 32) ||
-         ((ds->attr & SEG_ATTR_S) && (SEG_ATTR_TYPE(ds->attr) & SEG_TYPE_CODE) &&
-          !(SEG_ATTR_TYPE(ds->attr) & SEG_TYPE_READABLE))))
+        (!emul_segment_access_ok(ds, si, bytes, false) || (uint64_t)si + bytes > (1ull << 32) ||
+         (uint64_t)src + bytes > (1ull << 32)))
         return 0;
     if (kind == STR_MOVS &&
         (!env->ram_address(env->opaque, src, EMUL_ACCESS_READ, cpl, &src_phys) ||

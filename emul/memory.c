@@ -68,26 +68,30 @@ bool emul_segment_range_ok(const struct segment_cache *seg, uint32_t offset, uin
     return last <= seg->limit;
 }
 
-bool emul_segment_check(struct emul_ctx *ctx, const struct segment_cache *seg, bool stack,
-                        uint32_t offset, uint32_t len, bool write)
+bool emul_segment_access_ok(const struct segment_cache *seg, uint32_t offset, uint32_t len,
+                            bool write)
 {
-    uint8_t vector = stack ? VEC_SS : VEC_GP;
     unsigned type = SEG_ATTR_TYPE(seg->attr);
 
     /* A null (unusable) segment register: #GP(0) on use (SDM vol. 3, §3.4.2). */
     if (!(seg->attr & SEG_ATTR_P))
-        return emul_raise(ctx, vector, 0);
+        return false;
     /* SDM vol. 3, §5.4: no writes to code or read-only data, no reads of
      * execute-only code. */
     if (seg->attr & SEG_ATTR_S) {
         if (write && ((type & SEG_TYPE_CODE) || !(type & SEG_TYPE_WRITABLE)))
-            return emul_raise(ctx, vector, 0);
+            return false;
         if (!write && (type & SEG_TYPE_CODE) && !(type & SEG_TYPE_READABLE))
-            return emul_raise(ctx, vector, 0);
+            return false;
     }
-    if (!emul_segment_range_ok(seg, offset, len))
-        return emul_raise(ctx, vector, 0);
-    return true;
+    return emul_segment_range_ok(seg, offset, len);
+}
+
+bool emul_segment_check(struct emul_ctx *ctx, const struct segment_cache *seg, bool stack,
+                        uint32_t offset, uint32_t len, bool write)
+{
+    return emul_segment_access_ok(seg, offset, len, write) ||
+           emul_raise(ctx, stack ? VEC_SS : VEC_GP, 0);
 }
 
 bool emul_vread(struct emul_ctx *ctx, enum vcpu_sreg sreg, uint32_t offset, void *buf, unsigned len)

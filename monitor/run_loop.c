@@ -411,10 +411,9 @@ static void control_register_written(void *opaque, unsigned crn, uint32_t old_va
     const struct vcpu_state *s = &env->cpu->arch;
     struct paging_regs regs = {.cr0 = s->cr0, .cr3 = s->cr3, .cr4 = s->cr4};
 
-    if (current_loop)
-        current_loop->code_epoch++;
     if (!current_loop)
         return;
+    current_loop->code_epoch++;
     if (crn == 0 && !(s->cr0 & CR0_PE))
         current_loop->unsupported_mode = "real mode (CR0.PE=0) is not supported yet";
     if (log_enabled(LOG_MMU) && crn != 2)
@@ -493,9 +492,6 @@ static uint32_t fetch_frame(const struct run_env *env, guest_linear_t linear)
     return w.phys >> GUEST_PAGE_SHIFT;
 }
 
-/* The block for (eip, its physical address, key), translated on a miss. A
- * block that straddles two pages is only reused while its second page maps
- * the frame it was read from. */
 static void free_kept(struct kept_decode *k)
 {
     while (k) {
@@ -518,6 +514,9 @@ static struct emul_decoded_insn *alloc_kept_decode(void *opaque)
     return &k->d;
 }
 
+/* The block for (eip, its physical address, key), translated on a miss. A
+ * block that straddles two pages is only reused while its second page maps
+ * the frame it was read from. */
 static struct tc_block *find_or_translate(struct loop *lp, guest_linear_t eip, guest_phys_t phys,
                                           uint32_t key)
 {
@@ -749,25 +748,14 @@ static const struct emul_decoded_insn *decode_at_eip_fetched(struct loop *lp, gu
     return at;
 }
 
-/* The instruction at CS:EIP, decoded. The monitor asks several questions
- * about one instruction in a row (its class, whether and how to emulate
- * it, and emul/ decodes it to run it): within one exit the answer is
- * reused without fetching again (memo). */
-static const struct emul_decoded_insn *decode_at_eip(struct loop *lp)
+/* Makes `d` the decode of the instruction at CS:EIP until the guest runs
+ * again or code_epoch moves. */
+static void memo_set(struct loop *lp, const struct emul_decoded_insn *d)
 {
-    const struct vcpu *cpu = lp->env->cpu;
-    guest_linear_t eip = cpu->arch.seg[SEG_CS].base + cpu->arch.eip;
-    bool user = current_cpl(cpu) == 3;
-
-    if (lp->memo && lp->memo_epoch == lp->code_epoch && lp->memo_eip == eip &&
-        lp->memo_user == user)
-        return lp->memo;
-    const struct emul_decoded_insn *at = decode_at_eip_fetched(lp, eip);
-    lp->memo = at;
-    lp->memo_eip = eip;
-    lp->memo_user = user;
+    lp->memo = d;
+    lp->memo_eip = d->linear;
+    lp->memo_user = current_cpl(lp->env->cpu) == 3;
     lp->memo_epoch = lp->code_epoch;
-    return at;
 }
 
 /* The decode of the instruction at CS:EIP the monitor already holds, for
@@ -781,6 +769,22 @@ static const struct emul_decoded_insn *current_decode(const struct loop *lp)
         lp->memo_user != (current_cpl(cpu) == 3))
         return NULL;
     return lp->memo;
+}
+
+/* The instruction at CS:EIP, decoded. The monitor asks several questions
+ * about one instruction in a row (its class, whether and how to emulate
+ * it, and emul/ decodes it to run it): within one exit the answer is
+ * reused without fetching again (memo). */
+static const struct emul_decoded_insn *decode_at_eip(struct loop *lp)
+{
+    const struct vcpu *cpu = lp->env->cpu;
+    const struct emul_decoded_insn *at = current_decode(lp);
+
+    if (!at) {
+        at = decode_at_eip_fetched(lp, cpu->arch.seg[SEG_CS].base + cpu->arch.eip);
+        memo_set(lp, at);
+    }
+    return at;
 }
 
 /* The single explicit memory access of the decoded instruction `at`
@@ -934,14 +938,10 @@ static bool run_callouts(struct loop *lp, const struct emul_decoded_insn *handed
 
     for (;;) {
         uint16_t cs = cpu->arch.seg[SEG_CS].selector;
-        if (handed) {
-            /* As decoded at translation: the block is still valid, so its
-             * bytes are the same. */
-            lp->memo = handed;
-            lp->memo_eip = handed->linear;
-            lp->memo_user = current_cpl(cpu) == 3;
-            lp->memo_epoch = lp->code_epoch;
-        }
+        /* Decoded at translation: the block is still valid, so the bytes
+         * are the same. */
+        if (handed)
+            memo_set(lp, handed);
         uint64_t epoch = lp->code_epoch;
         if (!handle_callout(lp, err, halted))
             return false;

@@ -338,6 +338,15 @@ static void unmap_pages(struct shadow_mmu *mmu, struct space *s, unsigned vi, ui
     note_map_op(mmu, s);
 }
 
+/* Makes `n` mapped pages from `lpage` read-only on the host (their shadow
+ * entries already say so): one mprotect. */
+static void protect_pages_read_only(struct shadow_mmu *mmu, struct space *s, unsigned vi,
+                                    uint32_t lpage, uint32_t n)
+{
+    view_protect(s->v[vi].view, lpage << GUEST_PAGE_SHIFT, n, VIEW_PROT_READ);
+    note_map_op(mmu, s);
+}
+
 static void unmap_region(struct shadow_mmu *mmu, struct space *s, uint32_t region)
 {
     for (unsigned vi = 0; vi < s->nviews; vi++) {
@@ -360,9 +369,8 @@ static void downgrade_frame(struct shadow_mmu *mmu, uint32_t frame)
         if ((*e & (SPTE_MAPPED | SPTE_HOST_W)) != (SPTE_MAPPED | SPTE_HOST_W) ||
             SPTE_FRAME(*e) != frame)
             continue; /* stale: unmapped or remapped since */
-        view_protect(s->v[vi].view, page << GUEST_PAGE_SHIFT, 1, VIEW_PROT_READ);
-        note_map_op(mmu, s);
         *e &= ~SPTE_HOST_W;
+        protect_pages_read_only(mmu, s, vi, page, 1);
     }
     rmap_clear(rm);
 }
@@ -399,12 +407,6 @@ static void space_drop(struct shadow_mmu *mmu, struct space *s)
     s->in_use = s == &mmu->spaces[IDENTITY_SPACE];
 }
 
-/* Reuses a cached space for another page directory, keeping every region
- * whose directory entry is the same in both: the mappings follow from that
- * entry (and, for a page table, from a table still tracked and resynced).
- * Every process of a guest kernel shares the kernel half of its directory,
- * so a new process starts with the kernel mapped instead of refilling it
- * fault by fault (hundreds of host mapping calls per process). */
 /* Unmaps every region of `s` whose mappings no longer follow from the
  * entry of page directory `pd_frame` for it. */
 static void space_drop_stale_regions(struct shadow_mmu *mmu, struct space *s, uint32_t pd_frame)
@@ -412,10 +414,10 @@ static void space_drop_stale_regions(struct shadow_mmu *mmu, struct space *s, ui
     const uint32_t *pd =
         guest_ram_host_ptr(mmu->ram, pd_frame << GUEST_PAGE_SHIFT, GUEST_PAGE_SIZE);
 
-    for (unsigned vi = 0; vi < s->nviews; vi++) {
-        struct shadow_view *sv = &s->v[vi];
-        for (uint32_t d = 0; d < ENTRIES; d++) {
-            if (sv->region_pages[d] && !entry_consistent(sv->pde_src[d], pd[d]))
+    for (uint32_t d = next_mapped_region(s->v, s->nviews, 0); d < ENTRIES;
+         d = next_mapped_region(s->v, s->nviews, d + 1)) {
+        for (unsigned vi = 0; vi < s->nviews; vi++) {
+            if (s->v[vi].region_pages[d] && !entry_consistent(s->v[vi].pde_src[d], pd[d]))
                 unmap_pages(mmu, s, vi, d * REGION_PAGES, REGION_PAGES);
         }
     }
@@ -432,6 +434,12 @@ static void space_recheck(struct shadow_mmu *mmu, struct space *s)
     }
 }
 
+/* Reuses a cached space for another page directory, keeping every region
+ * whose directory entry is the same in both: the mappings follow from that
+ * entry (and, for a page table, from a table still tracked and resynced).
+ * Every process of a guest kernel shares the kernel half of its directory,
+ * so a new process starts with the kernel mapped instead of refilling it
+ * fault by fault (hundreds of host mapping calls per process). */
 static void space_retarget(struct shadow_mmu *mmu, struct space *s, uint32_t pd_frame)
 {
     space_drop_stale_regions(mmu, s, pd_frame);
@@ -670,8 +678,7 @@ static void check_region_against_table(struct shadow_mmu *mmu, struct space *sp,
         } else if (action[i] == RESYNC_REFRESH) {
             while (end < ENTRIES && action[end] == RESYNC_REFRESH)
                 end++;
-            view_protect(sv->view, (first + i) << GUEST_PAGE_SHIFT, end - i, VIEW_PROT_READ);
-            note_map_op(mmu, sp);
+            protect_pages_read_only(mmu, sp, vi, first + i, end - i);
         }
         i = end;
     }
@@ -1153,8 +1160,7 @@ void shadow_invlpg(struct shadow_mmu *mmu, guest_linear_t linear)
         case RESYNC_REFRESH:
             mmu->stats.resync_entry_changes++;
             mmu->stats.resync_refreshes++;
-            view_protect(sv->view, page << GUEST_PAGE_SHIFT, 1, VIEW_PROT_READ);
-            note_map_op(mmu, s);
+            protect_pages_read_only(mmu, s, vi, page, 1);
             break;
         case RESYNC_UPGRADE:
             mmu->stats.resync_entry_changes++;

@@ -241,6 +241,18 @@ static void build_user_space(void)
     set_pte(PT_B, 0x50000000, PT_A | PTE_P | PTE_RW | PTE_D | PTE_A);
 }
 
+/* A shadow MMU with paging on over build_user_space(); *user is its user
+ * view. */
+static struct shadow_mmu *mmu_with_user_space(uint8_t **user)
+{
+    struct shadow_mmu *mmu = mmu_create();
+
+    build_user_space();
+    shadow_set_paging(mmu, &paging_on, true);
+    *user = shadow_view_base(mmu, true);
+    return mmu;
+}
+
 static void test_paged_fills_and_permissions(void **state)
 {
     struct shadow_mmu *mmu = mmu_create();
@@ -357,12 +369,10 @@ static void test_page_table_tracking(void **state)
  * instead of unmapping it; the next write is judged by the new entry. */
 static void test_resync_refreshes_lost_rights(void **state)
 {
-    struct shadow_mmu *mmu = mmu_create();
+    uint8_t *user;
+    struct shadow_mmu *mmu = mmu_with_user_space(&user);
     struct shadow_fault f;
 
-    build_user_space();
-    shadow_set_paging(mmu, &paging_on, true);
-    uint8_t *user = shadow_view_base(mmu, true);
     fault(mmu, true, 0x40000000, true, &f);
     fault(mmu, true, 0x40001000, true, &f);
     assert_true(host_writable(user + 0x40000000));
@@ -407,12 +417,10 @@ static void test_resync_refreshes_lost_rights(void **state)
  * INVLPG of a page not mapped in the view maps nothing. */
 static void test_invlpg_rights_and_unmapped_pages(void **state)
 {
-    struct shadow_mmu *mmu = mmu_create();
+    uint8_t *user;
+    struct shadow_mmu *mmu = mmu_with_user_space(&user);
     struct shadow_fault f;
 
-    build_user_space();
-    shadow_set_paging(mmu, &paging_on, true);
-    uint8_t *user = shadow_view_base(mmu, true);
     fault(mmu, true, 0x40000000, true, &f);
     assert_true(host_writable(user + 0x40000000));
 
@@ -437,12 +445,10 @@ static void test_invlpg_rights_and_unmapped_pages(void **state)
 /* Writes by the monitor (emulated stores) to a page table unsync it too. */
 static void test_monitor_writes_unsync(void **state)
 {
-    struct shadow_mmu *mmu = mmu_create();
+    uint8_t *user;
+    struct shadow_mmu *mmu = mmu_with_user_space(&user);
     struct shadow_fault f;
 
-    build_user_space();
-    shadow_set_paging(mmu, &paging_on, true);
-    uint8_t *user = shadow_view_base(mmu, true);
     fault(mmu, true, 0x40002000, false, &f);
     assert_true(host_readable(user + 0x40002000));
     set_pte(PT_A, 0x40002000, 0);
@@ -660,12 +666,10 @@ static void test_mapping_budget(void **state)
  * page: the monitor fills it first, as the access would. */
 static void test_prefill_after_guest_fault(void **state)
 {
-    struct shadow_mmu *mmu = mmu_create();
+    uint8_t *user;
+    struct shadow_mmu *mmu = mmu_with_user_space(&user);
     struct shadow_fault f;
 
-    build_user_space();
-    shadow_set_paging(mmu, &paging_on, true);
-    uint8_t *user = shadow_view_base(mmu, true);
     fault(mmu, true, 0x40020000, true, &f);
     assert_int_equal(f.kind, SHADOW_FAULT_GUEST_PF);
     assert_false(shadow_prefill(mmu, 0x40020000, true, true)); /* still not present */

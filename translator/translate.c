@@ -189,13 +189,7 @@ static void emit_callout(struct emit_buf *b, guest_linear_t eip, ZydisMnemonic m
     emit_exit(b, EXIT_CALLOUT);
 }
 
-/* Keeps the decoded instruction for the monitor (cfg->alloc_decoded),
- * chained to the system instructions that follow it on its page (up to
- * CALLOUT_RUN_MAX in all): an exception stub's or a kernel exit's "pop gs;
- * pop fs; pop es; pop ds" is then one exit to the monitor, not four. The
- * page's frame is write-protected as this block's code, so the chained
- * bytes stay what they were while the block is in the cache. */
-#define CALLOUT_RUN_MAX 8
+#define CALLOUT_RUN_MAX 8 /* instructions one callout exit may run (keep_decoded) */
 
 /* The instruction is a callout wherever it appears: a system instruction,
  * or a pop into a segment register (a segment load, translate_pop). */
@@ -207,6 +201,12 @@ static bool always_a_callout(const ZydisDecodedInstruction *insn, const ZydisDec
     return classify_instruction(insn, ops) == INSN_CALLOUT;
 }
 
+/* Keeps the decoded instruction for the monitor (cfg->alloc_decoded),
+ * chained to the system instructions that follow it on its page (up to
+ * CALLOUT_RUN_MAX in all): an exception stub's or a kernel exit's "pop gs;
+ * pop fs; pop es; pop ds" is then one exit to the monitor, not four. The
+ * page's frame is write-protected as this block's code, so the chained
+ * bytes stay what they were while the block is in the cache. */
 static const struct emul_decoded_insn *
 keep_decoded(const struct block_state *st, guest_linear_t eip, const uint8_t *bytes, size_t nbytes,
              const ZydisDecodedInstruction *insn, const ZydisDecodedOperand *ops)
