@@ -29,6 +29,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #include "monitor/vcpu.h"
 #include "shadowpt/rmap.h"
@@ -81,11 +82,25 @@ struct space {
     struct shadow_view v[2]; /* [0] supervisor, [1] user */
 };
 
-/* A frame used as a page directory or page table by a cached space. */
+/* A frame used as a page directory or page table by a cached space.
+ *
+ * A table the guest writes between most CR3 loads is *write-hot*: a guest
+ * kernel's page allocator hands the same few frames to every new process
+ * as its directory and tables (LIFO free lists), so under a fork+exec loop
+ * each of them is written, unsynced and protected again several times per
+ * process. Protecting costs a host call that flushes the host TLB, and the
+ * next write a host fault or an emulated access; a write-hot table instead
+ * stays unsynced — writable, resynced at every CR3 load like any unsynced
+ * table — until its contents stop changing for SHADOW_WRITE_HOT_COOL_RESYNCS
+ * resyncs in a row (a hash of the page tells), and is protected again. */
 struct tracked {
     uint32_t frame;
     uint8_t roles;
     bool unsynced;
+    bool write_hot;
+    uint8_t unsyncs;       /* since tracking began or the table cooled */
+    uint8_t quiet_resyncs; /* write-hot: resyncs in a row that found it unchanged */
+    uint64_t hash;         /* write-hot: the page at the last resync */
 };
 
 /* The monitor's own TLB for its software walks (shadow_translate): a few
@@ -322,13 +337,21 @@ static void unmap_pages(struct shadow_mmu *mmu, struct space *s, unsigned vi, ui
 {
     struct shadow_view *sv = &s->v[vi];
     struct popek_error err;
-    uint32_t mapped = 0;
+    uint32_t mapped = 0, end = lpage + n;
 
-    for (uint32_t i = 0; i < n; i++) {
-        if (sv->spte[lpage + i] & SPTE_MAPPED) {
-            sv->spte[lpage + i] = 0;
-            region_page_removed(sv, (lpage + i) / REGION_PAGES);
-            mapped++;
+    for (uint32_t page = lpage; page < end;) {
+        uint32_t region = page / REGION_PAGES;
+        uint32_t stop = (region + 1) * REGION_PAGES < end ? (region + 1) * REGION_PAGES : end;
+        if (!sv->region_pages[region]) {
+            page = stop; /* nothing mapped in this region: skip its entries */
+            continue;
+        }
+        for (; page < stop; page++) {
+            if (sv->spte[page] & SPTE_MAPPED) {
+                sv->spte[page] = 0;
+                region_page_removed(sv, region);
+                mapped++;
+            }
         }
     }
     if (!mapped)
@@ -353,6 +376,40 @@ static void unmap_region(struct shadow_mmu *mmu, struct space *s, uint32_t regio
         if (s->v[vi].region_pages[region])
             unmap_pages(mmu, s, vi, region * REGION_PAGES, REGION_PAGES);
     }
+}
+
+/* Regions of one view waiting to be unmapped together. When a process
+ * exits, every region of its address space changes at once; unmapping
+ * them as one span — the regions between with nothing mapped in this view
+ * included — is one host call and one host TLB flush instead of one per
+ * region. */
+struct region_drop {
+    uint32_t first, end; /* regions; empty when equal */
+};
+
+static void region_drop_flush(struct shadow_mmu *mmu, struct space *s, unsigned vi,
+                              struct region_drop *rd)
+{
+    if (rd->end > rd->first)
+        unmap_pages(mmu, s, vi, rd->first * REGION_PAGES, (rd->end - rd->first) * REGION_PAGES);
+    rd->first = rd->end = 0;
+}
+
+static void region_drop_add(struct shadow_mmu *mmu, struct space *s, unsigned vi,
+                            struct region_drop *rd, uint32_t region)
+{
+    if (rd->end > rd->first) {
+        uint32_t r = rd->end;
+        while (r < region && !s->v[vi].region_pages[r])
+            r++;
+        if (r == region) {
+            rd->end = region + 1;
+            return;
+        }
+        region_drop_flush(mmu, s, vi, rd); /* a region kept mapped lies between */
+    }
+    rd->first = region;
+    rd->end = region + 1;
 }
 
 /* Makes every host-writable mapping of `frame` read-only (rmap). */
@@ -413,14 +470,17 @@ static void space_drop_stale_regions(struct shadow_mmu *mmu, struct space *s, ui
 {
     const uint32_t *pd =
         guest_ram_host_ptr(mmu->ram, pd_frame << GUEST_PAGE_SHIFT, GUEST_PAGE_SIZE);
+    struct region_drop drop[2] = {{0}};
 
     for (uint32_t d = next_mapped_region(s->v, s->nviews, 0); d < ENTRIES;
          d = next_mapped_region(s->v, s->nviews, d + 1)) {
         for (unsigned vi = 0; vi < s->nviews; vi++) {
             if (s->v[vi].region_pages[d] && !entry_consistent(s->v[vi].pde_src[d], pd[d]))
-                unmap_pages(mmu, s, vi, d * REGION_PAGES, REGION_PAGES);
+                region_drop_add(mmu, s, vi, &drop[vi], d);
         }
     }
+    for (unsigned vi = 0; vi < s->nviews; vi++)
+        region_drop_flush(mmu, s, vi, &drop[vi]);
     s->recheck_pending = false;
 }
 
@@ -510,9 +570,7 @@ static struct tracked *track_frame(struct shadow_mmu *mmu, uint32_t frame, uint8
     t = malloc(sizeof(*t));
     if (!t)
         return NULL;
-    t->frame = frame;
-    t->roles = role;
-    t->unsynced = false;
+    *t = (struct tracked){.frame = frame, .roles = role};
     mmu->tracked[frame] = t;
     mmu->frame_flags[frame] |= FRAME_TRACKED;
     mmu->stats.tracked_pages++;
@@ -564,6 +622,8 @@ static void mark_unsynced(struct shadow_mmu *mmu, uint32_t frame)
     if (!t || t->unsynced)
         return;
     t->unsynced = true;
+    if (t->unsyncs < UINT8_MAX)
+        t->unsyncs++;
     mmu->unsynced[mmu->nunsynced++] = frame;
     mmu->stats.unsyncs++;
 }
@@ -699,6 +759,32 @@ static bool region_recheck_can_wait(const struct shadow_mmu *mmu, const struct s
            !(sp->v[0].pde_src[d] & PTE_US);
 }
 
+/* At a resync of table `t`: does it stay unsynced and writable (write-hot,
+ * see struct tracked) instead of being protected again? */
+static bool table_stays_writable(struct shadow_mmu *mmu, struct tracked *t)
+{
+    if (!t->write_hot && t->unsyncs < SHADOW_WRITE_HOT_UNSYNCS)
+        return false;
+    uint64_t hash =
+        XXH3_64bits(guest_ram_host_ptr(mmu->ram, t->frame << GUEST_PAGE_SHIFT, GUEST_PAGE_SIZE),
+                    GUEST_PAGE_SIZE);
+    if (!t->write_hot) {
+        t->write_hot = true;
+        t->quiet_resyncs = 0;
+    } else if (hash == t->hash) {
+        t->quiet_resyncs++;
+    } else {
+        t->quiet_resyncs = 0;
+    }
+    t->hash = hash;
+    if (t->quiet_resyncs < SHADOW_WRITE_HOT_COOL_RESYNCS)
+        return true;
+    t->write_hot = false;
+    t->unsyncs = 0;
+    mmu->stats.write_hot_cooled++;
+    return false;
+}
+
 /* Brings every unsynced table back in sync: each mapping it feeds, in every
  * cached space, that no longer follows from its entry is dropped (SDM vol.
  * 3, §4.10.4: after a CR3 load no stale translation may be used), and the
@@ -716,6 +802,7 @@ static void resync_all(struct shadow_mmu *mmu)
             continue;
         for (unsigned si = 1; si <= mmu->nspaces; si++) {
             struct space *sp = &mmu->spaces[si];
+            struct region_drop drop[2] = {{0}};
             if (!sp->in_use || sp->pd_frame != t->frame)
                 continue;
             for (uint32_t d = next_mapped_region(sp->v, sp->nviews, 0); d < ENTRIES;
@@ -724,14 +811,20 @@ static void resync_all(struct shadow_mmu *mmu)
                     if (sp->v[vi].region_pages[d] &&
                         !entry_consistent(sp->v[vi].pde_src[d], live[d])) {
                         mmu->stats.resync_entry_changes++;
-                        if (region_recheck_can_wait(mmu, sp, d))
+                        if (region_recheck_can_wait(mmu, sp, d)) {
                             sp->recheck_pending = true;
-                        else
-                            unmap_region(mmu, sp, d);
+                            break;
+                        }
+                        for (unsigned v = 0; v < sp->nviews; v++) {
+                            if (sp->v[v].region_pages[d])
+                                region_drop_add(mmu, sp, v, &drop[v], d);
+                        }
                         break;
                     }
                 }
             }
+            for (unsigned vi = 0; vi < sp->nviews; vi++)
+                region_drop_flush(mmu, sp, vi, &drop[vi]);
         }
     }
     for (uint32_t u = 0; u < mmu->nunsynced; u++) {
@@ -784,6 +877,12 @@ static void resync_all(struct shadow_mmu *mmu)
         mmu->stats.resyncs++;
         if (!t->roles) {
             untrack(mmu, t->frame); /* its mappings become writable on their next write */
+            continue;
+        }
+        if (table_stays_writable(mmu, t)) {
+            t->unsynced = true;
+            mmu->unsynced[mmu->nunsynced++] = t->frame;
+            mmu->stats.write_hot_resyncs++;
             continue;
         }
         downgrade_frame(mmu, t->frame);

@@ -43,6 +43,12 @@
 
 struct shadow_mmu;
 
+/* A tracked table unsynced this many times stays writable (and unsynced)
+ * at its next resyncs, until it is found unchanged at
+ * SHADOW_WRITE_HOT_COOL_RESYNCS resyncs in a row (shadow.c, struct tracked). */
+#define SHADOW_WRITE_HOT_UNSYNCS      4u
+#define SHADOW_WRITE_HOT_COOL_RESYNCS 4u
+
 struct shadow_stats {
     uint64_t fills;            /* host faults answered by mapping pages */
     uint64_t prefaulted_pages; /* neighbours mapped by those fills */
@@ -51,7 +57,9 @@ struct shadow_stats {
     uint64_t tracked_pages;    /* frames currently tracked as page tables */
     uint64_t unsyncs, resyncs; /* tracked frames written / brought back in sync */
     uint64_t resync_entry_changes;
-    uint64_t resync_refreshes; /* mappings kept read-only at a resync (same frame, fewer rights) */
+    uint64_t resync_refreshes;  /* mappings kept read-only at a resync (same frame, fewer rights) */
+    uint64_t write_hot_resyncs; /* resyncs that left a write-hot table writable */
+    uint64_t write_hot_cooled;  /* write-hot tables protected again once quiet */
     uint64_t cr3_loads, space_hits, space_misses;
     uint64_t space_retargets; /* misses that kept the regions both directories share */
     uint64_t

@@ -442,6 +442,99 @@ static void test_invlpg_rights_and_unmapped_pages(void **state)
     shadow_destroy(mmu);
 }
 
+/* A table the guest writes between CR3 loads again and again stays
+ * writable: it is still brought in sync at every CR3 load, and once it
+ * stops changing it is protected again. */
+static void test_write_hot_table_stays_writable(void **state)
+{
+    uint8_t *user;
+    struct shadow_mmu *mmu = mmu_with_user_space(&user);
+    uint8_t *super = shadow_view_base(mmu, false);
+    uint32_t *ptes = (uint32_t *)(super + 0x50000000);
+    struct shadow_fault f;
+
+    fault(mmu, true, 0x40001000, false, &f);
+    fault(mmu, false, 0x50000000, false, &f); /* PT_A through its alias */
+    for (unsigned i = 1; i <= SHADOW_WRITE_HOT_UNSYNCS; i++) {
+        assert_false(host_writable(super + 0x50000000));
+        fault(mmu, false, 0x50000000, true, &f);
+        assert_int_equal(f.kind, SHADOW_FAULT_RETRY);
+        assert_int_equal(shadow_stats(mmu)->unsyncs, i);
+        ptes[6] ^= PTE_A; /* a change the next resync finds */
+        shadow_set_paging(mmu, &paging_on, true);
+    }
+    assert_int_equal(shadow_stats(mmu)->write_hot_resyncs, 1);
+    assert_true(host_writable(super + 0x50000000));
+
+    /* Writable, yet a changed entry's mapping goes at the next CR3 load. */
+    assert_true(host_readable(user + 0x40001000));
+    ptes[1] = 0x00600000 | PTE_P | PTE_RW | PTE_US | PTE_A;
+    shadow_set_paging(mmu, &paging_on, true);
+    assert_false(host_readable(user + 0x40001000));
+    assert_int_equal(shadow_stats(mmu)->unsyncs, SHADOW_WRITE_HOT_UNSYNCS);
+
+    /* Unchanged at enough resyncs in a row: protected again. */
+    for (unsigned i = 1; i < SHADOW_WRITE_HOT_COOL_RESYNCS; i++) {
+        shadow_set_paging(mmu, &paging_on, true);
+        assert_true(host_writable(super + 0x50000000));
+    }
+    shadow_set_paging(mmu, &paging_on, true);
+    assert_int_equal(shadow_stats(mmu)->write_hot_cooled, 1);
+    assert_false(host_writable(super + 0x50000000));
+    fault(mmu, false, 0x50000000, true, &f);
+    assert_int_equal(shadow_stats(mmu)->unsyncs, SHADOW_WRITE_HOT_UNSYNCS + 1);
+    shadow_destroy(mmu);
+}
+
+/* Regions dropped at one resync (a process's exit clears its whole user
+ * half) go in one host call per view, across regions with nothing mapped
+ * between them; a region kept mapped between splits the call. */
+static void test_dropped_regions_unmap_together(void **state)
+{
+    uint8_t *user;
+    struct shadow_mmu *mmu = mmu_with_user_space(&user);
+    const guest_phys_t pt_c = 0x00104000, pt_e = 0x00105000;
+    struct shadow_fault f;
+
+    set_pde(PD1, 0x48000000, pt_c | PTE_P | PTE_RW | PTE_US | PTE_A);
+    set_pte(pt_c, 0x48000000, 0x00520000 | PTE_P | PTE_RW | PTE_US | PTE_A);
+    set_pde(PD1, 0x50400000, pt_e | PTE_P | PTE_RW | PTE_US | PTE_A);
+    set_pte(pt_e, 0x50400000, 0x00530000 | PTE_P | PTE_RW | PTE_US | PTE_A);
+    fault(mmu, true, 0x40000000, false, &f);
+    fault(mmu, true, 0x48000000, false, &f);
+    fault(mmu, true, 0x50400000, false, &f);
+    assert_true(host_readable(user + 0x48000000));
+
+    /* 0x40000000 and 0x48000000 go; nothing is mapped between them. */
+    set_pde(PD1, 0x40000000, 0);
+    set_pde(PD1, 0x48000000, 0);
+    shadow_note_phys_write(mmu, PD1, 4096);
+    uint64_t ops = shadow_stats(mmu)->host_map_ops;
+    shadow_set_paging(mmu, &paging_on, true);
+    assert_int_equal(shadow_stats(mmu)->host_map_ops, ops + 1);
+    assert_false(host_readable(user + 0x40000000));
+    assert_false(host_readable(user + 0x48000000));
+    assert_true(host_readable(user + 0x50400000));
+
+    /* Now around a region that stays mapped (0x48000000): two calls. */
+    set_pde(PD1, 0x40000000, PT_A | PTE_P | PTE_RW | PTE_US | PTE_A);
+    set_pde(PD1, 0x48000000, pt_c | PTE_P | PTE_RW | PTE_US | PTE_A);
+    shadow_note_phys_write(mmu, PD1, 4096);
+    shadow_set_paging(mmu, &paging_on, true);
+    fault(mmu, true, 0x40000000, false, &f);
+    fault(mmu, true, 0x48000000, false, &f);
+    set_pde(PD1, 0x40000000, 0);
+    set_pde(PD1, 0x50400000, 0);
+    shadow_note_phys_write(mmu, PD1, 4096);
+    ops = shadow_stats(mmu)->host_map_ops;
+    shadow_set_paging(mmu, &paging_on, true);
+    assert_int_equal(shadow_stats(mmu)->host_map_ops, ops + 2);
+    assert_false(host_readable(user + 0x40000000));
+    assert_true(host_readable(user + 0x48000000));
+    assert_false(host_readable(user + 0x50400000));
+    shadow_destroy(mmu);
+}
+
 /* Writes by the monitor (emulated stores) to a page table unsync it too. */
 static void test_monitor_writes_unsync(void **state)
 {
@@ -771,6 +864,8 @@ int main(void)
         cmocka_unit_test_setup(test_resync_refreshes_lost_rights, clear_ram),
         cmocka_unit_test_setup(test_invlpg_rights_and_unmapped_pages, clear_ram),
         cmocka_unit_test_setup(test_monitor_writes_unsync, clear_ram),
+        cmocka_unit_test_setup(test_write_hot_table_stays_writable, clear_ram),
+        cmocka_unit_test_setup(test_dropped_regions_unmap_together, clear_ram),
         cmocka_unit_test_setup(test_address_space_cache, clear_ram),
         cmocka_unit_test_setup(test_space_reuse_keeps_shared_regions, clear_ram),
         cmocka_unit_test_setup(test_freed_directory_keeps_kernel_regions, clear_ram),
