@@ -142,10 +142,20 @@ bool view_unmap(struct view *view, guest_linear_t linear, uint32_t npages, struc
 
     if (!window_range_ok(linear, npages))
         return popek_fail(err, "view: bad unmap of %u pages at linear 0x%08x", npages, linear);
-    /* Replace, not munmap: the range must stay reserved so nothing else of the
-     * host process can ever be placed inside a view. */
-    void *got = mmap(view_base(view) + linear, len, PROT_NONE,
-                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+    /* Not munmap: the range must stay reserved so nothing else of the host
+     * process can ever be placed inside a view. Zapping the pages and then
+     * revoking all access keeps the host's page tables for the range (a
+     * replacing mmap frees them, and the next fill there allocates them
+     * again); the range keeps naming guest RAM, inaccessible, until a fill
+     * maps it anew. The whole window is replaced instead (space_empty):
+     * there freeing the tables is the point. */
+    uint8_t *at = view_base(view) + linear;
+    if (npages < VIEW_WINDOW_SIZE >> GUEST_PAGE_SHIFT) {
+        if (madvise(at, len, MADV_DONTNEED) == 0 && mprotect(at, len, PROT_NONE) == 0)
+            return true;
+    }
+    void *got =
+        mmap(at, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
     if (got == MAP_FAILED)
         return popek_fail(err, "view: cannot unmap linear 0x%08x: %s", linear, strerror(errno));
     return true;
