@@ -158,6 +158,31 @@ static void machine_wake(void *ctx)
     host_timer_wake(m->timer);
 }
 
+/* The save/load hooks of a device: its own functions, typed. */
+#define MACHINE_STATE_HOOKS(dev, type)                                          \
+    static void machine_##dev##_save(const void *opaque, struct snap_writer *w) \
+    {                                                                           \
+        dev##_save((const type *)opaque, w);                                    \
+    }                                                                           \
+    static bool machine_##dev##_load(void *opaque, struct snap_section *s)      \
+    {                                                                           \
+        return dev##_load((type *)opaque, s);                                   \
+    }
+
+MACHINE_STATE_HOOKS(pic8259, struct pic8259)
+MACHINE_STATE_HOOKS(pit8254, struct pit8254)
+MACHINE_STATE_HOOKS(lapic, struct lapic)
+MACHINE_STATE_HOOKS(ioapic, struct ioapic)
+MACHINE_STATE_HOOKS(acpi_pm, struct acpi_pm)
+MACHINE_STATE_HOOKS(rtc_cmos, struct rtc_cmos)
+MACHINE_STATE_HOOKS(i8042, struct i8042)
+MACHINE_STATE_HOOKS(port92, struct port92)
+MACHINE_STATE_HOOKS(uart16550, struct uart16550)
+MACHINE_STATE_HOOKS(vga_text, struct vga_text)
+MACHINE_STATE_HOOKS(pci_bus, struct pci_bus)
+MACHINE_STATE_HOOKS(chipset, struct chipset)
+MACHINE_STATE_HOOKS(ata, struct ata_host)
+
 static void machine_pic_reset(void *opaque)
 {
     pic8259_reset(opaque);
@@ -165,6 +190,9 @@ static void machine_pic_reset(void *opaque)
 
 static const struct platform_device_ops pic_platform_ops = {
     .name = "pic8259",
+    .state_version = PIC8259_STATE_VERSION,
+    .save = machine_pic8259_save,
+    .load = machine_pic8259_load,
     .reset = machine_pic_reset,
 };
 
@@ -185,6 +213,9 @@ static uint64_t machine_pit_deadline(void *opaque)
 
 static const struct platform_device_ops pit_platform_ops = {
     .name = "pit8254",
+    .state_version = PIT8254_STATE_VERSION,
+    .save = machine_pit8254_save,
+    .load = machine_pit8254_load,
     .reset = machine_pit_reset,
     .update = machine_pit_update,
     .next_deadline = machine_pit_deadline,
@@ -207,6 +238,9 @@ static uint64_t machine_lapic_deadline(void *opaque)
 
 static const struct platform_device_ops lapic_platform_ops = {
     .name = "lapic",
+    .state_version = LAPIC_STATE_VERSION,
+    .save = machine_lapic_save,
+    .load = machine_lapic_load,
     .reset = machine_lapic_reset,
     .update = machine_lapic_update,
     .next_deadline = machine_lapic_deadline,
@@ -219,6 +253,9 @@ static void machine_ioapic_reset(void *opaque)
 
 static const struct platform_device_ops ioapic_platform_ops = {
     .name = "ioapic",
+    .state_version = IOAPIC_STATE_VERSION,
+    .save = machine_ioapic_save,
+    .load = machine_ioapic_load,
     .reset = machine_ioapic_reset,
 };
 
@@ -239,6 +276,9 @@ static uint64_t machine_acpi_pm_deadline(void *opaque)
 
 static const struct platform_device_ops acpi_pm_platform_ops = {
     .name = "acpi_pm",
+    .state_version = ACPI_PM_STATE_VERSION,
+    .save = machine_acpi_pm_save,
+    .load = machine_acpi_pm_load,
     .reset = machine_acpi_pm_reset,
     .update = machine_acpi_pm_update,
     .next_deadline = machine_acpi_pm_deadline,
@@ -261,6 +301,9 @@ static uint64_t machine_rtc_deadline(void *opaque)
 
 static const struct platform_device_ops rtc_platform_ops = {
     .name = "rtc_cmos",
+    .state_version = RTC_CMOS_STATE_VERSION,
+    .save = machine_rtc_cmos_save,
+    .load = machine_rtc_cmos_load,
     .reset = machine_rtc_reset,
     .update = machine_rtc_update,
     .next_deadline = machine_rtc_deadline,
@@ -273,6 +316,9 @@ static void machine_kbc_reset(void *opaque)
 
 static const struct platform_device_ops kbc_platform_ops = {
     .name = "i8042",
+    .state_version = I8042_STATE_VERSION,
+    .save = machine_i8042_save,
+    .load = machine_i8042_load,
     .reset = machine_kbc_reset,
 };
 
@@ -283,6 +329,9 @@ static void machine_port92_reset(void *opaque)
 
 static const struct platform_device_ops port92_platform_ops = {
     .name = "port92",
+    .state_version = PORT92_STATE_VERSION,
+    .save = machine_port92_save,
+    .load = machine_port92_load,
     .reset = machine_port92_reset,
 };
 
@@ -303,6 +352,9 @@ static uint64_t machine_uart_deadline(void *opaque)
 
 static const struct platform_device_ops uart_platform_ops = {
     .name = "uart16550",
+    .state_version = UART16550_STATE_VERSION,
+    .save = machine_uart16550_save,
+    .load = machine_uart16550_load,
     .reset = machine_uart_reset,
     .update = machine_uart_update,
     .next_deadline = machine_uart_deadline,
@@ -375,6 +427,9 @@ static void machine_vga_reset(void *opaque)
 
 static const struct platform_device_ops vga_platform_ops = {
     .name = "vga_text",
+    .state_version = VGA_TEXT_STATE_VERSION,
+    .save = machine_vga_text_save,
+    .load = machine_vga_text_load,
     .reset = machine_vga_reset,
 };
 
@@ -385,6 +440,9 @@ static void machine_pci_reset(void *opaque)
 
 static const struct platform_device_ops pci_platform_ops = {
     .name = "pci",
+    .state_version = PCI_STATE_VERSION,
+    .save = machine_pci_bus_save,
+    .load = machine_pci_bus_load,
     .reset = machine_pci_reset,
 };
 
@@ -395,6 +453,9 @@ static void machine_chipset_reset(void *opaque)
 
 static const struct platform_device_ops chipset_platform_ops = {
     .name = "chipset",
+    .state_version = CHIPSET_STATE_VERSION,
+    .save = machine_chipset_save,
+    .load = machine_chipset_load,
     .reset = machine_chipset_reset,
 };
 
@@ -405,6 +466,9 @@ static void machine_ata_reset(void *opaque)
 
 static const struct platform_device_ops ata_platform_ops = {
     .name = "ata",
+    .state_version = ATA_STATE_VERSION,
+    .save = machine_ata_save,
+    .load = machine_ata_load,
     .reset = machine_ata_reset,
 };
 
