@@ -577,10 +577,17 @@ bool snap_check(struct snap_section *s, bool ok, const char *what)
     return ok;
 }
 
+bool snap_check_config(struct snap_section *s, bool ok, const char *what)
+{
+    if (!ok && !s->bad)
+        s->mismatch = true;
+    return snap_check(s, ok, what);
+}
+
 const uint8_t *snap_get_span(struct snap_section *s, size_t n)
 {
     if (s->bad || n > s->size - s->pos) {
-        snap_check(s, false, "truncated");
+        snap_check(s, false, "it ends early");
         return NULL;
     }
     const uint8_t *p = s->data + s->pos;
@@ -679,8 +686,10 @@ bool snap_fail(const struct snap_section *s, struct popek_error *err, const char
 
 bool snap_close(struct snap_section *s, struct popek_error *err)
 {
+    if (s->bad && s->mismatch)
+        return snap_fail(s, err, "%s", s->why);
     if (s->bad)
-        return snap_fail(s, err, "%s (truncated or corrupt)", s->why);
+        return snap_fail(s, err, "%s (the file is truncated or corrupt)", s->why);
     if (s->pos != s->size)
         return snap_fail(s, err, "%zu bytes left unread (corrupt, or written by another version)",
                          s->size - s->pos);

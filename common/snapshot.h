@@ -122,6 +122,7 @@ struct snap_section {
     const uint8_t *data;
     size_t size, pos;
     bool bad;
+    bool mismatch; /* the problem is the machine's configuration, not the file */
     char why[256]; /* the first problem the owner found */
 };
 
@@ -149,8 +150,12 @@ void snap_get_string(struct snap_section *s, char *out, size_t size);
 uint64_t snap_get_time(struct snap_section *s, uint64_t now);
 
 /* The owner's validation: when ok is false the section is marked bad with
- * what (the first reason is kept). Returns ok. */
+ * what (the first reason is kept), reported as a corrupt file. Returns ok. */
 bool snap_check(struct snap_section *s, bool ok, const char *what);
+
+/* Likewise for a sound file saved from another machine configuration (a
+ * different disk): what is reported as it is. */
+bool snap_check_config(struct snap_section *s, bool ok, const char *what);
 
 /* Ends reading: false (err: "state file 'P', section 'S': ...") when the
  * section was marked bad, read past its end, or not read to its end. */

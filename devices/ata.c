@@ -1105,9 +1105,11 @@ static void ata_drive_load(struct ata_drive *d, struct snap_section *s)
 {
     char image[4096];
 
-    if (!snap_check(s, snap_get_bool(s) == d->present,
-                    d->present ? "no drive where this machine has one"
-                               : "a drive where this machine has none") ||
+    if (!snap_check_config(s, snap_get_bool(s) == d->present,
+                           d->present ? "the machine was saved without a disk where this one "
+                                        "has one (see -drive)"
+                                      : "the machine was saved with a disk where this one has "
+                                        "none (see -drive)") ||
         !d->present)
         return;
     snap_get_string(s, image, sizeof(image));
@@ -1115,15 +1117,16 @@ static void ata_drive_load(struct ata_drive *d, struct snap_section *s)
     if (!s->bad && strcmp(image, d->image) != 0) {
         char why[256];
         snprintf(why, sizeof(why), "the disk was '%.110s', not '%.110s'", image, d->image);
-        snap_check(s, false, why);
+        snap_check_config(s, false, why);
     }
     if (!s->bad && bytes != ata_image_bytes(d)) {
         char why[256];
         snprintf(why, sizeof(why), "disk image '%.80s' was %llu bytes, now %llu", image,
                  (unsigned long long)bytes, (unsigned long long)ata_image_bytes(d));
-        snap_check(s, false, why);
+        snap_check_config(s, false, why);
     }
-    snap_check(s, snap_get_bool(s) == d->read_only, "a disk with another readonly setting");
+    snap_check_config(s, snap_get_bool(s) == d->read_only,
+                      "the disk was saved with another readonly= setting");
     d->current_chs.cylinders = snap_get_u32(s);
     d->current_chs.heads = snap_get_u32(s);
     d->current_chs.sectors = snap_get_u32(s);

@@ -6,8 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <x86intrin.h>
 
+#include "common/bytes.h"
 #include "common/log.h"
+#include "common/snapshot.h"
 #include "devices/acpi_pm.h"
 #include "devices/ata.h"
 #include "devices/chipset.h"
@@ -71,6 +74,7 @@ struct machine {
     uint64_t resets, device_resets;
     uint64_t stop_at_ns;  /* --time-limit as a monotonic deadline, set by the first run */
     bool console_started; /* the serial backends' input runs */
+    bool resumed;         /* loaded from a state file: the model state is the file's */
 };
 
 static void machine_on_debug_exit(void *ctx, int status)
@@ -684,6 +688,7 @@ bool machine_reset(struct machine *m, struct popek_error *err)
     m->reset_by = NULL;
     m->stop_reason[0] = '\0';
     m->resets++;
+    m->resumed = false;
     return true;
 }
 
@@ -691,7 +696,15 @@ bool machine_reset(struct machine *m, struct popek_error *err)
  * port or an ACPI sleep request? did a device pull the reset line? */
 static bool machine_exit_check(void *ctx, int *status)
 {
-    return machine_exit_requested(ctx, status);
+    const struct machine *m = ctx;
+
+    if (machine_exit_requested(m, status))
+        return true;
+    if (m->com[0] && uart16550_watch_seen(m->com[0])) {
+        *status = MACHINE_RUN_SAVE;
+        return true;
+    }
+    return false;
 }
 
 static const char *machine_reset_check(void *ctx)
@@ -727,8 +740,10 @@ int machine_run(struct machine *m, struct popek_error *err)
         .stop_at_ns = m->stop_at_ns,
     };
     /* The loader reset the architectural state; MSRs and model state start
-     * at their power-on values. */
-    emul_reset_model_state(&m->cpu->arch);
+     * at their power-on values — unless the state came from a file. */
+    if (!m->resumed)
+        emul_reset_model_state(&m->cpu->arch);
+    m->resumed = false;
     if (!machine_start_console(m, err))
         return 1;
     int status = run_loop(&env, &m->run_stats, err);
@@ -818,4 +833,174 @@ void machine_collect_stats(const struct machine *m, struct stats_report *r)
                       i == 0 ? "undecodable" : ZydisMnemonicGetString((ZydisMnemonic)i),
                       rs->callouts[i]);
     }
+}
+
+/* ---- snapshots ---- */
+
+#define MACHINE_STATE_VERSION 1
+#define FPU_STATE_VERSION     1
+/* The part of the FXSAVE image (SDM vol. 1, table 10-2) a 32-bit guest
+ * has: FCW, FSW, FTW, FOP, FPU IP/CS/DP/DS, MXCSR, ST0-7 and XMM0-7. */
+#define FPU_IMAGE_BYTES       288
+#define FXSAVE_MXCSR          24
+#define FXSAVE_MXCSR_MSK      28
+#define FXSAVE_XMM0           160
+
+bool machine_save_when(struct machine *m, const char *text, struct popek_error *err)
+{
+    if (!m->com[0])
+        return popek_fail(err,
+                          "--save-when watches COM1, and this machine has none (-serial none)");
+    uart16550_watch_output(m->com[0], text);
+    return true;
+}
+
+/* Writes a string that cannot be longer than a path buffer. */
+static void put_optional(struct snap_writer *w, const char *s)
+{
+    snap_put_string(w, s ? s : "");
+}
+
+static void machine_section_save(const struct machine *m, struct snap_writer *w)
+{
+    snap_begin(w, "machine", 0, MACHINE_STATE_VERSION);
+    snap_put_u64(w, m->config.ram_bytes);
+    for (unsigned i = 0; i < MACHINE_SERIAL_PORTS; i++)
+        snap_put_bool(w, m->com[i] != NULL);
+    put_optional(w, m->config.kernel);
+    put_optional(w, m->config.append);
+    put_optional(w, m->config.initrd);
+    snap_end(w);
+}
+
+/* The configuration a state needs: the same RAM and serial ports (drives
+ * are checked by the ATA host's section). Mismatches name the option. */
+static bool machine_section_load(struct machine *m, struct snap_reader *r,
+                                 struct machine_boot_record *boot, struct popek_error *err)
+{
+    struct snap_section s;
+
+    if (!snap_open(r, "machine", 0, MACHINE_STATE_VERSION, &s, err))
+        return false;
+    uint64_t ram = snap_get_u64(&s);
+    bool com[MACHINE_SERIAL_PORTS];
+    for (unsigned i = 0; i < MACHINE_SERIAL_PORTS; i++)
+        com[i] = snap_get_bool(&s);
+    snap_get_string(&s, boot->kernel, sizeof(boot->kernel));
+    snap_get_string(&s, boot->append, sizeof(boot->append));
+    snap_get_string(&s, boot->initrd, sizeof(boot->initrd));
+    if (!snap_close(&s, err))
+        return false;
+    if (ram != m->config.ram_bytes)
+        return snap_fail(&s, err,
+                         "the machine was saved with -m %lluM; this one has -m %lluM (give the "
+                         "same -m)",
+                         (unsigned long long)(ram >> 20),
+                         (unsigned long long)(m->config.ram_bytes >> 20));
+    for (unsigned i = 0; i < MACHINE_SERIAL_PORTS; i++) {
+        if (com[i] != (m->com[i] != NULL))
+            return snap_fail(&s, err,
+                             "the machine was saved %s COM%u; this one has %s (see -serial)",
+                             com[i] ? "with" : "without", i + 1, com[i] ? "none" : "one");
+    }
+    return true;
+}
+
+/* The guest's x87/MMX state is live in the host's registers while the
+ * monitor runs C code, its XMM0-7 and MXCSR are in the vCPU's save area
+ * (monitor/trampoline.c): the image joins the two. */
+static void fpu_section_save(struct machine *m, struct snap_writer *w)
+{
+    uint8_t image[512] __attribute__((aligned(16)));
+
+    __asm__ volatile("fxsave64 %0" : "=m"(image));
+    memcpy(image + FXSAVE_MXCSR, m->cpu->fpu_state + FXSAVE_MXCSR, 4);
+    memcpy(image + FXSAVE_XMM0, m->cpu->fpu_state + FXSAVE_XMM0, 128);
+    snap_begin(w, "fpu", 0, FPU_STATE_VERSION);
+    snap_put_bytes(w, image, FPU_IMAGE_BYTES);
+    snap_end(w);
+}
+
+static bool fpu_section_load(struct machine *m, struct snap_reader *r, struct popek_error *err)
+{
+    uint8_t image[512] __attribute__((aligned(16)));
+    struct snap_section s;
+    uint32_t mask, mxcsr;
+
+    if (!snap_open(r, "fpu", 0, FPU_STATE_VERSION, &s, err))
+        return false;
+    __asm__ volatile("fxsave64 %0" : "=m"(image));
+    mask = load_le32(image + FXSAVE_MXCSR_MSK);
+    if (!mask)
+        mask = 0xFFBF; /* SDM vol. 1, §11.6.6: the default MXCSR_MASK */
+    uint32_t host_mxcsr = load_le32(image + FXSAVE_MXCSR);
+    snap_get_bytes(&s, image, FPU_IMAGE_BYTES);
+    mxcsr = load_le32(image + FXSAVE_MXCSR);
+    /* A reserved MXCSR bit would make FXRSTOR fault in popek itself. */
+    snap_check(&s, !(mxcsr & ~mask), "MXCSR bits the processor reserves");
+    if (!snap_close(&s, err))
+        return false;
+    memcpy(m->cpu->fpu_state + FXSAVE_MXCSR, image + FXSAVE_MXCSR, 4);
+    memcpy(m->cpu->fpu_state + FXSAVE_XMM0, image + FXSAVE_XMM0, 128);
+    store_le32(image + FXSAVE_MXCSR, host_mxcsr); /* C code keeps the host's */
+    __asm__ volatile("fxrstor64 %0" : : "m"(image));
+    return true;
+}
+
+bool machine_save_state(struct machine *m, const char *path, struct popek_error *err)
+{
+    struct snap_writer *w = snap_writer_create(path, err);
+    struct vcpu_state arch = m->cpu->arch;
+
+    if (!w)
+        return false;
+    /* Stopped right after an inline sti: the shadow is the next
+     * instruction's (the run loop would have set it at its top). */
+    if (m->cpu->sti_shadow_eip == arch.seg[SEG_CS].base + arch.eip)
+        arch.interrupt_shadow = EMUL_SHADOW_STI;
+    machine_section_save(m, w);
+    snap_begin(w, "cpu", 0, VCPU_STATE_VERSION);
+    vcpu_state_save(&arch, __rdtsc(), w);
+    snap_end(w);
+    fpu_section_save(m, w);
+    snap_begin(w, "ram", 0, GUEST_RAM_STATE_VERSION);
+    guest_ram_save(m->ram, w);
+    snap_end(w);
+    platform_save(m->platform, w);
+    return snap_writer_commit(w, err);
+}
+
+bool machine_load_state(struct machine *m, const char *path, struct machine_boot_record *boot,
+                        struct popek_error *err)
+{
+    struct snap_reader *r = snap_reader_open(path, err);
+    struct snap_section s;
+    bool ok;
+
+    if (!r)
+        return false;
+    ok = machine_section_load(m, r, boot, err) &&
+         snap_open(r, "cpu", 0, VCPU_STATE_VERSION, &s, err) &&
+         (vcpu_state_load(&m->cpu->arch, __rdtsc(), &s), snap_close(&s, err)) &&
+         fpu_section_load(m, r, err) && snap_open(r, "ram", 0, GUEST_RAM_STATE_VERSION, &s, err) &&
+         (guest_ram_load(m->ram, &s), snap_close(&s, err)) && platform_load(m->platform, r, err) &&
+         snap_reader_finish(r, err);
+    snap_reader_close(r);
+    if (!ok)
+        return false;
+    /* The caches start empty, as after a reset, and the MMU follows the
+     * loaded paging registers as after the guest wrote CR3. */
+    const struct vcpu_state *arch = &m->cpu->arch;
+    struct paging_regs regs = {.cr0 = arch->cr0, .cr3 = arch->cr3, .cr4 = arch->cr4};
+    tcache_flush(m->tc);
+    shadow_reset(m->mmu);
+    shadow_set_paging(m->mmu, &regs, true);
+    memset(m->cpu->ibl, 0, sizeof(m->cpu->ibl));
+    m->cpu->event_pending = 0;
+    m->cpu->exit_link = 0;
+    m->cpu->sti_shadow_eip = 0xFFFFFFFFu;
+    m->exit_requested = false;
+    m->reset_by = NULL;
+    m->resumed = true;
+    return true;
 }
