@@ -75,6 +75,11 @@ struct machine {
     uint64_t stop_at_ns;  /* --time-limit as a monotonic deadline, set by the first run */
     bool console_started; /* the serial backends' input runs */
     bool resumed;         /* loaded from a state file: the model state is the file's */
+    /* While a state is saved or loaded, the devices' clock stands at this
+     * instant (0: it runs), the one the TSC is read at: every clock of
+     * the machine is then saved (or rebased) against the same moment,
+     * however long writing or reading guest RAM takes in between. */
+    uint64_t clock_frozen_ns;
 };
 
 static void machine_on_debug_exit(void *ctx, int status)
@@ -142,7 +147,9 @@ bool machine_integrity_intact(struct machine *m)
  * follows the host). */
 static uint64_t machine_clock_ns(void *ctx)
 {
-    return host_monotonic_ns();
+    const struct machine *m = ctx;
+
+    return m->clock_frozen_ns ? m->clock_frozen_ns : host_monotonic_ns();
 }
 
 /* The RTC's date: the host's real time (UTC). */
@@ -954,19 +961,22 @@ bool machine_save_state(struct machine *m, const char *path, struct popek_error 
 
     if (!w)
         return false;
+    m->clock_frozen_ns = host_monotonic_ns();
+    uint64_t host_tsc = __rdtsc();
     /* Stopped right after an inline sti: the shadow is the next
      * instruction's (the run loop would have set it at its top). */
     if (m->cpu->sti_shadow_eip == arch.seg[SEG_CS].base + arch.eip)
         arch.interrupt_shadow = EMUL_SHADOW_STI;
     machine_section_save(m, w);
     snap_begin(w, "cpu", 0, VCPU_STATE_VERSION);
-    vcpu_state_save(&arch, __rdtsc(), w);
+    vcpu_state_save(&arch, host_tsc, w);
     snap_end(w);
     fpu_section_save(m, w);
     snap_begin(w, "ram", 0, GUEST_RAM_STATE_VERSION);
     guest_ram_save(m->ram, w);
     snap_end(w);
     platform_save(m->platform, w);
+    m->clock_frozen_ns = 0;
     return snap_writer_commit(w, err);
 }
 
@@ -979,12 +989,15 @@ bool machine_load_state(struct machine *m, const char *path, struct machine_boot
 
     if (!r)
         return false;
+    m->clock_frozen_ns = host_monotonic_ns();
+    uint64_t host_tsc = __rdtsc();
     ok = machine_section_load(m, r, boot, err) &&
          snap_open(r, "cpu", 0, VCPU_STATE_VERSION, &s, err) &&
-         (vcpu_state_load(&m->cpu->arch, __rdtsc(), &s), snap_close(&s, err)) &&
+         (vcpu_state_load(&m->cpu->arch, host_tsc, &s), snap_close(&s, err)) &&
          fpu_section_load(m, r, err) && snap_open(r, "ram", 0, GUEST_RAM_STATE_VERSION, &s, err) &&
          (guest_ram_load(m->ram, &s), snap_close(&s, err)) && platform_load(m->platform, r, err) &&
          snap_reader_finish(r, err);
+    m->clock_frozen_ns = 0;
     snap_reader_close(r);
     if (!ok)
         return false;
