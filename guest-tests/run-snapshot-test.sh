@@ -6,7 +6,9 @@
 # byte for byte, and run 2 must end with the uninterrupted run's status.
 # Then every way a user can get it wrong gets one message and status 2: a
 # different -m, a missing COM1, an extra disk, a truncated file, a flipped
-# byte, a file that is not a state file, an unwritable --save-state path.
+# byte, a file that is not a state file, an unwritable --save-state path;
+# and a --save-when text the guest never prints saves nothing, says so and
+# does not exit 0.
 #
 #   run-snapshot-test.sh <popek> <kernel.elf> <marker>
 #
@@ -87,6 +89,14 @@ refused "not a state file" "not a popek state file" -incoming "file:$kernel" -m 
 refused "a missing file" "cannot open state file" -incoming "file:$dir/none.state" -m $mem
 refused "an unwritable --save-state" "cannot write state file" -kernel "$kernel" -m $mem \
     --save-state "$dir/no/such/dir/m.state" --save-when "$marker"
+
+# Text the guest never prints: no file, a message, a status that is not 0.
+"$popek" -kernel "$kernel" -m $mem --save-state "$dir/never.state" --save-when "never printed" \
+    >/dev/null 2>"$dir/never.err" </dev/null
+status=$?
+[ $status -ne 0 ] && [ ! -e "$dir/never.state" ] && grep -q "nothing saved" "$dir/never.err" &&
+    ok=yes || ok=no
+check $ok "text never printed: nothing saved, status $status" "$dir/never.err"
 
 if [ $failures -eq 0 ]; then
     echo PASS
