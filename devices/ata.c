@@ -1199,6 +1199,14 @@ bool ata_load(struct ata_host *ata, struct snap_section *s)
                         "a transfer out of range"))
             return false;
         snap_get_bytes(s, ch->buffer, ch->len);
+        /* A transfer of sectors stays on the selected drive's media (a
+         * hostile file must not make popek write past the image). */
+        const struct ata_drive *d = &ch->drive[(ch->device & ATA_DEVICE_DEV) ? 1 : 0];
+        if (ch->transfer != ATA_XFER_NONE && ch->from_media)
+            snap_check(s,
+                       d->present && (uint64_t)ch->lba + ch->remaining <= d->capacity &&
+                           (ch->transfer == ATA_XFER_IN || !d->read_only),
+                       "a sector transfer outside the disk");
     }
     return !s->bad;
 }

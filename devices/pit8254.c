@@ -747,8 +747,9 @@ static int64_t pit_get_tick(struct snap_section *s, int64_t now)
     if (delta == TICK_NEVER_PAST || delta == TICK_NEVER_AHEAD)
         return delta;
     /* Pulses are counted from the clock's zero: years of them fit. */
-    snap_check(s, delta > -(INT64_C(1) << 60) && delta < (INT64_C(1) << 60),
-               "a pulse number out of range");
+    if (!snap_check(s, delta > -(INT64_C(1) << 60) && delta < (INT64_C(1) << 60),
+                    "a pulse number out of range"))
+        return now;
     return now + delta;
 }
 
