@@ -710,3 +710,14 @@ bool snap_reader_finish(const struct snap_reader *r, struct popek_error *err)
     }
     return true;
 }
+
+bool snap_reader_section_info(const struct snap_reader *r, unsigned i,
+                              struct snap_section_info *out)
+{
+    if (i >= r->count)
+        return false;
+    *out = (struct snap_section_info){r->entries[i].name, r->entries[i].instance,
+                                      r->entries[i].version, r->entries[i].payload,
+                                      r->entries[i].size};
+    return true;
+}

@@ -166,6 +166,17 @@ bool snap_close(struct snap_section *s, struct popek_error *err);
 bool snap_fail(const struct snap_section *s, struct popek_error *err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* The i-th section in file order, for tools (a state-file fuzzer); false
+ * past the last. */
+struct snap_section_info {
+    const char *name;
+    uint32_t instance, version;
+    const uint8_t *data;
+    size_t size;
+};
+bool snap_reader_section_info(const struct snap_reader *r, unsigned i,
+                              struct snap_section_info *out);
+
 /* False (err naming the first one) when the file holds a section nobody
  * opened. */
 bool snap_reader_finish(const struct snap_reader *r, struct popek_error *err);

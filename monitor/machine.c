@@ -980,23 +980,35 @@ bool machine_save_state(struct machine *m, const char *path, struct popek_error 
     return snap_writer_commit(w, err);
 }
 
+/* Every section, in the order machine_save_state wrote them, against the
+ * one instant the clocks are frozen at. */
+static bool machine_load_sections(struct machine *m, struct snap_reader *r, uint64_t host_tsc,
+                                  struct machine_boot_record *boot, struct popek_error *err)
+{
+    struct snap_section s;
+
+    if (!machine_section_load(m, r, boot, err))
+        return false;
+    if (!snap_open(r, "cpu", 0, VCPU_STATE_VERSION, &s, err))
+        return false;
+    vcpu_state_load(&m->cpu->arch, host_tsc, &s);
+    if (!snap_close(&s, err) || !fpu_section_load(m, r, err))
+        return false;
+    if (!snap_open(r, "ram", 0, GUEST_RAM_STATE_VERSION, &s, err))
+        return false;
+    guest_ram_load(m->ram, &s);
+    return snap_close(&s, err) && platform_load(m->platform, r, err) && snap_reader_finish(r, err);
+}
+
 bool machine_load_state(struct machine *m, const char *path, struct machine_boot_record *boot,
                         struct popek_error *err)
 {
     struct snap_reader *r = snap_reader_open(path, err);
-    struct snap_section s;
-    bool ok;
 
     if (!r)
         return false;
     m->clock_frozen_ns = host_monotonic_ns();
-    uint64_t host_tsc = __rdtsc();
-    ok = machine_section_load(m, r, boot, err) &&
-         snap_open(r, "cpu", 0, VCPU_STATE_VERSION, &s, err) &&
-         (vcpu_state_load(&m->cpu->arch, host_tsc, &s), snap_close(&s, err)) &&
-         fpu_section_load(m, r, err) && snap_open(r, "ram", 0, GUEST_RAM_STATE_VERSION, &s, err) &&
-         (guest_ram_load(m->ram, &s), snap_close(&s, err)) && platform_load(m->platform, r, err) &&
-         snap_reader_finish(r, err);
+    bool ok = machine_load_sections(m, r, __rdtsc(), boot, err);
     m->clock_frozen_ns = 0;
     snap_reader_close(r);
     if (!ok)
