@@ -161,7 +161,6 @@ int main(int argc, char **argv)
         if (status == MACHINE_RUN_SAVE) {
             /* The guest printed the text: save it where it stopped. */
             if (machine_save_state(m, opts.save_state, &err)) {
-                fprintf(stderr, "popek: state saved to %s\n", opts.save_state);
                 status = 0;
                 saved = true;
             } else {
@@ -189,6 +188,8 @@ int main(int argc, char **argv)
      * -no-reboot (status 0). */
     if (err.message[0])
         fprintf(stderr, "popek: %s\n", err.message);
+    if (saved) /* after the guest's last console bytes */
+        fprintf(stderr, "popek: state saved to %s\n", opts.save_state);
     if (opts.save_state && !saved && status != EXIT_USAGE) {
         /* The run ended before the text came: a CI job must not take the
          * missing file for a saved machine. */

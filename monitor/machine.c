@@ -862,7 +862,7 @@ bool machine_save_when(struct machine *m, const char *text, struct popek_error *
     return true;
 }
 
-/* Writes a string that cannot be longer than a path buffer. */
+/* A string the command line may not have given (NULL: empty). */
 static void put_optional(struct snap_writer *w, const char *s)
 {
     snap_put_string(w, s ? s : "");
