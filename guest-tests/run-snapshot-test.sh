@@ -3,7 +3,8 @@
 # it: run 1 saves at the marker (--save-state S --save-when MARKER) and
 # exits 0 with "popek: state saved to S"; run 2 resumes (-incoming file:S).
 # Run 1's output followed by run 2's must equal one uninterrupted run's,
-# byte for byte, and run 2 must end with the uninterrupted run's status.
+# byte for byte, and run 2 must end with the uninterrupted run's status;
+# so must a chain of three runs (a resumed machine saved again).
 # Then every way a user can get it wrong gets one message and status 2: a
 # different -m, a missing COM1, an extra disk, a truncated file, a flipped
 # byte, a file that is not a state file, an unwritable --save-state path;
@@ -58,6 +59,16 @@ fi
 "$popek" -incoming "file:$dir/m.state" -m $mem >"$dir/again.out" 2>&1 </dev/null
 check "$(cmp -s "$dir/again.out" "$dir/part2.out" && echo yes || echo no)" \
     "a second resume from the same file prints the same" "$dir/again.out"
+
+# A resumed machine saved again at a later point, and resumed from there:
+# three runs print what one prints.
+"$popek" -incoming "file:$dir/m.state" -m $mem --save-state "$dir/m2.state" \
+    --save-when "phase 6:" >"$dir/chain2.out" 2>"$dir/chain2.err" </dev/null
+status=$?
+"$popek" -incoming "file:$dir/m2.state" -m $mem >"$dir/chain3.out" 2>&1 </dev/null
+cat "$dir/part1.out" "$dir/chain2.out" "$dir/chain3.out" >"$dir/chain.out"
+[ $status -eq 0 ] && cmp -s "$dir/chain.out" "$dir/full.out" && ok=yes || ok=no
+check $ok "saved again after a resume: three runs print what one prints" "$dir/chain2.err"
 
 refused() { # refused <description> <message regex> <popek args...>
     local what=$1 want=$2
