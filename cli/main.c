@@ -7,6 +7,11 @@
  * missing or malformed file), 1 when the guest stops without exiting (an
  * unsupported instruction, a triple fault), otherwise the status the guest
  * asked for through the debug-exit port ((v << 1) | 1, as QEMU).
+ *
+ * Snapshots: with -incoming the first run resumes a saved machine instead
+ * of loading the kernel (a reset later boots the kernel the file names,
+ * or -kernel when given); with --save-state/--save-when a run that stops
+ * for the watched text is saved, and popek exits 0.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +20,7 @@
 #include "boot/boot.h"
 #include "cli/options.h"
 #include "common/log.h"
+#include "common/snapshot.h"
 #include "devices/chardev.h"
 #include "monitor/machine.h"
 #include "monitor/perf_map.h"
@@ -88,6 +94,10 @@ int main(int argc, char **argv)
     if ((log_mask & LOG_PERFMAP) && !perf_map_open(&err))
         return fail_usage(&err);
 
+    /* An unwritable --save-state is said now, not after the guest ran. */
+    if (opts.save_state && !snap_check_writable(opts.save_state, &err))
+        return fail_usage(&err);
+
     struct chardev *serial[MACHINE_SERIAL_PORTS];
     if (!open_serial_backends(&opts, serial, &err))
         return fail_usage(&err);
@@ -103,6 +113,9 @@ int main(int argc, char **argv)
         .no_adaptive = opts.no_adaptive,
         .serial = {serial[0], serial[1]},
         .debugcon = serial[0],
+        .kernel = opts.kernel,
+        .append = opts.append,
+        .initrd = opts.initrd,
     };
     memcpy(config.drives, opts.drives, sizeof(config.drives));
     struct machine *m = machine_create(&config, &err);
@@ -116,16 +129,53 @@ int main(int argc, char **argv)
         .cmdline = opts.append,
         .initrd = opts.initrd,
     };
+    static struct machine_boot_record saved_boot;
+    if (opts.incoming) {
+        if (!machine_load_state(m, opts.incoming, &saved_boot, &err)) {
+            close_serial_backends(serial);
+            machine_destroy(m);
+            return fail_usage(&err);
+        }
+        /* What a reset boots: the command line's kernel, else the file's. */
+        if (!boot.kernel_path && saved_boot.kernel[0]) {
+            boot.kernel_path = saved_boot.kernel;
+            boot.cmdline = saved_boot.append[0] ? saved_boot.append : NULL;
+            boot.initrd = saved_boot.initrd[0] ? saved_boot.initrd : NULL;
+        }
+    }
+    if (opts.save_when && !machine_save_when(m, opts.save_when, &err)) {
+        close_serial_backends(serial);
+        machine_destroy(m);
+        return fail_usage(&err);
+    }
     int status;
+    bool resume = opts.incoming != NULL, saved = false;
     for (;;) {
-        if (!boot_load_kernel(machine_ram(m), &boot, machine_vcpu_state(m), &err)) {
+        if (!resume && !boot_load_kernel(machine_ram(m), &boot, machine_vcpu_state(m), &err)) {
             close_serial_backends(serial); /* their reader wakes the machine */
             machine_destroy(m);
             return fail_usage(&err);
         }
+        resume = false;
         status = machine_run(m, &err);
+        if (status == MACHINE_RUN_SAVE) {
+            /* The guest printed the text: save it where it stopped. */
+            if (machine_save_state(m, opts.save_state, &err)) {
+                status = 0;
+                saved = true;
+            } else {
+                status = EXIT_USAGE;
+            }
+            break;
+        }
         if (status != RUN_RESET)
             break;
+        if (!boot.kernel_path) {
+            popek_fail(&err, "the resumed guest reset the machine, and no kernel is known to "
+                             "boot (give -kernel)");
+            status = 1;
+            break;
+        }
         /* The guest reset the machine: start again from the kernel file. */
         if (!machine_reset(m, &err)) {
             status = 1;
@@ -138,6 +188,16 @@ int main(int argc, char **argv)
      * -no-reboot (status 0). */
     if (err.message[0])
         fprintf(stderr, "popek: %s\n", err.message);
+    if (saved) /* after the guest's last console bytes */
+        fprintf(stderr, "popek: state saved to %s\n", opts.save_state);
+    if (opts.save_state && !saved && status != EXIT_USAGE) {
+        /* The run ended before the text came: a CI job must not take the
+         * missing file for a saved machine. */
+        fprintf(stderr,
+                "popek: --save-when: the guest ended without printing '%s'; nothing saved\n",
+                opts.save_when);
+        status = status ? status : 1;
+    }
     if (opts.stats_file || log_enabled(LOG_STATS)) {
         static struct stats_report report;
         struct popek_error stats_err;

@@ -14,6 +14,7 @@
 
 #include "common/log.h"
 #include "common/types.h"
+#include "devices/uart16550.h"
 #include "shadowpt/guest_ram.h"
 #include "shadowpt/shadow.h"
 
@@ -319,6 +320,32 @@ static bool store_hdd(struct popek_options *o, const char *a, struct popek_error
     return add_drive(o, "-hdd", 3, a, false, e);
 }
 
+/* QEMU's -incoming takes a URI; popek knows its file: form (what QEMU's
+ * "migrate file:PATH" writes). */
+static bool store_incoming(struct popek_options *o, const char *a, struct popek_error *e)
+{
+    if (strncmp(a, "file:", 5) != 0 || !a[5])
+        return popek_fail(e, "-incoming: '%s' is not file:PATH (popek resumes from files only)", a);
+    o->incoming = a + 5;
+    return true;
+}
+
+static bool store_save_state(struct popek_options *o, const char *a, struct popek_error *e)
+{
+    if (!a[0])
+        return popek_fail(e, "--save-state: empty file name");
+    o->save_state = a;
+    return true;
+}
+
+static bool store_save_when(struct popek_options *o, const char *a, struct popek_error *e)
+{
+    if (!a[0] || strlen(a) > UART_WATCH_MAX)
+        return popek_fail(e, "--save-when: the text must have 1 to %d bytes", UART_WATCH_MAX);
+    o->save_when = a;
+    return true;
+}
+
 static bool store_help(struct popek_options *o, const char *a, struct popek_error *e)
 {
     o->action = OPTIONS_HELP;
@@ -352,6 +379,8 @@ static const struct option_spec option_table[] = {
      false},
     {"serial", "DEV", store_serial,
      "COM1, then COM2 if given twice: stdio (default), file:PATH, null or none", false},
+    {"incoming", "file:PATH", store_incoming,
+     "resume the machine saved in PATH (by --save-state) instead of booting -kernel", false},
     {"mode", "bt|te", store_mode, "execution mode: binary translation or trap-and-emulate", true},
     {"stats", "FILE", store_stats, "write run statistics as JSON to FILE", true},
     {"time-limit", "SECONDS", store_time_limit, "stop the guest after SECONDS of wall time", true},
@@ -361,6 +390,10 @@ static const struct option_spec option_table[] = {
      "guest address spaces kept mapped (default 8, at most 15)", true},
     {"no-adaptive", NULL, store_no_adaptive,
      "never retranslate trapping instructions as monitor calls (for measurements)", true},
+    {"save-state", "PATH", store_save_state,
+     "with --save-when: save the machine to PATH, then exit with status 0", true},
+    {"save-when", "TEXT", store_save_when,
+     "save (--save-state) once the guest's COM1 output has just printed TEXT", true},
     {"help", NULL, store_help, "print this help and exit", true},
     {"version", NULL, store_version, "print the version and exit", true},
 };
@@ -454,14 +487,24 @@ bool options_parse(int argc, char *const argv[], struct popek_options *opts,
         if (!spec->store(opts, arg, err))
             return false;
     }
-    if (opts->action == OPTIONS_RUN && !opts->kernel)
-        return popek_fail(err, "no guest kernel given (use -kernel FILE; see --help)");
+    if (opts->action != OPTIONS_RUN)
+        return true;
+    if (!opts->kernel && !opts->incoming)
+        return popek_fail(err, "no guest kernel given (use -kernel FILE or -incoming file:PATH; "
+                               "see --help)");
+    if (!opts->save_state != !opts->save_when)
+        return popek_fail(err, "%s needs %s (see --help)",
+                          opts->save_state ? "--save-state" : "--save-when",
+                          opts->save_state ? "--save-when TEXT" : "--save-state PATH");
+    if (opts->save_state && opts->incoming && !strcmp(opts->save_state, opts->incoming))
+        return popek_fail(err, "--save-state: '%s' is also the -incoming file", opts->save_state);
     return true;
 }
 
 void options_print_usage(FILE *out)
 {
     fprintf(out, "usage: popek -kernel FILE [options]\n"
+                 "       popek -incoming file:PATH [options]\n"
                  "Runs a 32-bit x86 guest kernel by binary translation.\n\n");
     for (size_t i = 0; i < ARRAY_SIZE(option_table); i++) {
         const struct option_spec *s = &option_table[i];

@@ -4,8 +4,13 @@
  * Options QEMU has keep QEMU's spelling (one or two leading dashes, a separate
  * argument), so an i386 QEMU command line works with the binary name changed:
  * -kernel -append -initrd -m -no-reboot -d -D -nographic -serial -drive
- * -hda..-hdd. popek's own options are long: --mode, --stats, --help,
- * --version.
+ * -hda..-hdd, -incoming file:PATH. popek's own options are long: --mode,
+ * --stats, --save-state, --save-when, --help, --version.
+ *
+ * Snapshots: `--save-state PATH --save-when TEXT` saves the machine once
+ * COM1 has printed TEXT and exits 0; `-incoming file:PATH` (QEMU's
+ * spelling) resumes a saved machine instead of booting -kernel, which it
+ * then does not need.
  *
  * Disks: `-drive file=IMG,format=raw[,index=N][,if=ide][,media=disk]
  * [,readonly=on]` (a comma in IMG is written twice, as QEMU wants) and
@@ -54,7 +59,10 @@ struct popek_options {
     /* -serial, in order: COM1 then COM2. Unset ports default to stdio
      * (COM1) and null (COM2: present, unconnected). */
     struct chardev_spec serial[MACHINE_SERIAL_PORTS];
-    unsigned serial_count; /* how many -serial options were given */
+    unsigned serial_count;  /* how many -serial options were given */
+    const char *incoming;   /* -incoming file:PATH: the PATH */
+    const char *save_state; /* --save-state PATH */
+    const char *save_when;  /* --save-when TEXT */
 };
 
 /* Parses argv (argv[0] is the program name). On error err names the option or

@@ -245,3 +245,26 @@ void acpi_pm_destroy(struct acpi_pm *pm)
 {
     free(pm);
 }
+
+/* ---- saved state ---- */
+
+void acpi_pm_save(const struct acpi_pm *pm, struct snap_writer *w)
+{
+    snap_put_u16(w, pm->sts);
+    snap_put_u16(w, pm->en);
+    snap_put_u16(w, pm->cnt);
+    snap_put_time(w, pm->epoch_ns, pm->now_ns(pm->clock_ctx));
+    snap_put_u64(w, pm->last_ticks);
+    snap_put_bool(w, pm->sci);
+}
+
+bool acpi_pm_load(struct acpi_pm *pm, struct snap_section *s)
+{
+    pm->sts = snap_get_u16(s);
+    pm->en = snap_get_u16(s);
+    pm->cnt = snap_get_u16(s);
+    pm->epoch_ns = snap_get_time(s, pm->now_ns(pm->clock_ctx));
+    pm->last_ticks = snap_get_u64(s);
+    pm->sci = snap_get_bool(s);
+    return !s->bad;
+}

@@ -26,6 +26,7 @@
 #ifndef POPEK_DEVICES_ACPI_PM_H
 #define POPEK_DEVICES_ACPI_PM_H
 
+#include "common/snapshot.h"
 #include "devices/ioport.h"
 #include "devices/irq.h"
 
@@ -77,5 +78,12 @@ uint64_t acpi_pm_next_deadline(const struct acpi_pm *pm);
 
 /* The power button: PWRBTN_STS, and the SCI if PWRBTN_EN. */
 void acpi_pm_press_power_button(struct acpi_pm *pm);
+
+/* Saved state (devices/platform.h): PM1 status, enable and control, the
+ * SCI level, and the PM timer as its count and its epoch relative to the
+ * clock (the timer stands still while the machine is in a file). */
+#define ACPI_PM_STATE_VERSION 1
+void acpi_pm_save(const struct acpi_pm *pm, struct snap_writer *w);
+bool acpi_pm_load(struct acpi_pm *pm, struct snap_section *s);
 
 #endif

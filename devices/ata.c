@@ -170,7 +170,8 @@ struct ata_drive {
     bool write_cache;   /* off: every write command ends with fdatasync */
     bool keep_settings; /* SET FEATURES 66h: SRST keeps the settings */
     uint8_t status, error;
-    bool intrq; /* interrupt pending ("INTRQ") */
+    bool intrq;  /* interrupt pending ("INTRQ") */
+    char *image; /* the image's canonical path (saved states name it) */
 };
 
 enum ata_transfer { ATA_XFER_NONE, ATA_XFER_IN, ATA_XFER_OUT };
@@ -971,6 +972,9 @@ static bool ata_open_drive(struct ata_drive *d, unsigned index, const struct ata
     size = lseek(d->fd, 0, SEEK_END);
     if (size < ATA_SECTOR_SIZE)
         return popek_fail(err, "disk image '%s' is smaller than one sector (512 bytes)", cfg->path);
+    d->image = realpath(cfg->path, NULL);
+    if (!d->image)
+        return popek_fail(err, "cannot resolve disk image '%s': %s", cfg->path, strerror(errno));
     d->present = true;
     d->read_only = cfg->read_only;
     d->index = index;
@@ -1039,6 +1043,7 @@ void ata_destroy(struct ata_host *ata)
 
         if (d->fd >= 0)
             close(d->fd);
+        free(d->image);
     }
     free(ata);
 }
@@ -1064,4 +1069,144 @@ uint64_t ata_drive_sectors(const struct ata_host *ata, unsigned index)
     if (index >= ATA_MAX_DRIVES)
         return 0;
     return ata->channel[index / 2].drive[index % 2].capacity;
+}
+
+/* ---- saved state ---- */
+
+static uint64_t ata_image_bytes(const struct ata_drive *d)
+{
+    struct stat st;
+
+    return fstat(d->fd, &st) == 0 && S_ISREG(st.st_mode) ? (uint64_t)st.st_size
+                                                         : (uint64_t)d->capacity * ATA_SECTOR_SIZE;
+}
+
+static void ata_drive_save(const struct ata_drive *d, struct snap_writer *w)
+{
+    snap_put_bool(w, d->present);
+    if (!d->present)
+        return;
+    snap_put_string(w, d->image);
+    snap_put_u64(w, ata_image_bytes(d));
+    snap_put_bool(w, d->read_only);
+    snap_put_u32(w, d->current_chs.cylinders);
+    snap_put_u32(w, d->current_chs.heads);
+    snap_put_u32(w, d->current_chs.sectors);
+    snap_put_u8(w, (uint8_t)d->multiple);
+    snap_put_bool(w, d->write_cache);
+    snap_put_bool(w, d->keep_settings);
+    snap_put_u8(w, d->status);
+    snap_put_u8(w, d->error);
+    snap_put_bool(w, d->intrq);
+}
+
+/* The drive must be the one saved: the same image, of the same size. */
+static void ata_drive_load(struct ata_drive *d, struct snap_section *s)
+{
+    char image[4096];
+
+    if (!snap_check_config(s, snap_get_bool(s) == d->present,
+                           d->present ? "the machine was saved without a disk where this one "
+                                        "has one (see -drive)"
+                                      : "the machine was saved with a disk where this one has "
+                                        "none (see -drive)") ||
+        !d->present)
+        return;
+    snap_get_string(s, image, sizeof(image));
+    uint64_t bytes = snap_get_u64(s);
+    if (!s->bad && strcmp(image, d->image) != 0) {
+        char why[256];
+        snprintf(why, sizeof(why), "the disk was '%.110s', not '%.110s'", image, d->image);
+        snap_check_config(s, false, why);
+    }
+    if (!s->bad && bytes != ata_image_bytes(d)) {
+        char why[256];
+        snprintf(why, sizeof(why), "disk image '%.80s' was %llu bytes, now %llu", image,
+                 (unsigned long long)bytes, (unsigned long long)ata_image_bytes(d));
+        snap_check_config(s, false, why);
+    }
+    snap_check_config(s, snap_get_bool(s) == d->read_only,
+                      "the disk was saved with another readonly= setting");
+    d->current_chs.cylinders = snap_get_u32(s);
+    d->current_chs.heads = snap_get_u32(s);
+    d->current_chs.sectors = snap_get_u32(s);
+    snap_check(s,
+               d->current_chs.cylinders <= 65535 && d->current_chs.heads >= 1 &&
+                   d->current_chs.heads <= 16 && d->current_chs.sectors >= 1 &&
+                   d->current_chs.sectors <= 255,
+               "a disk geometry out of range");
+    d->multiple = snap_get_u8(s);
+    snap_check(s, d->multiple <= ATA_MAX_MULTIPLE, "a READ/WRITE MULTIPLE block out of range");
+    d->write_cache = snap_get_bool(s);
+    d->keep_settings = snap_get_bool(s);
+    d->status = snap_get_u8(s);
+    d->error = snap_get_u8(s);
+    d->intrq = snap_get_bool(s);
+}
+
+void ata_save(const struct ata_host *ata, struct snap_writer *w)
+{
+    for (unsigned c = 0; c < 2; c++) {
+        const struct ata_channel *ch = &ata->channel[c];
+        for (unsigned i = 0; i < 2; i++)
+            ata_drive_save(&ch->drive[i], w);
+        snap_put_u8(w, ch->features);
+        snap_put_u8(w, ch->count);
+        snap_put_u8(w, ch->lba_low);
+        snap_put_u8(w, ch->lba_mid);
+        snap_put_u8(w, ch->lba_high);
+        snap_put_u8(w, ch->device);
+        snap_put_u8(w, ch->control);
+        snap_put_bool(w, ch->line);
+        snap_put_u8(w, (uint8_t)ch->transfer);
+        snap_put_bool(w, ch->from_media);
+        snap_put_u32(w, ch->lba);
+        snap_put_u32(w, ch->remaining);
+        snap_put_u8(w, (uint8_t)ch->block);
+        snap_put_u16(w, (uint16_t)ch->pos);
+        snap_put_u16(w, (uint16_t)ch->len);
+        snap_put_bytes(w, ch->buffer, ch->len);
+    }
+}
+
+bool ata_load(struct ata_host *ata, struct snap_section *s)
+{
+    for (unsigned c = 0; c < 2 && !s->bad; c++) {
+        struct ata_channel *ch = &ata->channel[c];
+        for (unsigned i = 0; i < 2; i++)
+            ata_drive_load(&ch->drive[i], s);
+        ch->features = snap_get_u8(s);
+        ch->count = snap_get_u8(s);
+        ch->lba_low = snap_get_u8(s);
+        ch->lba_mid = snap_get_u8(s);
+        ch->lba_high = snap_get_u8(s);
+        ch->device = snap_get_u8(s);
+        ch->control = snap_get_u8(s);
+        ch->line = snap_get_bool(s);
+        uint8_t transfer = snap_get_u8(s);
+        snap_check(s, transfer <= ATA_XFER_OUT, "a transfer direction out of range");
+        ch->transfer = (enum ata_transfer)transfer;
+        ch->from_media = snap_get_bool(s);
+        ch->lba = snap_get_u32(s);
+        ch->remaining = snap_get_u32(s);
+        ch->block = snap_get_u8(s);
+        ch->pos = snap_get_u16(s);
+        ch->len = snap_get_u16(s);
+        if (!snap_check(s,
+                        ch->block <= ATA_MAX_MULTIPLE && ch->len <= sizeof(ch->buffer) &&
+                            ch->len % ATA_SECTOR_SIZE == 0 && ch->pos <= ch->len &&
+                            (ch->transfer == ATA_XFER_NONE || ch->block > 0),
+                        "a transfer out of range"))
+            return false;
+        snap_get_bytes(s, ch->buffer, ch->len);
+        /* A transfer of sectors stays on the selected drive's media (a
+         * hostile file must not make popek write past the image). */
+        const struct ata_drive *d = &ch->drive[(ch->device & ATA_DEVICE_DEV) ? 1 : 0];
+        if (ch->transfer != ATA_XFER_NONE && ch->from_media)
+            snap_check(s,
+                       d->present && (uint64_t)ch->lba + ch->remaining <= d->capacity &&
+                           (ch->transfer == ATA_XFER_IN || !d->read_only),
+                       "a sector transfer outside the disk");
+    }
+    return !s->bad;
 }

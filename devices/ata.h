@@ -25,6 +25,7 @@
 #ifndef POPEK_DEVICES_ATA_H
 #define POPEK_DEVICES_ATA_H
 
+#include "common/snapshot.h"
 #include "devices/ioport.h"
 
 #define ATA_PRIMARY_BASE      0x1F0
@@ -69,5 +70,15 @@ void ata_reset(struct ata_host *ata);
 
 /* Capacity of drive index in sectors, 0 without a drive. */
 uint64_t ata_drive_sectors(const struct ata_host *ata, unsigned index);
+
+/* Saved state (devices/platform.h): both channels' command blocks,
+ * control registers, INTRQ lines and transfers in progress (with the
+ * block buffer), and each drive's settings and status. The disks' contents
+ * stay in their image files, as with a QEMU migration to a file: each
+ * drive's image is recorded by its canonical path and size, and a load
+ * refuses a machine whose drives are other files or have another size. */
+#define ATA_STATE_VERSION 1
+void ata_save(const struct ata_host *ata, struct snap_writer *w);
+bool ata_load(struct ata_host *ata, struct snap_section *s);
 
 #endif

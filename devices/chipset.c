@@ -192,3 +192,17 @@ void chipset_reset(struct chipset *cs)
 {
     cs->reset_control = 0;
 }
+
+void chipset_save(const struct chipset *cs, struct snap_writer *w)
+{
+    snap_put_u8(w, cs->reset_control);
+}
+
+bool chipset_load(struct chipset *cs, struct snap_section *s)
+{
+    uint8_t rc = snap_get_u8(s);
+
+    snap_check(s, !(rc & ~RC_SYSTEM_RESET), "reset control bits that cannot be set");
+    cs->reset_control = rc;
+    return !s->bad;
+}

@@ -25,6 +25,7 @@
 #ifndef POPEK_DEVICES_CHIPSET_H
 #define POPEK_DEVICES_CHIPSET_H
 
+#include "common/snapshot.h"
 #include "devices/ioport.h"
 #include "devices/pci.h"
 
@@ -42,5 +43,11 @@ void chipset_destroy(struct chipset *cs);
 /* The reset control register back to 0 (the functions' configuration
  * spaces are reset with the bus). */
 void chipset_reset(struct chipset *cs);
+
+/* Saved state (devices/platform.h): the reset control register (the PCI
+ * functions' configuration spaces are the PCI bus's section). */
+#define CHIPSET_STATE_VERSION 1
+void chipset_save(const struct chipset *cs, struct snap_writer *w);
+bool chipset_load(struct chipset *cs, struct snap_section *s);
 
 #endif

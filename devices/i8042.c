@@ -499,3 +499,66 @@ void i8042_destroy(struct i8042 *kbc)
 {
     free(kbc);
 }
+
+/* ---- saved state ---- */
+
+static void kbc_queue_save(const struct kbc_queue *q, struct snap_writer *w)
+{
+    snap_put_u8(w, (uint8_t)q->count);
+    for (unsigned i = 0; i < q->count; i++) {
+        const struct kbc_byte *b = &q->bytes[(q->head + i) % QUEUE_BYTES];
+        snap_put_u8(w, b->value);
+        snap_put_u8(w, b->status);
+    }
+}
+
+static void kbc_queue_load(struct kbc_queue *q, struct snap_section *s)
+{
+    unsigned count = snap_get_u8(s);
+
+    q->head = 0;
+    q->count = 0;
+    if (!snap_check(s, count <= QUEUE_BYTES, "a queue longer than the controller's"))
+        return;
+    for (unsigned i = 0; i < count; i++) {
+        q->bytes[i].value = snap_get_u8(s);
+        q->bytes[i].status = snap_get_u8(s);
+    }
+    q->count = count;
+}
+
+void i8042_save(const struct i8042 *kbc, struct snap_writer *w)
+{
+    snap_put_u8(w, kbc->status);
+    snap_put_u8(w, kbc->ctr);
+    snap_put_u8(w, kbc->output_port);
+    snap_put_u8(w, kbc->pending);
+    snap_put_bool(w, kbc->ob_full);
+    snap_put_u8(w, kbc->ob.value);
+    snap_put_u8(w, kbc->ob.status);
+    kbc_queue_save(&kbc->replies, w);
+    snap_put_bool(w, kbc->irq1);
+    snap_put_bool(w, kbc->irq12);
+    kbc_queue_save(&kbc->keyboard, w);
+    snap_put_u8(w, kbc->kbd_pending);
+    snap_put_u8(w, kbc->scan_set);
+}
+
+bool i8042_load(struct i8042 *kbc, struct snap_section *s)
+{
+    kbc->status = snap_get_u8(s);
+    kbc->ctr = snap_get_u8(s);
+    kbc->output_port = snap_get_u8(s);
+    kbc->pending = snap_get_u8(s);
+    kbc->ob_full = snap_get_bool(s);
+    kbc->ob.value = snap_get_u8(s);
+    kbc->ob.status = snap_get_u8(s);
+    kbc_queue_load(&kbc->replies, s);
+    kbc->irq1 = snap_get_bool(s);
+    kbc->irq12 = snap_get_bool(s);
+    kbc_queue_load(&kbc->keyboard, s);
+    kbc->kbd_pending = snap_get_u8(s);
+    kbc->scan_set = snap_get_u8(s);
+    snap_check(s, kbc->scan_set >= 1 && kbc->scan_set <= 3, "a scan code set out of range");
+    return !s->bad;
+}

@@ -19,6 +19,7 @@
 #ifndef POPEK_DEVICES_I8042_H
 #define POPEK_DEVICES_I8042_H
 
+#include "common/snapshot.h"
 #include "devices/ioport.h"
 #include "devices/irq.h"
 #include "devices/platform.h"
@@ -40,5 +41,12 @@ void i8042_destroy(struct i8042 *kbc);
 
 /* Back to the BIOS state above; pending bytes are dropped, IRQs lowered. */
 void i8042_reset(struct i8042 *kbc);
+
+/* Saved state (devices/platform.h): the controller's status, command
+ * byte, output port, output buffer and queues, the keyboard's queue and
+ * settings, and the IRQ 1/12 levels. */
+#define I8042_STATE_VERSION 1
+void i8042_save(const struct i8042 *kbc, struct snap_writer *w);
+bool i8042_load(struct i8042 *kbc, struct snap_section *s);
 
 #endif

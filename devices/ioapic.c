@@ -230,3 +230,28 @@ void ioapic_destroy(struct ioapic *io)
 {
     free(io);
 }
+
+/* ---- saved state ---- */
+
+void ioapic_save(const struct ioapic *io, struct snap_writer *w)
+{
+    snap_put_u8(w, io->regsel);
+    snap_put_u32(w, io->id);
+    for (unsigned pin = 0; pin < IOAPIC_PINS; pin++)
+        snap_put_u64(w, io->redtbl[pin]);
+    snap_put_u32(w, io->pin_level);
+}
+
+bool ioapic_load(struct ioapic *io, struct snap_section *s)
+{
+    io->regsel = snap_get_u8(s);
+    io->id = snap_get_u32(s);
+    snap_check(s, !(io->id & ~ID_MASK), "ID bits that do not exist");
+    for (unsigned pin = 0; pin < IOAPIC_PINS; pin++) {
+        io->redtbl[pin] = snap_get_u64(s);
+        snap_check(s, !(io->redtbl[pin] & ~(RTE_WRITABLE | RTE_REMOTE_IRR)),
+                   "redirection entry bits that do not exist");
+    }
+    io->pin_level = snap_get_u32(s);
+    return !s->bad;
+}

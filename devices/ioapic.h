@@ -23,6 +23,7 @@
 #ifndef POPEK_DEVICES_IOAPIC_H
 #define POPEK_DEVICES_IOAPIC_H
 
+#include "common/snapshot.h"
 #include "devices/lapic.h"
 #include "devices/mmio.h"
 
@@ -54,5 +55,11 @@ void ioapic_set_pin(struct ioapic *ioapic, unsigned pin, bool level);
  * the level-triggered entries with that vector, which send again if their
  * pin is still asserted. */
 void ioapic_eoi(struct ioapic *ioapic, uint8_t vector);
+
+/* Saved state (devices/platform.h): IOREGSEL, the ID, the redirection
+ * table with its remote IRR bits, and the input pin levels. */
+#define IOAPIC_STATE_VERSION 1
+void ioapic_save(const struct ioapic *io, struct snap_writer *w);
+bool ioapic_load(struct ioapic *io, struct snap_section *s);
 
 #endif

@@ -632,3 +632,59 @@ void lapic_destroy(struct lapic *l)
 {
     free(l);
 }
+
+/* ---- saved state ---- */
+
+void lapic_save(const struct lapic *l, struct snap_writer *w)
+{
+    snap_put_u32(w, l->id);
+    snap_put_u32(w, l->tpr);
+    snap_put_u32(w, l->ldr);
+    snap_put_u32(w, l->dfr);
+    snap_put_u32(w, l->svr);
+    for (unsigned i = 0; i < 8; i++) {
+        snap_put_u32(w, l->isr[i]);
+        snap_put_u32(w, l->tmr[i]);
+        snap_put_u32(w, l->irr[i]);
+    }
+    snap_put_u32(w, l->esr);
+    snap_put_u32(w, l->esr_pending);
+    snap_put_u32(w, l->icr_low);
+    snap_put_u32(w, l->icr_high);
+    for (unsigned i = 0; i < LVT_COUNT; i++)
+        snap_put_u32(w, l->lvt[i]);
+    snap_put_u32(w, l->timer_initial);
+    snap_put_u32(w, l->timer_divide);
+    snap_put_bool(w, l->timer_running);
+    snap_put_time(w, l->timer_start_ns, lapic_now(l));
+}
+
+bool lapic_load(struct lapic *l, struct snap_section *s)
+{
+    l->id = snap_get_u32(s);
+    l->tpr = snap_get_u32(s);
+    snap_check(s, l->tpr <= 0xFF, "a TPR out of range");
+    l->ldr = snap_get_u32(s);
+    l->dfr = snap_get_u32(s);
+    l->svr = snap_get_u32(s);
+    for (unsigned i = 0; i < 8; i++) {
+        l->isr[i] = snap_get_u32(s);
+        l->tmr[i] = snap_get_u32(s);
+        l->irr[i] = snap_get_u32(s);
+    }
+    l->esr = snap_get_u32(s);
+    l->esr_pending = snap_get_u32(s);
+    l->icr_low = snap_get_u32(s);
+    l->icr_high = snap_get_u32(s);
+    for (unsigned i = 0; i < LVT_COUNT; i++) {
+        l->lvt[i] = snap_get_u32(s);
+        snap_check(s, !(l->lvt[i] & ~(lvt_writable[i] | 0x5000u)), /* + status, remote IRR */
+                   "LVT bits that do not exist");
+    }
+    l->timer_initial = snap_get_u32(s);
+    l->timer_divide = snap_get_u32(s);
+    snap_check(s, !(l->timer_divide & ~0xBu), "a timer divide value out of range");
+    l->timer_running = snap_get_bool(s);
+    l->timer_start_ns = snap_get_time(s, lapic_now(l));
+    return !s->bad;
+}

@@ -35,6 +35,7 @@
 #ifndef POPEK_DEVICES_LAPIC_H
 #define POPEK_DEVICES_LAPIC_H
 
+#include "common/snapshot.h"
 #include "devices/mmio.h"
 
 #define LAPIC_BASE    0xFEE00000u
@@ -113,5 +114,11 @@ uint64_t lapic_next_deadline(const struct lapic *lapic);
 
 /* Timer expiries merged into one interrupt by a late update. */
 uint64_t lapic_missed_ticks(const struct lapic *lapic);
+
+/* Saved state (devices/platform.h): every register (ISR, TMR and IRR
+ * included) and the timer, its start relative to the clock. */
+#define LAPIC_STATE_VERSION 1
+void lapic_save(const struct lapic *l, struct snap_writer *w);
+bool lapic_load(struct lapic *l, struct snap_section *s);
 
 #endif

@@ -268,3 +268,53 @@ void pci_bus_destroy(struct pci_bus *bus)
         free(bus->functions[devfn]);
     free(bus);
 }
+
+/* ---- saved state ---- */
+
+void pci_bus_save(const struct pci_bus *bus, struct snap_writer *w)
+{
+    unsigned count = 0;
+
+    snap_put_u32(w, bus->config_address);
+    for (unsigned devfn = 0; devfn < PCI_NUM_DEVFN; devfn++)
+        count += bus->functions[devfn] != NULL;
+    snap_put_u16(w, (uint16_t)count);
+    for (unsigned devfn = 0; devfn < PCI_NUM_DEVFN; devfn++) {
+        const struct pci_function *fn = bus->functions[devfn];
+        if (!fn)
+            continue;
+        snap_put_u8(w, (uint8_t)devfn);
+        snap_put_bytes(w, fn->config, sizeof(fn->config));
+    }
+}
+
+bool pci_bus_load(struct pci_bus *bus, struct snap_section *s)
+{
+    unsigned count = 0;
+
+    bus->config_address = snap_get_u32(s);
+    snap_check(s, !(bus->config_address & ~CONFIG_ADDRESS_MASK),
+               "CONFIG_ADDRESS bits that do not exist");
+    for (unsigned devfn = 0; devfn < PCI_NUM_DEVFN; devfn++)
+        count += bus->functions[devfn] != NULL;
+    if (!snap_check(s, snap_get_u16(s) == count, "another set of PCI functions"))
+        return false;
+    for (unsigned i = 0; i < count; i++) {
+        unsigned devfn = snap_get_u8(s);
+        struct pci_function *fn = bus->functions[devfn];
+        const uint8_t *config = snap_get_span(s, PCI_CONFIG_SPACE_SIZE);
+        if (!snap_check(s, fn != NULL, "a PCI function this machine does not have") || !config ||
+            !snap_check(s, memcmp(config, fn->reset_config, 4) == 0,
+                        "a PCI function with another vendor or device ID"))
+            return false;
+        bool mapping_changed = false;
+        for (unsigned at = 0; at < PCI_CONFIG_SPACE_SIZE; at++) {
+            if (fn->config[at] != config[at] && pci_is_mapping_byte(at))
+                mapping_changed = true;
+        }
+        memcpy(fn->config, config, sizeof(fn->config));
+        if (mapping_changed && fn->changed)
+            fn->changed(fn->opaque, fn);
+    }
+    return !s->bad;
+}

@@ -32,6 +32,7 @@
 #ifndef POPEK_DEVICES_PCI_H
 #define POPEK_DEVICES_PCI_H
 
+#include "common/snapshot.h"
 #include "devices/ioport.h"
 
 #define PCI_CONFIG_ADDRESS_PORT 0xCF8
@@ -119,5 +120,13 @@ uint32_t pci_bar_address(const struct pci_function *fn, unsigned n);
  * within the 256 bytes). */
 uint32_t pci_config_read(const struct pci_function *fn, unsigned offset, unsigned size);
 void pci_config_write(struct pci_function *fn, unsigned offset, unsigned size, uint32_t value);
+
+/* Saved state (devices/platform.h): CONFIG_ADDRESS and the configuration
+ * space of every function. A load requires the same functions (by devfn,
+ * vendor and device ID) and tells each function whose command register or
+ * BARs differ from before, as a configuration write would. */
+#define PCI_STATE_VERSION 1
+void pci_bus_save(const struct pci_bus *bus, struct snap_writer *w);
+bool pci_bus_load(struct pci_bus *bus, struct snap_section *s);
 
 #endif

@@ -485,3 +485,64 @@ uint64_t pic8259_spurious_count(const struct pic8259 *pic)
 {
     return pic->spurious;
 }
+
+/* ---- saved state ---- */
+
+static void pic_chip_save(const struct pic_chip *chip, struct snap_writer *w)
+{
+    snap_put_u8(w, chip->irr);
+    snap_put_u8(w, chip->isr);
+    snap_put_u8(w, chip->imr);
+    snap_put_u8(w, chip->input);
+    snap_put_u8(w, chip->elcr);
+    snap_put_u8(w, (uint8_t)chip->init_step);
+    snap_put_u8(w, chip->icw1);
+    snap_put_u8(w, chip->icw3);
+    snap_put_u8(w, chip->icw4);
+    snap_put_u8(w, chip->vector_base);
+    snap_put_u8(w, chip->lowest_priority);
+    snap_put_bool(w, chip->read_isr);
+    snap_put_bool(w, chip->poll);
+    snap_put_bool(w, chip->special_mask);
+    snap_put_bool(w, chip->auto_eoi);
+    snap_put_bool(w, chip->rotate_on_aeoi);
+    snap_put_bool(w, chip->special_fully_nested);
+}
+
+static void pic_chip_load(struct pic_chip *chip, struct snap_section *s)
+{
+    chip->irr = snap_get_u8(s);
+    chip->isr = snap_get_u8(s);
+    chip->imr = snap_get_u8(s);
+    chip->input = snap_get_u8(s);
+    chip->elcr = snap_get_u8(s);
+    snap_check(s, !(chip->elcr & ~chip->elcr_mask), "ELCR bits that do not exist");
+    uint8_t step = snap_get_u8(s);
+    snap_check(s, step <= PIC_EXPECT_ICW4, "an initialization step out of range");
+    chip->init_step = (enum pic_init_step)step;
+    chip->icw1 = snap_get_u8(s);
+    chip->icw3 = snap_get_u8(s);
+    chip->icw4 = snap_get_u8(s);
+    chip->vector_base = snap_get_u8(s);
+    chip->lowest_priority = snap_get_u8(s);
+    snap_check(s, chip->lowest_priority < 8, "a priority out of range");
+    chip->read_isr = snap_get_bool(s);
+    chip->poll = snap_get_bool(s);
+    chip->special_mask = snap_get_bool(s);
+    chip->auto_eoi = snap_get_bool(s);
+    chip->rotate_on_aeoi = snap_get_bool(s);
+    chip->special_fully_nested = snap_get_bool(s);
+}
+
+void pic8259_save(const struct pic8259 *pic, struct snap_writer *w)
+{
+    pic_chip_save(&pic->master, w);
+    pic_chip_save(&pic->slave, w);
+}
+
+bool pic8259_load(struct pic8259 *pic, struct snap_section *s)
+{
+    pic_chip_load(&pic->master, s);
+    pic_chip_load(&pic->slave, s);
+    return !s->bad;
+}

@@ -24,6 +24,7 @@
 #ifndef POPEK_DEVICES_PIC8259_H
 #define POPEK_DEVICES_PIC8259_H
 
+#include "common/snapshot.h"
 #include "devices/ioport.h"
 
 #define PIC_MASTER_BASE 0x20
@@ -62,5 +63,11 @@ int pic8259_acknowledge(struct pic8259 *pic);
 
 /* Number of spurious (default IR7) acknowledges so far. */
 uint64_t pic8259_spurious_count(const struct pic8259 *pic);
+
+/* Saved state (devices/platform.h): both chips' registers, modes,
+ * initialization step and input line levels. */
+#define PIC8259_STATE_VERSION 1
+void pic8259_save(const struct pic8259 *pic, struct snap_writer *w);
+bool pic8259_load(struct pic8259 *pic, struct snap_section *s);
 
 #endif

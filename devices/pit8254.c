@@ -728,3 +728,129 @@ uint64_t pit8254_missed_ticks(const struct pit8254 *pit)
 {
     return pit->missed_ticks;
 }
+
+/* ---- saved state ---- */
+
+/* A pulse number relative to the pulse now; the two sentinels as such. */
+static void pit_put_tick(struct snap_writer *w, int64_t tick, int64_t now)
+{
+    if (tick == TICK_NEVER_PAST || tick == TICK_NEVER_AHEAD)
+        snap_put_i64(w, tick);
+    else
+        snap_put_i64(w, tick - now);
+}
+
+static int64_t pit_get_tick(struct snap_section *s, int64_t now)
+{
+    int64_t delta = snap_get_i64(s);
+
+    if (delta == TICK_NEVER_PAST || delta == TICK_NEVER_AHEAD)
+        return delta;
+    /* Pulses are counted from the clock's zero: years of them fit. */
+    if (!snap_check(s, delta > -(INT64_C(1) << 60) && delta < (INT64_C(1) << 60),
+                    "a pulse number out of range"))
+        return now;
+    return now + delta;
+}
+
+static void pit_run_save(const struct pit_run *run, struct snap_writer *w, int64_t now)
+{
+    pit_put_tick(w, run->load_tick, now);
+    snap_put_u32(w, run->ce0);
+    pit_put_tick(w, run->tc_tick, now);
+    snap_put_u32(w, run->period);
+    snap_put_u32(w, run->phase0);
+}
+
+static void pit_run_load(struct pit_run *run, struct snap_section *s, int64_t now)
+{
+    run->load_tick = pit_get_tick(s, now);
+    run->ce0 = snap_get_u32(s);
+    run->tc_tick = pit_get_tick(s, now);
+    run->period = snap_get_u32(s);
+    run->phase0 = snap_get_u32(s);
+    snap_check(s, run->period <= 0x10000 && run->phase0 <= 0x10000 && run->ce0 <= 0x10000,
+               "a count out of range");
+}
+
+void pit8254_save(const struct pit8254 *pit, struct snap_writer *w)
+{
+    int64_t now = pit_ns_to_tick(pit->now_ns(pit->clock_ctx));
+
+    for (unsigned i = 0; i < PIT_NR_COUNTERS; i++) {
+        const struct pit_counter *c = &pit->counter[i];
+        snap_put_u8(w, c->program);
+        snap_put_u8(w, (uint8_t)c->mode);
+        snap_put_u8(w, (uint8_t)c->rw);
+        snap_put_bool(w, c->bcd);
+        snap_put_u16(w, c->cr);
+        snap_put_bool(w, c->cr_written);
+        snap_put_bool(w, c->write_msb_next);
+        snap_put_bool(w, c->read_msb_next);
+        snap_put_u8(w, (uint8_t)c->latched_bytes);
+        snap_put_u16(w, c->ol);
+        snap_put_bool(w, c->status_latched);
+        snap_put_u8(w, c->status);
+        snap_put_bool(w, c->gate);
+        snap_put_u8(w, (uint8_t)c->state);
+        pit_run_save(&c->run, w, now);
+        snap_put_bool(w, c->has_next);
+        pit_run_save(&c->next, w, now);
+        snap_put_u32(w, c->ce_held);
+        snap_put_bool(w, c->out_held);
+        snap_put_u32(w, c->paused_ce);
+        snap_put_i64(w, c->paused_remaining);
+        pit_put_tick(w, c->null_until, now);
+    }
+    snap_put_u8(w, pit->port_b);
+    pit_put_tick(w, pit->irq_tick, now);
+    snap_put_bool(w, pit->irq_level);
+}
+
+bool pit8254_load(struct pit8254 *pit, struct snap_section *s)
+{
+    int64_t now = pit_ns_to_tick(pit->now_ns(pit->clock_ctx));
+
+    for (unsigned i = 0; i < PIT_NR_COUNTERS; i++) {
+        struct pit_counter *c = &pit->counter[i];
+        c->program = snap_get_u8(s);
+        c->mode = snap_get_u8(s);
+        snap_check(s, c->mode <= 5, "a counter mode out of range");
+        uint8_t rw = snap_get_u8(s);
+        snap_check(s, rw <= PIT_RW_WORD, "a read/write mode out of range");
+        c->rw = (enum pit_rw)rw;
+        c->bcd = snap_get_bool(s);
+        c->cr = snap_get_u16(s);
+        c->cr_written = snap_get_bool(s);
+        c->write_msb_next = snap_get_bool(s);
+        c->read_msb_next = snap_get_bool(s);
+        c->latched_bytes = snap_get_u8(s);
+        snap_check(s, c->latched_bytes <= 2, "a latch of more than two bytes");
+        c->ol = snap_get_u16(s);
+        c->status_latched = snap_get_bool(s);
+        c->status = snap_get_u8(s);
+        c->gate = snap_get_bool(s);
+        uint8_t state = snap_get_u8(s);
+        snap_check(s, state <= PIT_PAUSED, "a counting state out of range");
+        c->state = (enum pit_ce_state)state;
+        pit_run_load(&c->run, s, now);
+        c->has_next = snap_get_bool(s);
+        pit_run_load(&c->next, s, now);
+        c->ce_held = snap_get_u32(s);
+        c->out_held = snap_get_bool(s);
+        c->paused_ce = snap_get_u32(s);
+        c->paused_remaining = snap_get_i64(s);
+        snap_check(s, c->paused_remaining >= -1 && c->paused_remaining <= 0x20000,
+                   "a paused count out of range");
+        c->null_until = pit_get_tick(s, now);
+        /* Modes 2 and 3 divide by the period. */
+        snap_check(s,
+                   c->state != PIT_COUNTING || (c->mode != 2 && c->mode != 3) ||
+                       (c->run.period > 0 && (!c->has_next || c->next.period > 0)),
+                   "a periodic count of zero");
+    }
+    pit->port_b = snap_get_u8(s);
+    pit->irq_tick = pit_get_tick(s, now);
+    pit->irq_level = snap_get_bool(s);
+    return !s->bad;
+}

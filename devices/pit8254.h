@@ -27,6 +27,7 @@
 #ifndef POPEK_DEVICES_PIT8254_H
 #define POPEK_DEVICES_PIT8254_H
 
+#include "common/snapshot.h"
 #include "devices/ioport.h"
 #include "devices/irq.h"
 
@@ -59,5 +60,14 @@ uint64_t pit8254_next_deadline(const struct pit8254 *pit);
 
 /* Rising edges of OUT 0 merged into another edge by a late update. */
 uint64_t pit8254_missed_ticks(const struct pit8254 *pit);
+
+/* Saved state (devices/platform.h): every counter's control word, count
+ * register, latches, flip-flops, gate and counting element, port 0x61 and
+ * the IRQ 0 delivery point. Input-clock pulse numbers are saved relative
+ * to the pulse of the clock at save time and rebased on the clock at load
+ * time (the PIT stands still while the machine is in a file). */
+#define PIT8254_STATE_VERSION 1
+void pit8254_save(const struct pit8254 *pit, struct snap_writer *w);
+bool pit8254_load(struct pit8254 *pit, struct snap_section *s);
 
 #endif

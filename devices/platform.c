@@ -4,6 +4,7 @@
 #include "devices/platform.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #define PLATFORM_MAX_DEVICES 32
 
@@ -54,6 +55,47 @@ void platform_reset(struct platform *pf)
         if (pf->devices[i].ops->reset)
             pf->devices[i].ops->reset(pf->devices[i].opaque);
     }
+}
+
+/* The instance number of entry i: how many devices of its name come
+ * before it (COM1 is uart16550 instance 0, COM2 instance 1). */
+static uint32_t platform_instance(const struct platform *pf, unsigned i)
+{
+    uint32_t instance = 0;
+
+    for (unsigned j = 0; j < i; j++) {
+        if (!strcmp(pf->devices[j].ops->name, pf->devices[i].ops->name))
+            instance++;
+    }
+    return instance;
+}
+
+void platform_save(const struct platform *pf, struct snap_writer *w)
+{
+    for (unsigned i = 0; i < pf->count; i++) {
+        const struct platform_entry *d = &pf->devices[i];
+        if (!d->ops->save)
+            continue;
+        snap_begin(w, d->ops->name, platform_instance(pf, i), d->ops->state_version);
+        d->ops->save(d->opaque, w);
+        snap_end(w);
+    }
+}
+
+bool platform_load(struct platform *pf, struct snap_reader *r, struct popek_error *err)
+{
+    for (unsigned i = 0; i < pf->count; i++) {
+        const struct platform_entry *d = &pf->devices[i];
+        struct snap_section s;
+        if (!d->ops->load)
+            continue;
+        if (!snap_open(r, d->ops->name, platform_instance(pf, i), d->ops->state_version, &s, err))
+            return false;
+        d->ops->load(d->opaque, &s);
+        if (!snap_close(&s, err))
+            return false;
+    }
+    return true;
 }
 
 uint64_t platform_next_deadline(const struct platform *pf)

@@ -65,3 +65,16 @@ void port92_destroy(struct port92 *p)
 {
     free(p);
 }
+
+void port92_save(const struct port92 *p, struct snap_writer *w)
+{
+    snap_put_u8(w, p->value);
+}
+
+/* The fast-reset bit is saved as the guest left it: restoring it is no
+ * 0 → 1 edge, so no reset. */
+bool port92_load(struct port92 *p, struct snap_section *s)
+{
+    p->value = snap_get_u8(s);
+    return !s->bad;
+}

@@ -12,6 +12,7 @@
 #ifndef POPEK_DEVICES_PORT92_H
 #define POPEK_DEVICES_PORT92_H
 
+#include "common/snapshot.h"
 #include "devices/ioport.h"
 #include "devices/platform.h"
 
@@ -25,5 +26,10 @@ void port92_destroy(struct port92 *p);
 
 /* The reset line clears D0 (the pulse is over); the A20 bit stays. */
 void port92_reset(struct port92 *p);
+
+/* Saved state (devices/platform.h): the register, A20 included. */
+#define PORT92_STATE_VERSION 1
+void port92_save(const struct port92 *p, struct snap_writer *w);
+bool port92_load(struct port92 *p, struct snap_section *s);
 
 #endif

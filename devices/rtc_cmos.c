@@ -715,3 +715,49 @@ uint64_t rtc_cmos_interrupts(const struct rtc_cmos *rtc)
 {
     return rtc->interrupts;
 }
+
+/* ---- saved state ---- */
+
+static void rtc_put_instant(struct snap_writer *w, struct rtc_instant t)
+{
+    snap_put_i64(w, t.sec);
+    snap_put_i64(w, t.ns);
+}
+
+static struct rtc_instant rtc_get_instant(struct snap_section *s)
+{
+    struct rtc_instant t;
+
+    t.sec = snap_get_i64(s);
+    t.ns = snap_get_i64(s);
+    /* Years 0-9999 and then some, either way: no sum of two overflows. */
+    snap_check(s,
+               t.ns >= 0 && t.ns < (int64_t)NS_PER_SEC && t.sec > -(INT64_C(1) << 40) &&
+                   t.sec < (INT64_C(1) << 40),
+               "a divider time out of range");
+    return t;
+}
+
+void rtc_cmos_save(const struct rtc_cmos *rtc, struct snap_writer *w)
+{
+    snap_put_bytes(w, rtc->ram, sizeof(rtc->ram));
+    snap_put_u8(w, rtc->index);
+    snap_put_bool(w, rtc->nmi_masked);
+    rtc_put_instant(w, rtc->offset);
+    rtc_put_instant(w, rtc->frozen);
+    rtc_put_instant(w, rtc->synced);
+    snap_put_bool(w, rtc->irq_level);
+}
+
+bool rtc_cmos_load(struct rtc_cmos *rtc, struct snap_section *s)
+{
+    snap_get_bytes(s, rtc->ram, sizeof(rtc->ram));
+    rtc->index = snap_get_u8(s);
+    snap_check(s, rtc->index < RAM_BYTES, "a CMOS index out of range");
+    rtc->nmi_masked = snap_get_bool(s);
+    rtc->offset = rtc_get_instant(s);
+    rtc->frozen = rtc_get_instant(s);
+    rtc->synced = rtc_get_instant(s);
+    rtc->irq_level = snap_get_bool(s);
+    return !s->bad;
+}

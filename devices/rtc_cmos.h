@@ -27,6 +27,7 @@
 #ifndef POPEK_DEVICES_RTC_CMOS_H
 #define POPEK_DEVICES_RTC_CMOS_H
 
+#include "common/snapshot.h"
 #include "devices/ioport.h"
 #include "devices/irq.h"
 
@@ -73,5 +74,14 @@ bool rtc_cmos_nmi_masked(const struct rtc_cmos *rtc);
 
 /* Rising edges of IRQ 8 so far. */
 uint64_t rtc_cmos_interrupts(const struct rtc_cmos *rtc);
+
+/* Saved state (devices/platform.h): the CMOS RAM with every register, the
+ * index and NMI mask, the IRQ 8 level and the divider chain. The clock
+ * follows the host's real-time clock, which all processes share, so its
+ * offset from it is saved as is: a machine resumed later reads a later
+ * date, as under QEMU's default -rtc clock=host. */
+#define RTC_CMOS_STATE_VERSION 1
+void rtc_cmos_save(const struct rtc_cmos *rtc, struct snap_writer *w);
+bool rtc_cmos_load(struct rtc_cmos *rtc, struct snap_section *s);
 
 #endif

@@ -62,6 +62,7 @@
 #include "devices/uart16550.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 enum {
     UART_RBR_THR = 0,
@@ -154,6 +155,14 @@ struct uart16550 {
     bool thre_pending; /* the THR-empty interrupt, until IIR or THR clears it */
 
     bool irq_level; /* what the IRQ line is driven to */
+
+    /* --save-when: the text watched for and the last bytes transmitted
+     * (host side; never saved). */
+    char watch[UART_WATCH_MAX];
+    size_t watch_len;
+    uint8_t recent[UART_WATCH_MAX];
+    size_t recent_len;
+    bool watch_seen;
 };
 
 /* ---- time ---- */
@@ -354,6 +363,18 @@ static uint8_t uart_read_register(struct uart16550 *uart, unsigned reg, uint64_t
     }
 }
 
+/* The bytes sent so far end with the watched text? */
+static void uart_watch_byte(struct uart16550 *uart, uint8_t byte)
+{
+    if (uart->recent_len == uart->watch_len) {
+        memmove(uart->recent, uart->recent + 1, uart->recent_len - 1);
+        uart->recent_len--;
+    }
+    uart->recent[uart->recent_len++] = byte;
+    if (uart->recent_len == uart->watch_len && !memcmp(uart->recent, uart->watch, uart->watch_len))
+        uart->watch_seen = true;
+}
+
 /* THR: the byte leaves at once (to the receiver in loopback, where the
  * transmitter's serial output is held marking), so THR is empty again. */
 static void uart_transmit(struct uart16550 *uart, uint8_t byte, uint64_t now)
@@ -362,6 +383,8 @@ static void uart_transmit(struct uart16550 *uart, uint8_t byte, uint64_t now)
         uart_receive(uart, byte, now);
     else if (uart->backend)
         chardev_write(uart->backend, &byte, 1);
+    if (uart->watch_len && !(uart->mcr & MCR_LOOP))
+        uart_watch_byte(uart, byte);
     uart->thre_pending = true;
 }
 
@@ -522,4 +545,76 @@ uint64_t uart16550_next_deadline(const struct uart16550 *uart)
 bool uart16550_irq_line(const struct uart16550 *uart)
 {
     return uart->irq_level;
+}
+
+void uart16550_watch_output(struct uart16550 *uart, const char *text)
+{
+    size_t n = text ? strlen(text) : 0;
+
+    if (n > UART_WATCH_MAX)
+        n = UART_WATCH_MAX;
+    memcpy(uart->watch, text, n);
+    uart->watch_len = n;
+    uart->recent_len = 0;
+    uart->watch_seen = false;
+}
+
+bool uart16550_watch_seen(const struct uart16550 *uart)
+{
+    return uart->watch_seen;
+}
+
+/* ---- saved state ---- */
+
+void uart16550_save(const struct uart16550 *uart, struct snap_writer *w)
+{
+    snap_put_u8(w, uart->ier);
+    snap_put_u8(w, uart->fcr);
+    snap_put_u8(w, uart->lcr);
+    snap_put_u8(w, uart->mcr);
+    snap_put_u8(w, uart->scr);
+    snap_put_u16(w, uart->divisor);
+    snap_put_u8(w, uart->lsr_errors);
+    snap_put_u8(w, uart->msr_inputs);
+    snap_put_u8(w, uart->msr_deltas);
+    snap_put_u8(w, (uint8_t)uart->rx_count);
+    for (unsigned i = 0; i < uart->rx_count; i++)
+        snap_put_u8(w, uart->rx[(uart->rx_head + i) % RX_FIFO_BYTES]);
+    snap_put_u8(w, uart->rbr_last);
+    snap_put_time(w, uart->rx_quiet_since, uart_now(uart));
+    snap_put_bool(w, uart->timeout_pending);
+    snap_put_bool(w, uart->thre_pending);
+    snap_put_bool(w, uart->irq_level);
+}
+
+bool uart16550_load(struct uart16550 *uart, struct snap_section *s)
+{
+    uart->ier = snap_get_u8(s);
+    snap_check(s, !(uart->ier & ~IER_WRITABLE), "IER bits that do not exist");
+    uart->fcr = snap_get_u8(s);
+    snap_check(s, !(uart->fcr & ~FCR_PROGRAMMED), "FCR bits that are not kept");
+    uart->lcr = snap_get_u8(s);
+    uart->mcr = snap_get_u8(s);
+    snap_check(s, !(uart->mcr & ~MCR_WRITABLE), "MCR bits that do not exist");
+    uart->scr = snap_get_u8(s);
+    uart->divisor = snap_get_u16(s);
+    uart->lsr_errors = snap_get_u8(s);
+    snap_check(s, !(uart->lsr_errors & ~LSR_OE), "LSR error bits popek never sets");
+    uart->msr_inputs = snap_get_u8(s);
+    snap_check(s, !(uart->msr_inputs & 0x0F), "modem inputs in the delta bits");
+    uart->msr_deltas = snap_get_u8(s);
+    snap_check(s, !(uart->msr_deltas & 0xF0), "modem deltas in the input bits");
+    unsigned count = snap_get_u8(s);
+    uart->rx_head = 0;
+    uart->rx_count = 0;
+    if (snap_check(s, count <= uart_rx_capacity(uart), "more received bytes than the FIFO holds")) {
+        snap_get_bytes(s, uart->rx, count);
+        uart->rx_count = count;
+    }
+    uart->rbr_last = snap_get_u8(s);
+    uart->rx_quiet_since = snap_get_time(s, uart_now(uart));
+    uart->timeout_pending = snap_get_bool(s);
+    uart->thre_pending = snap_get_bool(s);
+    uart->irq_level = snap_get_bool(s);
+    return !s->bad;
 }

@@ -33,6 +33,7 @@
 #ifndef POPEK_DEVICES_UART16550_H
 #define POPEK_DEVICES_UART16550_H
 
+#include "common/snapshot.h"
 #include "devices/chardev.h"
 #include "devices/ioport.h"
 #include "devices/irq.h"
@@ -74,5 +75,21 @@ uint64_t uart16550_next_deadline(const struct uart16550 *uart);
 
 /* What the UART drives on its IRQ line now (INTR && MCR.OUT2). */
 bool uart16550_irq_line(const struct uart16550 *uart);
+
+/* Saved state (devices/platform.h): every register, the receive FIFO,
+ * the pending interrupt sources and the IRQ level, the character timeout
+ * relative to the clock. Not the backend: bytes the host typed that the
+ * FIFO has not taken stay with the host, as with QEMU. */
+#define UART16550_STATE_VERSION 1
+void uart16550_save(const struct uart16550 *uart, struct snap_writer *w);
+bool uart16550_load(struct uart16550 *uart, struct snap_section *s);
+
+/* Watches what the UART transmits to its backend for text (at most
+ * UART_WATCH_MAX bytes; NULL stops watching): uart16550_watch_seen turns
+ * true once the transmitted bytes have ended with it. The machine's
+ * --save-when. */
+#define UART_WATCH_MAX 256
+void uart16550_watch_output(struct uart16550 *uart, const char *text);
+bool uart16550_watch_seen(const struct uart16550 *uart);
 
 #endif

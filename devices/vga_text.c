@@ -61,3 +61,14 @@ const uint8_t *vga_text_buffer(const struct vga_text *vga)
 {
     return vga->memory;
 }
+
+void vga_text_save(const struct vga_text *vga, struct snap_writer *w)
+{
+    snap_put_bytes(w, vga->memory, sizeof(vga->memory));
+}
+
+bool vga_text_load(struct vga_text *vga, struct snap_section *s)
+{
+    snap_get_bytes(s, vga->memory, sizeof(vga->memory));
+    return !s->bad;
+}

@@ -11,6 +11,7 @@
 #ifndef POPEK_DEVICES_VGA_TEXT_H
 #define POPEK_DEVICES_VGA_TEXT_H
 
+#include "common/snapshot.h"
 #include "devices/mmio.h"
 
 #define VGA_TEXT_BASE   0xB8000u
@@ -24,5 +25,10 @@ void vga_text_reset(struct vga_text *vga);
 
 /* The buffer as the guest last wrote it (character, attribute, ...). */
 const uint8_t *vga_text_buffer(const struct vga_text *vga);
+
+/* Saved state (devices/platform.h): the text buffer. */
+#define VGA_TEXT_STATE_VERSION 1
+void vga_text_save(const struct vga_text *vga, struct snap_writer *w);
+bool vga_text_load(struct vga_text *vga, struct snap_section *s);
 
 #endif

@@ -6,8 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <x86intrin.h>
 
+#include "common/bytes.h"
 #include "common/log.h"
+#include "common/snapshot.h"
 #include "devices/acpi_pm.h"
 #include "devices/ata.h"
 #include "devices/chipset.h"
@@ -71,6 +74,12 @@ struct machine {
     uint64_t resets, device_resets;
     uint64_t stop_at_ns;  /* --time-limit as a monotonic deadline, set by the first run */
     bool console_started; /* the serial backends' input runs */
+    bool resumed;         /* loaded from a state file: the model state is the file's */
+    /* While a state is saved or loaded, the devices' clock stands at this
+     * instant (0: it runs), the one the TSC is read at: every clock of
+     * the machine is then saved (or rebased) against the same moment,
+     * however long writing or reading guest RAM takes in between. */
+    uint64_t clock_frozen_ns;
 };
 
 static void machine_on_debug_exit(void *ctx, int status)
@@ -138,7 +147,9 @@ bool machine_integrity_intact(struct machine *m)
  * follows the host). */
 static uint64_t machine_clock_ns(void *ctx)
 {
-    return host_monotonic_ns();
+    const struct machine *m = ctx;
+
+    return m->clock_frozen_ns ? m->clock_frozen_ns : host_monotonic_ns();
 }
 
 /* The RTC's date: the host's real time (UTC). */
@@ -158,6 +169,31 @@ static void machine_wake(void *ctx)
     host_timer_wake(m->timer);
 }
 
+/* The save/load hooks of a device: its own functions, typed. */
+#define MACHINE_STATE_HOOKS(dev, type)                                          \
+    static void machine_##dev##_save(const void *opaque, struct snap_writer *w) \
+    {                                                                           \
+        dev##_save((const type *)opaque, w);                                    \
+    }                                                                           \
+    static bool machine_##dev##_load(void *opaque, struct snap_section *s)      \
+    {                                                                           \
+        return dev##_load((type *)opaque, s);                                   \
+    }
+
+MACHINE_STATE_HOOKS(pic8259, struct pic8259)
+MACHINE_STATE_HOOKS(pit8254, struct pit8254)
+MACHINE_STATE_HOOKS(lapic, struct lapic)
+MACHINE_STATE_HOOKS(ioapic, struct ioapic)
+MACHINE_STATE_HOOKS(acpi_pm, struct acpi_pm)
+MACHINE_STATE_HOOKS(rtc_cmos, struct rtc_cmos)
+MACHINE_STATE_HOOKS(i8042, struct i8042)
+MACHINE_STATE_HOOKS(port92, struct port92)
+MACHINE_STATE_HOOKS(uart16550, struct uart16550)
+MACHINE_STATE_HOOKS(vga_text, struct vga_text)
+MACHINE_STATE_HOOKS(pci_bus, struct pci_bus)
+MACHINE_STATE_HOOKS(chipset, struct chipset)
+MACHINE_STATE_HOOKS(ata, struct ata_host)
+
 static void machine_pic_reset(void *opaque)
 {
     pic8259_reset(opaque);
@@ -165,6 +201,9 @@ static void machine_pic_reset(void *opaque)
 
 static const struct platform_device_ops pic_platform_ops = {
     .name = "pic8259",
+    .state_version = PIC8259_STATE_VERSION,
+    .save = machine_pic8259_save,
+    .load = machine_pic8259_load,
     .reset = machine_pic_reset,
 };
 
@@ -185,6 +224,9 @@ static uint64_t machine_pit_deadline(void *opaque)
 
 static const struct platform_device_ops pit_platform_ops = {
     .name = "pit8254",
+    .state_version = PIT8254_STATE_VERSION,
+    .save = machine_pit8254_save,
+    .load = machine_pit8254_load,
     .reset = machine_pit_reset,
     .update = machine_pit_update,
     .next_deadline = machine_pit_deadline,
@@ -207,6 +249,9 @@ static uint64_t machine_lapic_deadline(void *opaque)
 
 static const struct platform_device_ops lapic_platform_ops = {
     .name = "lapic",
+    .state_version = LAPIC_STATE_VERSION,
+    .save = machine_lapic_save,
+    .load = machine_lapic_load,
     .reset = machine_lapic_reset,
     .update = machine_lapic_update,
     .next_deadline = machine_lapic_deadline,
@@ -219,6 +264,9 @@ static void machine_ioapic_reset(void *opaque)
 
 static const struct platform_device_ops ioapic_platform_ops = {
     .name = "ioapic",
+    .state_version = IOAPIC_STATE_VERSION,
+    .save = machine_ioapic_save,
+    .load = machine_ioapic_load,
     .reset = machine_ioapic_reset,
 };
 
@@ -239,6 +287,9 @@ static uint64_t machine_acpi_pm_deadline(void *opaque)
 
 static const struct platform_device_ops acpi_pm_platform_ops = {
     .name = "acpi_pm",
+    .state_version = ACPI_PM_STATE_VERSION,
+    .save = machine_acpi_pm_save,
+    .load = machine_acpi_pm_load,
     .reset = machine_acpi_pm_reset,
     .update = machine_acpi_pm_update,
     .next_deadline = machine_acpi_pm_deadline,
@@ -261,6 +312,9 @@ static uint64_t machine_rtc_deadline(void *opaque)
 
 static const struct platform_device_ops rtc_platform_ops = {
     .name = "rtc_cmos",
+    .state_version = RTC_CMOS_STATE_VERSION,
+    .save = machine_rtc_cmos_save,
+    .load = machine_rtc_cmos_load,
     .reset = machine_rtc_reset,
     .update = machine_rtc_update,
     .next_deadline = machine_rtc_deadline,
@@ -273,6 +327,9 @@ static void machine_kbc_reset(void *opaque)
 
 static const struct platform_device_ops kbc_platform_ops = {
     .name = "i8042",
+    .state_version = I8042_STATE_VERSION,
+    .save = machine_i8042_save,
+    .load = machine_i8042_load,
     .reset = machine_kbc_reset,
 };
 
@@ -283,6 +340,9 @@ static void machine_port92_reset(void *opaque)
 
 static const struct platform_device_ops port92_platform_ops = {
     .name = "port92",
+    .state_version = PORT92_STATE_VERSION,
+    .save = machine_port92_save,
+    .load = machine_port92_load,
     .reset = machine_port92_reset,
 };
 
@@ -303,6 +363,9 @@ static uint64_t machine_uart_deadline(void *opaque)
 
 static const struct platform_device_ops uart_platform_ops = {
     .name = "uart16550",
+    .state_version = UART16550_STATE_VERSION,
+    .save = machine_uart16550_save,
+    .load = machine_uart16550_load,
     .reset = machine_uart_reset,
     .update = machine_uart_update,
     .next_deadline = machine_uart_deadline,
@@ -375,6 +438,9 @@ static void machine_vga_reset(void *opaque)
 
 static const struct platform_device_ops vga_platform_ops = {
     .name = "vga_text",
+    .state_version = VGA_TEXT_STATE_VERSION,
+    .save = machine_vga_text_save,
+    .load = machine_vga_text_load,
     .reset = machine_vga_reset,
 };
 
@@ -385,6 +451,9 @@ static void machine_pci_reset(void *opaque)
 
 static const struct platform_device_ops pci_platform_ops = {
     .name = "pci",
+    .state_version = PCI_STATE_VERSION,
+    .save = machine_pci_bus_save,
+    .load = machine_pci_bus_load,
     .reset = machine_pci_reset,
 };
 
@@ -395,6 +464,9 @@ static void machine_chipset_reset(void *opaque)
 
 static const struct platform_device_ops chipset_platform_ops = {
     .name = "chipset",
+    .state_version = CHIPSET_STATE_VERSION,
+    .save = machine_chipset_save,
+    .load = machine_chipset_load,
     .reset = machine_chipset_reset,
 };
 
@@ -405,6 +477,9 @@ static void machine_ata_reset(void *opaque)
 
 static const struct platform_device_ops ata_platform_ops = {
     .name = "ata",
+    .state_version = ATA_STATE_VERSION,
+    .save = machine_ata_save,
+    .load = machine_ata_load,
     .reset = machine_ata_reset,
 };
 
@@ -620,6 +695,7 @@ bool machine_reset(struct machine *m, struct popek_error *err)
     m->reset_by = NULL;
     m->stop_reason[0] = '\0';
     m->resets++;
+    m->resumed = false;
     return true;
 }
 
@@ -627,7 +703,15 @@ bool machine_reset(struct machine *m, struct popek_error *err)
  * port or an ACPI sleep request? did a device pull the reset line? */
 static bool machine_exit_check(void *ctx, int *status)
 {
-    return machine_exit_requested(ctx, status);
+    const struct machine *m = ctx;
+
+    if (machine_exit_requested(m, status))
+        return true;
+    if (m->com[0] && uart16550_watch_seen(m->com[0])) {
+        *status = MACHINE_RUN_SAVE;
+        return true;
+    }
+    return false;
 }
 
 static const char *machine_reset_check(void *ctx)
@@ -663,8 +747,10 @@ int machine_run(struct machine *m, struct popek_error *err)
         .stop_at_ns = m->stop_at_ns,
     };
     /* The loader reset the architectural state; MSRs and model state start
-     * at their power-on values. */
-    emul_reset_model_state(&m->cpu->arch);
+     * at their power-on values — unless the state came from a file. */
+    if (!m->resumed)
+        emul_reset_model_state(&m->cpu->arch);
+    m->resumed = false;
     if (!machine_start_console(m, err))
         return 1;
     int status = run_loop(&env, &m->run_stats, err);
@@ -756,4 +842,192 @@ void machine_collect_stats(const struct machine *m, struct stats_report *r)
                       i == 0 ? "undecodable" : ZydisMnemonicGetString((ZydisMnemonic)i),
                       rs->callouts[i]);
     }
+}
+
+/* ---- snapshots ---- */
+
+#define MACHINE_STATE_VERSION 1
+#define FPU_STATE_VERSION     1
+/* The part of the FXSAVE image (SDM vol. 1, table 10-2) a 32-bit guest
+ * has: FCW, FSW, FTW, FOP, FPU IP/CS/DP/DS, MXCSR, ST0-7 and XMM0-7. */
+#define FPU_IMAGE_BYTES       288
+#define FXSAVE_MXCSR          24
+#define FXSAVE_MXCSR_MSK      28
+#define FXSAVE_XMM0           160
+
+bool machine_save_when(struct machine *m, const char *text, struct popek_error *err)
+{
+    if (!m->com[0])
+        return popek_fail(err,
+                          "--save-when watches COM1, and this machine has none (-serial none)");
+    uart16550_watch_output(m->com[0], text);
+    return true;
+}
+
+/* A string the command line may not have given (NULL: empty). */
+static void put_optional(struct snap_writer *w, const char *s)
+{
+    snap_put_string(w, s ? s : "");
+}
+
+static void machine_section_save(const struct machine *m, struct snap_writer *w)
+{
+    snap_begin(w, "machine", 0, MACHINE_STATE_VERSION);
+    snap_put_u64(w, m->config.ram_bytes);
+    for (unsigned i = 0; i < MACHINE_SERIAL_PORTS; i++)
+        snap_put_bool(w, m->com[i] != NULL);
+    put_optional(w, m->config.kernel);
+    put_optional(w, m->config.append);
+    put_optional(w, m->config.initrd);
+    snap_end(w);
+}
+
+/* The configuration a state needs: the same RAM and serial ports (drives
+ * are checked by the ATA host's section). Mismatches name the option. */
+static bool machine_section_load(struct machine *m, struct snap_reader *r,
+                                 struct machine_boot_record *boot, struct popek_error *err)
+{
+    struct snap_section s;
+
+    if (!snap_open(r, "machine", 0, MACHINE_STATE_VERSION, &s, err))
+        return false;
+    uint64_t ram = snap_get_u64(&s);
+    bool com[MACHINE_SERIAL_PORTS];
+    for (unsigned i = 0; i < MACHINE_SERIAL_PORTS; i++)
+        com[i] = snap_get_bool(&s);
+    snap_get_string(&s, boot->kernel, sizeof(boot->kernel));
+    snap_get_string(&s, boot->append, sizeof(boot->append));
+    snap_get_string(&s, boot->initrd, sizeof(boot->initrd));
+    if (!snap_close(&s, err))
+        return false;
+    if (ram != m->config.ram_bytes)
+        return snap_fail(&s, err,
+                         "the machine was saved with -m %lluM; this one has -m %lluM (give the "
+                         "same -m)",
+                         (unsigned long long)(ram >> 20),
+                         (unsigned long long)(m->config.ram_bytes >> 20));
+    for (unsigned i = 0; i < MACHINE_SERIAL_PORTS; i++) {
+        if (com[i] != (m->com[i] != NULL))
+            return snap_fail(&s, err,
+                             "the machine was saved %s COM%u; this one has %s (see -serial)",
+                             com[i] ? "with" : "without", i + 1, com[i] ? "none" : "one");
+    }
+    return true;
+}
+
+/* The guest's x87/MMX state is live in the host's registers while the
+ * monitor runs C code, its XMM0-7 and MXCSR are in the vCPU's save area
+ * (monitor/trampoline.c): the image joins the two. */
+static void fpu_section_save(struct machine *m, struct snap_writer *w)
+{
+    uint8_t image[512] __attribute__((aligned(16)));
+
+    __asm__ volatile("fxsave64 %0" : "=m"(image));
+    memcpy(image + FXSAVE_MXCSR, m->cpu->fpu_state + FXSAVE_MXCSR, 4);
+    memcpy(image + FXSAVE_XMM0, m->cpu->fpu_state + FXSAVE_XMM0, 128);
+    snap_begin(w, "fpu", 0, FPU_STATE_VERSION);
+    snap_put_bytes(w, image, FPU_IMAGE_BYTES);
+    snap_end(w);
+}
+
+static bool fpu_section_load(struct machine *m, struct snap_reader *r, struct popek_error *err)
+{
+    uint8_t image[512] __attribute__((aligned(16)));
+    struct snap_section s;
+    uint32_t mask, mxcsr;
+
+    if (!snap_open(r, "fpu", 0, FPU_STATE_VERSION, &s, err))
+        return false;
+    __asm__ volatile("fxsave64 %0" : "=m"(image));
+    mask = load_le32(image + FXSAVE_MXCSR_MSK);
+    if (!mask)
+        mask = 0xFFBF; /* SDM vol. 1, §11.6.6: the default MXCSR_MASK */
+    uint32_t host_mxcsr = load_le32(image + FXSAVE_MXCSR);
+    snap_get_bytes(&s, image, FPU_IMAGE_BYTES);
+    mxcsr = load_le32(image + FXSAVE_MXCSR);
+    /* A reserved MXCSR bit would make FXRSTOR fault in popek itself. */
+    snap_check(&s, !(mxcsr & ~mask), "MXCSR bits the processor reserves");
+    if (!snap_close(&s, err))
+        return false;
+    memcpy(m->cpu->fpu_state + FXSAVE_MXCSR, image + FXSAVE_MXCSR, 4);
+    memcpy(m->cpu->fpu_state + FXSAVE_XMM0, image + FXSAVE_XMM0, 128);
+    store_le32(image + FXSAVE_MXCSR, host_mxcsr); /* C code keeps the host's */
+    __asm__ volatile("fxrstor64 %0" : : "m"(image));
+    return true;
+}
+
+bool machine_save_state(struct machine *m, const char *path, struct popek_error *err)
+{
+    struct snap_writer *w = snap_writer_create(path, err);
+    struct vcpu_state arch = m->cpu->arch;
+
+    if (!w)
+        return false;
+    m->clock_frozen_ns = host_monotonic_ns();
+    uint64_t host_tsc = __rdtsc();
+    /* Stopped right after an inline sti: the shadow is the next
+     * instruction's (the run loop would have set it at its top). */
+    if (m->cpu->sti_shadow_eip == arch.seg[SEG_CS].base + arch.eip)
+        arch.interrupt_shadow = EMUL_SHADOW_STI;
+    machine_section_save(m, w);
+    snap_begin(w, "cpu", 0, VCPU_STATE_VERSION);
+    vcpu_state_save(&arch, host_tsc, w);
+    snap_end(w);
+    fpu_section_save(m, w);
+    snap_begin(w, "ram", 0, GUEST_RAM_STATE_VERSION);
+    guest_ram_save(m->ram, w);
+    snap_end(w);
+    platform_save(m->platform, w);
+    m->clock_frozen_ns = 0;
+    return snap_writer_commit(w, err);
+}
+
+/* Every section, in the order machine_save_state wrote them, against the
+ * one instant the clocks are frozen at. */
+static bool machine_load_sections(struct machine *m, struct snap_reader *r, uint64_t host_tsc,
+                                  struct machine_boot_record *boot, struct popek_error *err)
+{
+    struct snap_section s;
+
+    if (!machine_section_load(m, r, boot, err))
+        return false;
+    if (!snap_open(r, "cpu", 0, VCPU_STATE_VERSION, &s, err))
+        return false;
+    vcpu_state_load(&m->cpu->arch, host_tsc, &s);
+    if (!snap_close(&s, err) || !fpu_section_load(m, r, err))
+        return false;
+    if (!snap_open(r, "ram", 0, GUEST_RAM_STATE_VERSION, &s, err))
+        return false;
+    guest_ram_load(m->ram, &s);
+    return snap_close(&s, err) && platform_load(m->platform, r, err) && snap_reader_finish(r, err);
+}
+
+bool machine_load_state(struct machine *m, const char *path, struct machine_boot_record *boot,
+                        struct popek_error *err)
+{
+    struct snap_reader *r = snap_reader_open(path, err);
+
+    if (!r)
+        return false;
+    m->clock_frozen_ns = host_monotonic_ns();
+    bool ok = machine_load_sections(m, r, __rdtsc(), boot, err);
+    m->clock_frozen_ns = 0;
+    snap_reader_close(r);
+    if (!ok)
+        return false;
+    /* The caches start empty, as after a reset, and the MMU follows the
+     * loaded paging registers as after the guest wrote CR3. */
+    const struct vcpu_state *arch = &m->cpu->arch;
+    struct paging_regs regs = {.cr0 = arch->cr0, .cr3 = arch->cr3, .cr4 = arch->cr4};
+    tcache_flush(m->tc);
+    shadow_reset(m->mmu);
+    shadow_set_paging(m->mmu, &regs, true);
+    memset(m->cpu->ibl, 0, sizeof(m->cpu->ibl));
+    m->cpu->event_pending = 0;
+    m->cpu->exit_link = 0;
+    m->cpu->sti_shadow_eip = 0xFFFFFFFFu;
+    m->exit_requested = false;
+    m->reset_by = NULL;
+    m->resumed = true;
+    return true;
 }

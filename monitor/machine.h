@@ -38,6 +38,9 @@ struct machine_config {
      * before machine_destroy (their reader thread wakes the machine). */
     struct chardev *serial[MACHINE_SERIAL_PORTS];
     struct chardev *debugcon; /* port 0xE9's output (COM1's backend); NULL: dropped */
+    /* What the machine boots (recorded in saved states, so a guest
+     * resumed from one can reset into its kernel again); NULL: none. */
+    const char *kernel, *append, *initrd;
 };
 
 struct machine;
@@ -72,5 +75,39 @@ bool machine_integrity_intact(struct machine *m);
 /* True once the guest asked to exit through the debug-exit port or powered
  * the machine off, or the user through the console (Ctrl-A x: status 0). */
 bool machine_exit_requested(const struct machine *m, int *status);
+
+/* ---- snapshots (common/snapshot.h) ----
+ *
+ * A saved machine is: section "machine" (RAM size, which serial ports
+ * exist, what it boots), "cpu" (monitor/vcpu.h), "fpu" (x87/MMX/SSE),
+ * "ram" (shadowpt/guest_ram.h) and one section per device on the platform
+ * list (devices/platform.h). The translation cache, the shadow page
+ * tables, the indirect-branch table and the run loop's memos are caches:
+ * a loaded machine starts with them empty, as after a reset, and the MMU
+ * is told the loaded CR0/CR3/CR4 as after the guest wrote them. */
+
+/* machine_run's status when the console has produced the text given to
+ * machine_save_when: the machine stopped at an instruction boundary (the
+ * run loop's top, after the port write that completed the text) and may
+ * be saved. */
+#define MACHINE_RUN_SAVE (-2)
+
+/* Watches COM1's output for text; false when there is no COM1. */
+bool machine_save_when(struct machine *m, const char *text, struct popek_error *err);
+
+/* Writes the machine to a state file at path (made whole or not at all). */
+bool machine_save_state(struct machine *m, const char *path, struct popek_error *err);
+
+/* What a saved machine booted, for resets after it resumes. */
+struct machine_boot_record {
+    char kernel[4096], append[4096], initrd[4096]; /* "" when none */
+};
+
+/* Loads a state file into a machine just created with a matching
+ * configuration (RAM size, serial ports, drives); machine_run then
+ * resumes the guest where it was saved. False with err naming the file,
+ * and the section or the option that does not match. */
+bool machine_load_state(struct machine *m, const char *path, struct machine_boot_record *boot,
+                        struct popek_error *err);
 
 #endif

@@ -69,3 +69,88 @@ void vcpu_state_dump(const struct vcpu_state *s, FILE *out)
     fprintf(out, "IDT=     %08x %08x\n", s->idtr.base, s->idtr.limit);
     fprintf(out, "CR0=%08x CR2=%08x CR3=%08x CR4=%08x\n", s->cr0, s->cr2, s->cr3, s->cr4);
 }
+
+/* ---- saved state ---- */
+
+static void segment_save(const struct segment_cache *seg, struct snap_writer *w)
+{
+    snap_put_u16(w, seg->selector);
+    snap_put_u32(w, seg->base);
+    snap_put_u32(w, seg->limit);
+    snap_put_u32(w, seg->attr);
+}
+
+static void segment_load(struct segment_cache *seg, struct snap_section *sec)
+{
+    seg->selector = snap_get_u16(sec);
+    seg->base = snap_get_u32(sec);
+    seg->limit = snap_get_u32(sec);
+    seg->attr = snap_get_u32(sec);
+    snap_check(sec, !(seg->attr & ~0xFFFFu), "descriptor attribute bits that do not exist");
+}
+
+void vcpu_state_save(const struct vcpu_state *s, uint64_t host_tsc, struct snap_writer *w)
+{
+    for (unsigned i = 0; i < REG_COUNT; i++)
+        snap_put_u32(w, s->regs[i]);
+    snap_put_u32(w, s->eip);
+    snap_put_u32(w, s->eflags);
+    for (unsigned i = 0; i < SEG_COUNT; i++)
+        segment_save(&s->seg[i], w);
+    segment_save(&s->ldtr, w);
+    segment_save(&s->tr, w);
+    snap_put_u32(w, s->gdtr.base);
+    snap_put_u16(w, s->gdtr.limit);
+    snap_put_u32(w, s->idtr.base);
+    snap_put_u16(w, s->idtr.limit);
+    snap_put_u32(w, s->cr0);
+    snap_put_u32(w, s->cr2);
+    snap_put_u32(w, s->cr3);
+    snap_put_u32(w, s->cr4);
+    for (unsigned i = 0; i < 8; i++)
+        snap_put_u32(w, s->dr[i]);
+    snap_put_u32(w, s->sysenter_cs);
+    snap_put_u32(w, s->sysenter_esp);
+    snap_put_u32(w, s->sysenter_eip);
+    snap_put_u64(w, s->apic_base);
+    snap_put_u64(w, s->misc_enable);
+    snap_put_u64(w, s->msr_pat);
+    snap_put_u64(w, host_tsc + s->tsc_offset);
+    snap_put_u8(w, s->interrupt_shadow);
+}
+
+bool vcpu_state_load(struct vcpu_state *s, uint64_t host_tsc, struct snap_section *sec)
+{
+    for (unsigned i = 0; i < REG_COUNT; i++)
+        s->regs[i] = snap_get_u32(sec);
+    s->eip = snap_get_u32(sec);
+    s->eflags = snap_get_u32(sec);
+    snap_check(sec, (s->eflags & EFLAGS_FIXED1) && !(s->eflags & EFLAGS_VM),
+               "EFLAGS without its fixed bit, or in virtual-8086 mode");
+    for (unsigned i = 0; i < SEG_COUNT; i++)
+        segment_load(&s->seg[i], sec);
+    segment_load(&s->ldtr, sec);
+    segment_load(&s->tr, sec);
+    s->gdtr.base = snap_get_u32(sec);
+    s->gdtr.limit = snap_get_u16(sec);
+    s->idtr.base = snap_get_u32(sec);
+    s->idtr.limit = snap_get_u16(sec);
+    s->cr0 = snap_get_u32(sec);
+    s->cr2 = snap_get_u32(sec);
+    s->cr3 = snap_get_u32(sec);
+    s->cr4 = snap_get_u32(sec);
+    snap_check(sec, (s->cr0 & CR0_PE) && !(s->cr4 & CR4_PAE),
+               "a CPU outside 32-bit protected mode without PAE");
+    for (unsigned i = 0; i < 8; i++)
+        s->dr[i] = snap_get_u32(sec);
+    s->sysenter_cs = snap_get_u32(sec);
+    s->sysenter_esp = snap_get_u32(sec);
+    s->sysenter_eip = snap_get_u32(sec);
+    s->apic_base = snap_get_u64(sec);
+    s->misc_enable = snap_get_u64(sec);
+    s->msr_pat = snap_get_u64(sec);
+    s->tsc_offset = snap_get_u64(sec) - host_tsc;
+    s->interrupt_shadow = snap_get_u8(sec);
+    snap_check(sec, s->interrupt_shadow <= 2, "an interrupt shadow out of range");
+    return !sec->bad;
+}

@@ -12,6 +12,7 @@
 
 #include <stdio.h>
 
+#include "common/snapshot.h"
 #include "common/types.h"
 
 /* Register numbers in the x86 ModRM encoding order. */
@@ -121,5 +122,15 @@ void vcpu_load_flat_segment(struct vcpu_state *s, enum vcpu_sreg reg, uint16_t s
 
 /* Writes a register dump (QEMU's layout) to out. */
 void vcpu_state_dump(const struct vcpu_state *s, FILE *out);
+
+/* Saved state: every field above, as section "cpu" version
+ * VCPU_STATE_VERSION. The TSC is saved as the guest's count (host_tsc +
+ * tsc_offset) and loaded as an offset from host_tsc at load time, so the
+ * guest's TSC goes on from where it was, never back. load checks what the
+ * monitor relies on (protected mode, no virtual-8086 or PAE, no reserved
+ * EFLAGS bit). */
+#define VCPU_STATE_VERSION 1
+void vcpu_state_save(const struct vcpu_state *s, uint64_t host_tsc, struct snap_writer *w);
+bool vcpu_state_load(struct vcpu_state *s, uint64_t host_tsc, struct snap_section *sec);
 
 #endif

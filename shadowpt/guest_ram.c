@@ -102,3 +102,86 @@ void *guest_ram_host_ptr(const struct guest_ram *ram, guest_phys_t addr, uint64_
         return NULL;
     return ram->host + addr;
 }
+
+/* ---- saved state ---- */
+
+#define RAM_RUN_END 0xFFFFFFFFu
+
+static bool page_is_zero(const uint8_t *page)
+{
+    const uint64_t *q = (const uint64_t *)page;
+
+    for (size_t i = 0; i < GUEST_PAGE_SIZE / sizeof(*q); i++) {
+        if (q[i])
+            return false;
+    }
+    return true;
+}
+
+/* Writes the non-zero pages of [from, to) (frame numbers) as runs. */
+static void ram_save_range(const struct guest_ram *ram, uint32_t from, uint32_t to,
+                           struct snap_writer *w)
+{
+    uint32_t frame = from;
+
+    while (frame < to) {
+        while (frame < to && page_is_zero(ram->host + (uint64_t)frame * GUEST_PAGE_SIZE))
+            frame++;
+        uint32_t first = frame;
+        while (frame < to && !page_is_zero(ram->host + (uint64_t)frame * GUEST_PAGE_SIZE))
+            frame++;
+        if (frame == first)
+            break;
+        snap_put_u32(w, first);
+        snap_put_u32(w, frame - first);
+        snap_put_bytes(w, ram->host + (uint64_t)first * GUEST_PAGE_SIZE,
+                       (size_t)(frame - first) * GUEST_PAGE_SIZE);
+    }
+}
+
+void guest_ram_save(const struct guest_ram *ram, struct snap_writer *w)
+{
+    uint32_t frames = (uint32_t)(ram->size / GUEST_PAGE_SIZE);
+    off_t at = 0;
+
+    snap_put_u64(w, ram->size);
+    while ((uint64_t)at < ram->size) {
+        off_t data = lseek(ram->fd, at, SEEK_DATA);
+        if (data < 0)
+            break; /* ENXIO: only a hole is left */
+        off_t hole = lseek(ram->fd, data, SEEK_HOLE);
+        if (hole < 0 || (uint64_t)hole > ram->size)
+            hole = (off_t)ram->size;
+        uint32_t from = (uint32_t)((uint64_t)data / GUEST_PAGE_SIZE);
+        uint32_t to = (uint32_t)(((uint64_t)hole + GUEST_PAGE_SIZE - 1) / GUEST_PAGE_SIZE);
+        ram_save_range(ram, from, to < frames ? to : frames, w);
+        at = (off_t)to * GUEST_PAGE_SIZE;
+    }
+    snap_put_u32(w, RAM_RUN_END);
+}
+
+bool guest_ram_load(struct guest_ram *ram, struct snap_section *s)
+{
+    uint64_t frames = ram->size / GUEST_PAGE_SIZE;
+    uint64_t next = 0; /* runs come in order, without overlap */
+    uint64_t size = snap_get_u64(s);
+
+    if (!snap_check_config(s, size == ram->size, "RAM of another size (see -m)"))
+        return false;
+    for (;;) {
+        uint32_t first = snap_get_u32(s);
+        if (s->bad || first == RAM_RUN_END)
+            break;
+        uint32_t count = snap_get_u32(s);
+        if (!snap_check(s, count > 0 && first >= next && (uint64_t)first + count <= frames,
+                        "a run of pages out of order or outside RAM"))
+            break;
+        const uint8_t *bytes = snap_get_span(s, (size_t)count * GUEST_PAGE_SIZE);
+        if (!bytes)
+            break;
+        memcpy(ram->host + (uint64_t)first * GUEST_PAGE_SIZE, bytes,
+               (size_t)count * GUEST_PAGE_SIZE);
+        next = (uint64_t)first + count;
+    }
+    return !s->bad;
+}

@@ -16,6 +16,7 @@
 #define POPEK_SHADOWPT_GUEST_RAM_H
 
 #include "common/error.h"
+#include "common/snapshot.h"
 #include "common/types.h"
 
 #define GUEST_RAM_LOW_END    0xA0000u  /* end of conventional memory (640 KiB) */
@@ -48,5 +49,14 @@ bool guest_ram_clear(struct guest_ram *ram, struct popek_error *err);
 /* The monitor's pointer to [addr, addr+len), or NULL when it is not inside the
  * backing file. */
 void *guest_ram_host_ptr(const struct guest_ram *ram, guest_phys_t addr, uint64_t len);
+
+/* Saved state: section "ram" (GUEST_RAM_STATE_VERSION): the size, then
+ * runs of pages that are not all zero (u32 first frame, u32 count, the
+ * bytes), ended by a frame of 0xFFFFFFFF. Holes of the memfd are skipped
+ * without being touched (SEEK_DATA), so saving allocates nothing. load
+ * expects RAM of the same size, all zero (a fresh machine). */
+#define GUEST_RAM_STATE_VERSION 1
+void guest_ram_save(const struct guest_ram *ram, struct snap_writer *w);
+bool guest_ram_load(struct guest_ram *ram, struct snap_section *s);
 
 #endif

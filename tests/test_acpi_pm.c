@@ -18,6 +18,7 @@
 #include "devices/ioport.h"
 #include "devices/irq.h"
 #include "devices/pic8259.h"
+#include "tests/snapshot_rig.h"
 
 #define PM1_STS 0x600
 #define PM1_EN  0x602
@@ -203,6 +204,71 @@ static void test_sleep(void **state)
     assert_int_equal(rig->slp_typ, 1);
 }
 
+/* Save → a fresh PM device whose clock reads a day later → load: the
+ * registers, the timer's count (time stood still in the file) and the
+ * next TMR_STS deadline, and the same SCI afterwards. */
+static void test_save_restore(void **state)
+{
+    struct rig *a = *state, b;
+    struct popek_error e;
+
+    ioport_write(a->bus, PM1_EN, 2, ACPI_PM1_TMR);
+    a->now_ns = tick_ns((1u << 23) - 1000);
+    acpi_pm_update(a->pm);
+
+    struct snap_writer *w = rig_snap_begin("acpi_pm", ACPI_PM_STATE_VERSION);
+    acpi_pm_save(a->pm, w);
+    struct snap_rig snap = rig_snap_finish(w);
+    b = (struct rig){.now_ns = a->now_ns + 86400ull * 1000000000ull};
+    b.bus = ioport_bus_create();
+    b.pic = pic8259_create(b.bus, &e);
+    b.irq = irq_router_create(b.pic, &e);
+    b.pm = acpi_pm_create(b.bus, b.irq, fake_clock, &b, record_sleep, &b, &e);
+    assert_non_null(b.pm);
+    struct snap_section s;
+    rig_snap_open(&snap, "acpi_pm", ACPI_PM_STATE_VERSION, &s);
+    assert_true(acpi_pm_load(b.pm, &s));
+    rig_snap_close(&snap, &s);
+
+    assert_true(acpi_pm_next_deadline(b.pm) - b.now_ns == acpi_pm_next_deadline(a->pm) - a->now_ns);
+    struct rig *r[2] = {a, &b};
+    uint32_t seen[2][8];
+    for (int i = 0; i < 2; i++) {
+        seen[i][0] = ioport_read(r[i]->bus, PM_TMR, 4);
+        seen[i][1] = ioport_read(r[i]->bus, PM1_STS, 4);
+        seen[i][2] = ioport_read(r[i]->bus, PM1_CNT, 2);
+        r[i]->now_ns += 1000000; /* past the MSB toggle */
+        acpi_pm_update(r[i]->pm);
+        seen[i][3] = ioport_read(r[i]->bus, PM_TMR, 4);
+        seen[i][4] = ioport_read(r[i]->bus, PM1_STS, 2);
+        ioport_write(r[i]->bus, PM1_STS, 2, ACPI_PM1_TMR); /* write 1 to clear */
+        seen[i][5] = ioport_read(r[i]->bus, PM1_STS, 2);
+        seen[i][6] = (uint32_t)(acpi_pm_next_deadline(r[i]->pm) - r[i]->now_ns);
+        seen[i][7] = r[i]->sleeps;
+    }
+    assert_memory_equal(seen[0], seen[1], sizeof(seen[0]));
+    assert_int_equal(seen[0][4] & ACPI_PM1_TMR, ACPI_PM1_TMR);
+    acpi_pm_destroy(b.pm);
+    irq_router_destroy(b.irq);
+    pic8259_destroy(b.pic);
+    ioport_bus_destroy(b.bus);
+}
+
+static void test_load_corrupt(void **state)
+{
+    struct rig *rig = *state;
+    uint8_t bytes[23] = {0};
+    struct snap_section s;
+
+    struct snap_rig snap = rig_snap_raw("acpi_pm", ACPI_PM_STATE_VERSION, bytes, 20);
+    rig_snap_open(&snap, "acpi_pm", ACPI_PM_STATE_VERSION, &s);
+    rig_snap_expect_refused(&snap, &s, acpi_pm_load(rig->pm, &s));
+    bytes[22] = 2; /* the SCI level, a flag */
+    snap = rig_snap_raw("acpi_pm", ACPI_PM_STATE_VERSION, bytes, 23);
+    rig_snap_open(&snap, "acpi_pm", ACPI_PM_STATE_VERSION, &s);
+    rig_snap_expect_refused(&snap, &s, acpi_pm_load(rig->pm, &s));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -211,6 +277,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_timer_status_and_sci, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_power_button, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_sleep, rig_setup, rig_teardown),
+        cmocka_unit_test_setup_teardown(test_save_restore, rig_setup, rig_teardown),
+        cmocka_unit_test_setup_teardown(test_load_corrupt, rig_setup, rig_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -22,6 +22,7 @@
 
 #include "devices/ata.h"
 #include "devices/ioport.h"
+#include "tests/snapshot_rig.h"
 
 #define SECTORS 2048
 
@@ -733,6 +734,105 @@ static void test_secondary_channel(void **state)
     assert_int_equal(in8(rig, 0x177), 0);
 }
 
+/* ---- saved state ---- */
+
+static struct snap_rig save_ata(struct rig *rig)
+{
+    struct snap_writer *w = rig_snap_begin("ata", ATA_STATE_VERSION);
+
+    ata_save(rig->ata, w);
+    return rig_snap_finish(w);
+}
+
+/* Save in the middle of a 3-sector READ SECTORS, half of the first
+ * sector read → the host closed and another opened on the same image →
+ * load: the rest of the transfer (the buffer, the sectors still to come,
+ * DRQ and INTRQ) continues as the original would have. */
+static void test_save_restore(void **state)
+{
+    struct rig *rig = *state;
+    struct ata_drive_config drives[ATA_MAX_DRIVES] = {{0}};
+    uint16_t w[256];
+
+    out8(rig, FEATURES, 0x03);
+    out8(rig, COUNT, 0x0B); /* SET FEATURES: PIO mode 3 */
+    out8(rig, COMMAND, 0xEF);
+    issue_lba(rig, 0x20, 10, 3);
+    assert_int_equal(in8(rig, STATUS), ST_IDLE | ST_DRQ);
+    read_words(rig, w, 100);
+    struct snap_rig snap = save_ata(rig);
+    ata_destroy(rig->ata);
+    ioport_bus_destroy(rig->io);
+    drives[0].path = rig->image;
+    rig->ata = rig_attach(rig, drives);
+    rig->line[14] = false;
+    struct snap_section s;
+    rig_snap_open(&snap, "ata", ATA_STATE_VERSION, &s);
+    assert_true(ata_load(rig->ata, &s));
+    rig_snap_close(&snap, &s);
+    assert_false(rig->line[14]); /* a load drives no line: the IRQ router has its own */
+
+    assert_int_equal(in8(rig, STATUS), ST_IDLE | ST_DRQ);
+    read_words(rig, w + 100, 156);
+    for (unsigned i = 0; i < 256; i++)
+        assert_int_equal(w[i], pattern_byte(10, 2 * i) | pattern_byte(10, 2 * i + 1) << 8);
+    expect_sector(rig, 11);
+    expect_sector(rig, 12);
+    assert_int_equal(in8(rig, STATUS), ST_IDLE);
+    assert_int_equal(in8(rig, COUNT), 0);
+    assert_int_equal(in8(rig, LBA_LOW), 12);
+}
+
+/* The disk must be the one saved: another image, an image of another
+ * size, no disk, or a corrupt transfer length are refused. */
+static void test_load_mismatch_and_corrupt(void **state)
+{
+    struct rig *rig = *state;
+    struct ata_drive_config drives[ATA_MAX_DRIVES] = {{0}};
+    char second[128];
+    struct snap_section s;
+
+    struct snap_rig snap = save_ata(rig);
+    ata_destroy(rig->ata);
+    ioport_bus_destroy(rig->io);
+    snprintf(second, sizeof(second), "%s/second.img", rig->dir);
+    make_image(second, SECTORS);
+    drives[0].path = second;
+    rig->ata = rig_attach(rig, drives);
+    rig_snap_open(&snap, "ata", ATA_STATE_VERSION, &s);
+    rig_snap_expect_refused(&snap, &s, ata_load(rig->ata, &s));
+    assert_non_null(strstr(snap.err.message, "disk.img"));
+
+    /* The same image, grown by a sector. */
+    snap = save_ata(rig);
+    ata_destroy(rig->ata);
+    ioport_bus_destroy(rig->io);
+    assert_int_equal(truncate(second, (SECTORS + 1) * 512), 0);
+    rig->ata = rig_attach(rig, drives);
+    rig_snap_open(&snap, "ata", ATA_STATE_VERSION, &s);
+    rig_snap_expect_refused(&snap, &s, ata_load(rig->ata, &s));
+    assert_non_null(strstr(snap.err.message, "bytes"));
+
+    /* No disk at all. */
+    snap = save_ata(rig);
+    ata_destroy(rig->ata);
+    ioport_bus_destroy(rig->io);
+    drives[0].path = NULL;
+    rig->ata = rig_attach(rig, drives);
+    rig_snap_open(&snap, "ata", ATA_STATE_VERSION, &s);
+    rig_snap_expect_refused(&snap, &s, ata_load(rig->ata, &s));
+    assert_non_null(strstr(snap.err.message, "-drive"));
+
+    /* Corrupt: a transfer longer than the buffer (no drives anywhere). */
+    uint8_t bytes[2 + 23 + 2] = {0}; /* channel 0: no drives, ..., len at 23 */
+    bytes[23] = 0xFF;
+    bytes[24] = 0xFF;
+    snap = rig_snap_raw("ata", ATA_STATE_VERSION, bytes, sizeof(bytes));
+    rig_snap_open(&snap, "ata", ATA_STATE_VERSION, &s);
+    rig_snap_expect_refused(&snap, &s, ata_load(rig->ata, &s));
+    unlink(second);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -750,6 +850,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_read_only_image, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_open_errors, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_secondary_channel, rig_setup, rig_teardown),
+        cmocka_unit_test_setup_teardown(test_save_restore, rig_setup, rig_teardown),
+        cmocka_unit_test_setup_teardown(test_load_mismatch_and_corrupt, rig_setup, rig_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,6 +19,7 @@
 
 #include "shadowpt/guest_ram.h"
 #include "shadowpt/view.h"
+#include "tests/snapshot_rig.h"
 
 static int setup(void **state)
 {
@@ -131,6 +132,51 @@ static void test_view_map_alias_and_protection(void **state)
     guest_ram_destroy(ram);
 }
 
+/* Save → fresh RAM of the same size → load: every byte; only the pages
+ * that are not zero are in the section (runs of them), and RAM of another
+ * size or a run outside RAM is refused. */
+static void test_ram_save_restore(void **state)
+{
+    struct popek_error e;
+    struct guest_ram *a = guest_ram_create(MIB(8), &e), *b = guest_ram_create(MIB(8), &e);
+    struct guest_ram *small = guest_ram_create(MIB(4), &e);
+    struct snap_section s;
+
+    (void)state;
+    uint8_t *ha = guest_ram_host_ptr(a, 0, MIB(8));
+    ha[0] = 1;
+    memset(ha + 5 * 4096, 0xAB, 3 * 4096); /* frames 5-7: one run */
+    ha[MIB(8) - 1] = 0x77;                 /* the last frame */
+    struct snap_writer *w = rig_snap_begin("ram", GUEST_RAM_STATE_VERSION);
+    guest_ram_save(a, w);
+    struct snap_rig snap = rig_snap_finish(w);
+    rig_snap_open(&snap, "ram", GUEST_RAM_STATE_VERSION, &s);
+    /* size, three runs of (frame, count, pages), the end mark */
+    assert_int_equal(s.size, 8 + 3 * 8 + 5 * 4096 + 4);
+    assert_true(guest_ram_load(b, &s));
+    rig_snap_close(&snap, &s);
+    assert_memory_equal(guest_ram_host_ptr(b, 0, MIB(8)), ha, MIB(8));
+
+    w = rig_snap_begin("ram", GUEST_RAM_STATE_VERSION);
+    guest_ram_save(a, w);
+    snap = rig_snap_finish(w);
+    rig_snap_open(&snap, "ram", GUEST_RAM_STATE_VERSION, &s);
+    rig_snap_expect_refused(&snap, &s, guest_ram_load(small, &s));
+    assert_non_null(strstr(snap.err.message, "-m"));
+
+    uint8_t bytes[8 + 8 + 4096] = {0};
+    bytes[2] = 0x80; /* 8 MiB */
+    bytes[8] = 0x00; /* frame 0x800 (8 MiB): outside */
+    bytes[9] = 0x08;
+    bytes[12] = 1;
+    snap = rig_snap_raw("ram", GUEST_RAM_STATE_VERSION, bytes, sizeof(bytes));
+    rig_snap_open(&snap, "ram", GUEST_RAM_STATE_VERSION, &s);
+    rig_snap_expect_refused(&snap, &s, guest_ram_load(b, &s));
+    guest_ram_destroy(a);
+    guest_ram_destroy(b);
+    guest_ram_destroy(small);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -138,6 +184,7 @@ int main(void)
         cmocka_unit_test(test_ram_bounds),
         cmocka_unit_test(test_view_reservation),
         cmocka_unit_test(test_view_map_alias_and_protection),
+        cmocka_unit_test(test_ram_save_restore),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

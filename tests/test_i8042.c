@@ -19,6 +19,7 @@
 #include "devices/ioport.h"
 #include "devices/irq.h"
 #include "devices/pic8259.h"
+#include "tests/snapshot_rig.h"
 
 #define STATUS_OBF     0x01
 #define STATUS_SYS     0x04
@@ -423,6 +424,77 @@ static void test_reset_restores_bios_state(void **state)
     assert_true(irq_delivered(rig, AUX_VECTOR));
 }
 
+/* Save → a fresh 8042 → load: the command byte, output port, a command
+ * waiting for its data byte, the bytes queued for the output buffer (the
+ * keyboard's IDENTIFY reply half read) and IRQ 1 come out the same. */
+static void test_save_restore(void **state)
+{
+    struct rig *a = *state, b;
+    struct popek_error e;
+
+    write_ctr(a, 0x47);
+    data(a, 0xF2); /* IDENTIFY: ACK, AB, 83 */
+    expect_byte(a, 0xFA, false);
+    irq_delivered(a, 0x21);
+    data(a, 0xF0);    /* the keyboard waits for the scan code set */
+    command(a, 0xD1); /* and the controller for the output port */
+
+    struct snap_writer *w = rig_snap_begin("i8042", I8042_STATE_VERSION);
+    i8042_save(a->kbc, w);
+    struct snap_rig snap = rig_snap_finish(w);
+    memset(&b, 0, sizeof(b));
+    b.bus = ioport_bus_create();
+    b.pic = pic8259_create(b.bus, &e);
+    b.irq = irq_router_create(b.pic, &e);
+    b.kbc = i8042_create(b.bus, b.irq, on_reset, &b, &e);
+    assert_non_null(b.kbc);
+    struct snap_section s;
+    rig_snap_open(&snap, "i8042", I8042_STATE_VERSION, &s);
+    assert_true(i8042_load(b.kbc, &s));
+    rig_snap_close(&snap, &s);
+
+    struct rig *r[2] = {a, &b};
+    uint8_t seen[2][12];
+    for (int i = 0; i < 2; i++) {
+        unsigned n = 0;
+        data(r[i], 0xDF); /* the output port byte */
+        seen[i][n++] = status(r[i]);
+        for (unsigned k = 0; k < 3; k++) {
+            seen[i][n++] = status(r[i]);
+            seen[i][n++] = (uint8_t)ioport_read(r[i]->bus, I8042_DATA_PORT, 1);
+        }
+        command(r[i], 0xD0); /* read the output port back */
+        seen[i][n++] = (uint8_t)ioport_read(r[i]->bus, I8042_DATA_PORT, 1);
+        seen[i][n++] = read_ctr(r[i]);
+        data(r[i], 0x02); /* the scan code set the keyboard waited for */
+        seen[i][n++] = (uint8_t)ioport_read(r[i]->bus, I8042_DATA_PORT, 1);
+        seen[i][n++] = status(r[i]);
+        seen[i][n++] = (uint8_t)r[i]->resets;
+    }
+    assert_memory_equal(seen[0], seen[1], sizeof(seen[0]));
+    assert_int_equal(seen[0][2], 0xAB);
+    i8042_destroy(b.kbc);
+    irq_router_destroy(b.irq);
+    pic8259_destroy(b.pic);
+    ioport_bus_destroy(b.bus);
+}
+
+static void test_load_corrupt(void **state)
+{
+    struct rig *rig = *state;
+    uint8_t bytes[32] = {0};
+    struct snap_section s;
+
+    bytes[7] = 17; /* the controller's queue: longer than it can be */
+    struct snap_rig snap = rig_snap_raw("i8042", I8042_STATE_VERSION, bytes, sizeof(bytes));
+    rig_snap_open(&snap, "i8042", I8042_STATE_VERSION, &s);
+    rig_snap_expect_refused(&snap, &s, i8042_load(rig->kbc, &s));
+    bytes[7] = 0; /* a scan code set of 0 */
+    snap = rig_snap_raw("i8042", I8042_STATE_VERSION, bytes, 13);
+    rig_snap_open(&snap, "i8042", I8042_STATE_VERSION, &s);
+    rig_snap_expect_refused(&snap, &s, i8042_load(rig->kbc, &s));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -438,6 +510,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_output_port, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_reset_line, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_reset_restores_bios_state, rig_setup, rig_teardown),
+        cmocka_unit_test_setup_teardown(test_save_restore, rig_setup, rig_teardown),
+        cmocka_unit_test_setup_teardown(test_load_corrupt, rig_setup, rig_teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -16,6 +16,7 @@
 
 #include "devices/ioapic.h"
 #include "devices/mmio.h"
+#include "tests/snapshot_rig.h"
 
 #define MASKED     0x10000u
 #define LEVEL      0x08000u
@@ -215,6 +216,76 @@ static void test_reset(void **state)
     assert_int_equal(reg_read(rig, 0x12), MASKED);
 }
 
+/* Save → a fresh I/O APIC → load: the redirection table (remote IRR
+ * included), IOREGSEL and the pin levels; a level-triggered pin waiting for
+ * its EOI is sent again by the loaded one exactly as by the original. */
+static void test_save_restore(void **state)
+{
+    struct rig *a = *state, b;
+    struct popek_error e;
+
+    set_entry(a, 3, 0x33, 0);
+    set_entry(a, 9, LEVEL | 0x39, 0x01000000);
+    set_entry(a, 11, MASKED | 0x3B, 0);
+    ioapic_set_pin(a->ioapic, 9, true); /* sent; remote IRR set */
+    ioapic_set_pin(a->ioapic, 11, true);
+    reg_read(a, 0x10 + 2 * 9); /* IOREGSEL left pointing there */
+
+    struct snap_writer *w = rig_snap_begin("ioapic", IOAPIC_STATE_VERSION);
+    ioapic_save(a->ioapic, w);
+    struct snap_rig snap = rig_snap_finish(w);
+    b = (struct rig){.accept = true};
+    b.bus = mmio_bus_create();
+    b.ioapic = ioapic_create(b.bus, record, &b, &e);
+    assert_non_null(b.ioapic);
+    struct snap_section s;
+    rig_snap_open(&snap, "ioapic", IOAPIC_STATE_VERSION, &s);
+    assert_true(ioapic_load(b.ioapic, &s));
+    rig_snap_close(&snap, &s);
+    assert_int_equal(b.sent, 0); /* a load sends nothing */
+
+    struct rig *r[2] = {a, &b};
+    uint32_t seen[2][1 + 3 + 48 + 4] = {{0}};
+    for (int i = 0; i < 2; i++) {
+        unsigned n = 0, sent = r[i]->sent;
+        uint32_t data;
+        mmio_read(r[i]->bus, IOAPIC_BASE + 0x10, &data, 4); /* IOREGSEL kept */
+        seen[i][n++] = data;
+        for (unsigned k = 0; k < 3; k++) /* ID, version, arbitration */
+            seen[i][n++] = reg_read(r[i], (uint8_t)k);
+        for (unsigned k = 0x10; k < 0x10 + 2 * 24; k++)
+            seen[i][n++] = reg_read(r[i], (uint8_t)k);
+        ioapic_eoi(r[i]->ioapic, 0x39); /* pin 9 still high: sent again */
+        seen[i][n++] = r[i]->sent - sent;
+        seen[i][n++] = r[i]->last.vector;
+        set_entry(r[i], 11, 0x3B, 0); /* unmasked: a pin already high sends nothing */
+        ioapic_set_pin(r[i]->ioapic, 11, false);
+        ioapic_set_pin(r[i]->ioapic, 11, true); /* an edge: sent */
+        seen[i][n++] = r[i]->sent - sent;
+        seen[i][n++] = r[i]->last.vector;
+    }
+    assert_memory_equal(seen[0], seen[1], sizeof(seen[0]));
+    assert_int_equal(seen[0][52], 1);
+    assert_int_equal(seen[0][54], 2);
+    ioapic_destroy(b.ioapic);
+    mmio_bus_destroy(b.bus);
+}
+
+static void test_load_corrupt(void **state)
+{
+    struct rig *rig = *state;
+    uint8_t bytes[1 + 4 + 24 * 8 + 4] = {0};
+    struct snap_section s;
+
+    struct snap_rig snap = rig_snap_raw("ioapic", IOAPIC_STATE_VERSION, bytes, sizeof(bytes) - 1);
+    rig_snap_open(&snap, "ioapic", IOAPIC_STATE_VERSION, &s);
+    rig_snap_expect_refused(&snap, &s, ioapic_load(rig->ioapic, &s));
+    bytes[5 + 8 * 4 + 2] = 0x20; /* pin 4: redirection bit 21 does not exist */
+    snap = rig_snap_raw("ioapic", IOAPIC_STATE_VERSION, bytes, sizeof(bytes));
+    rig_snap_open(&snap, "ioapic", IOAPIC_STATE_VERSION, &s);
+    rig_snap_expect_refused(&snap, &s, ioapic_load(rig->ioapic, &s));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -222,6 +293,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_edge_redirection, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_level_and_remote_irr, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_reset, rig_setup, rig_teardown),
+        cmocka_unit_test_setup_teardown(test_save_restore, rig_setup, rig_teardown),
+        cmocka_unit_test_setup_teardown(test_load_corrupt, rig_setup, rig_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

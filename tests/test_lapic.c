@@ -18,6 +18,7 @@
 
 #include "devices/lapic.h"
 #include "devices/mmio.h"
+#include "tests/snapshot_rig.h"
 
 enum {
     ID = 0x20,
@@ -476,6 +477,84 @@ static void test_timer_masked_and_divide(void **state)
     assert_int_equal(rd(rig, TIMER_CURRENT), 250);
 }
 
+/* Save → a fresh local APIC whose clock reads an hour later → load: the
+ * registers, IRR/ISR/TMR, and a periodic timer that fires as many times
+ * at the same offsets as the original's. */
+static void test_save_restore(void **state)
+{
+    struct rig *a = *state, b;
+    struct popek_error e;
+
+    wr(a, SVR, 0x1FF);
+    wr(a, TPR, 0x20);
+    wr(a, LDR, 0x01000000);
+    deliver(a, 0x51, false);
+    deliver(a, 0x61, true);
+    assert_int_equal(lapic_acknowledge(a->lapic), 0x61); /* in service */
+    deliver(a, 0x71, false);
+    wr(a, TIMER_DIVIDE, 0x3); /* divide by 16 */
+    wr(a, LVT_TIMER, PERIODIC | 0x40);
+    wr(a, TIMER_INITIAL, 100000);
+    a->now_ns += 700000;
+    lapic_update(a->lapic);
+
+    struct snap_writer *w = rig_snap_begin("lapic", LAPIC_STATE_VERSION);
+    lapic_save(a->lapic, w);
+    struct snap_rig snap = rig_snap_finish(w);
+    b = (struct rig){.now_ns = a->now_ns + 3600ull * 1000000000ull};
+    b.bus = mmio_bus_create();
+    b.lapic = lapic_create(b.bus, fake_clock, &b, record_eoi, &b, &e);
+    assert_non_null(b.lapic);
+    struct snap_section s;
+    rig_snap_open(&snap, "lapic", LAPIC_STATE_VERSION, &s);
+    assert_true(lapic_load(b.lapic, &s));
+    rig_snap_close(&snap, &s);
+
+    struct rig *r[2] = {a, &b};
+    uint32_t seen[2][64] = {{0}};
+    for (int i = 0; i < 2; i++) {
+        unsigned n = 0;
+        static const unsigned regs[] = {ID, TPR, PPR, LDR, DFR, SVR, ESR, LVT_TIMER, TIMER_DIVIDE};
+        for (unsigned k = 0; k < sizeof(regs) / sizeof(regs[0]); k++)
+            seen[i][n++] = rd(r[i], regs[k]);
+        for (unsigned k = 0; k < 8; k++) {
+            seen[i][n++] = rd(r[i], ISR + 0x10 * k);
+            seen[i][n++] = rd(r[i], IRR + 0x10 * k);
+            seen[i][n++] = rd(r[i], TMR + 0x10 * k);
+        }
+        seen[i][n++] = rd(r[i], TIMER_CURRENT);
+        for (unsigned step = 0; step < 12; step++) {
+            r[i]->now_ns += 411111;
+            lapic_update(r[i]->lapic);
+            seen[i][n++] = rd(r[i], TIMER_CURRENT);
+            seen[i][n++] = (uint32_t)lapic_acknowledge(r[i]->lapic);
+            wr(r[i], EOI, 0);
+        }
+        seen[i][n++] = r[i]->last_eoi;
+        assert_true(n <= 64);
+    }
+    assert_memory_equal(seen[0], seen[1], sizeof(seen[0]));
+    lapic_destroy(b.lapic);
+    mmio_bus_destroy(b.bus);
+}
+
+/* Corrupt sections: too short, a TPR above 0xFF, LVT bits that do not exist. */
+static void test_load_corrupt(void **state)
+{
+    struct rig *rig = *state;
+    uint8_t bytes[256] = {0};
+    struct snap_section s;
+
+    struct snap_rig snap = rig_snap_raw("lapic", LAPIC_STATE_VERSION, bytes, 100);
+    rig_snap_open(&snap, "lapic", LAPIC_STATE_VERSION, &s);
+    rig_snap_expect_refused(&snap, &s, lapic_load(rig->lapic, &s));
+    bytes[5] = 1; /* TPR = 0x100 */
+    snap = rig_snap_raw("lapic", LAPIC_STATE_VERSION, bytes, 20 + 96 + 16 + 24 + 9 + 8);
+    rig_snap_open(&snap, "lapic", LAPIC_STATE_VERSION, &s);
+    rig_snap_expect_refused(&snap, &s, lapic_load(rig->lapic, &s));
+    assert_non_null(strstr(snap.err.message, "TPR"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -491,6 +570,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_timer_one_shot, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_timer_periodic, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_timer_masked_and_divide, rig_setup, rig_teardown),
+        cmocka_unit_test_setup_teardown(test_save_restore, rig_setup, rig_teardown),
+        cmocka_unit_test_setup_teardown(test_load_corrupt, rig_setup, rig_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,6 +11,7 @@
 
 #include "devices/mmio.h"
 #include "devices/vga_text.h"
+#include "tests/snapshot_rig.h"
 
 /* A device that records every access it sees. */
 struct recorder {
@@ -116,11 +117,38 @@ static void test_vga_text_is_memory(void **state)
     mmio_bus_destroy(bus);
 }
 
+/* Save → a fresh text buffer → load: every byte; a short section is refused. */
+static void test_vga_text_save_restore(void **state)
+{
+    struct popek_error err;
+    struct mmio_bus *bus_a = mmio_bus_create(), *bus_b = mmio_bus_create();
+    struct vga_text *a = vga_text_create(bus_a, &err), *b = vga_text_create(bus_b, &err);
+    struct snap_section s;
+
+    mmio_write(bus_a, 0xB8000u, "H\x07i\x07", 4);
+    mmio_write(bus_a, 0xBFFFEu, "!\x1f", 2);
+    struct snap_writer *w = rig_snap_begin("vga_text", VGA_TEXT_STATE_VERSION);
+    vga_text_save(a, w);
+    struct snap_rig snap = rig_snap_finish(w);
+    rig_snap_open(&snap, "vga_text", VGA_TEXT_STATE_VERSION, &s);
+    assert_true(vga_text_load(b, &s));
+    rig_snap_close(&snap, &s);
+    assert_memory_equal(vga_text_buffer(a), vga_text_buffer(b), VGA_TEXT_LENGTH);
+    snap = rig_snap_raw("vga_text", VGA_TEXT_STATE_VERSION, "abc", 3);
+    rig_snap_open(&snap, "vga_text", VGA_TEXT_STATE_VERSION, &s);
+    rig_snap_expect_refused(&snap, &s, vga_text_load(b, &s));
+    vga_text_destroy(a);
+    vga_text_destroy(b);
+    mmio_bus_destroy(bus_a);
+    mmio_bus_destroy(bus_b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_split_into_aligned_pieces),
         cmocka_unit_test(test_vga_text_is_memory),
+        cmocka_unit_test(test_vga_text_save_restore),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

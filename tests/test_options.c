@@ -322,14 +322,54 @@ static void test_actions(void **state)
     assert_int_equal(o.action, OPTIONS_LOG_HELP);
 }
 
+/* Snapshots: -incoming file:PATH stands in for -kernel; --save-state and
+ * --save-when go together; the usage text lists all three. */
+static void test_snapshot_options(void **state)
+{
+    struct popek_options o;
+    struct popek_error e;
+    char text[8192] = {0};
+
+    assert_true(PARSE(&o, &e, "-incoming", "file:/tmp/m.state", "-m", "256"));
+    assert_string_equal(o.incoming, "/tmp/m.state");
+    assert_null(o.kernel);
+    assert_true(PARSE(&o, &e, "-kernel", "k", "--save-state", "s", "--save-when", "login: "));
+    assert_string_equal(o.save_state, "s");
+    assert_string_equal(o.save_when, "login: ");
+    assert_null(o.incoming);
+    assert_false(PARSE(&o, &e, "-incoming", "/tmp/m.state"));
+    assert_non_null(strstr(e.message, "-incoming: '/tmp/m.state' is not file:PATH"));
+    assert_false(PARSE(&o, &e, "-incoming", "tcp:0:4444"));
+    assert_false(PARSE(&o, &e, "-incoming", "file:"));
+    assert_false(PARSE(&o, &e, "-kernel", "k", "--save-state", "s"));
+    assert_string_equal(e.message, "--save-state needs --save-when TEXT (see --help)");
+    assert_false(PARSE(&o, &e, "-kernel", "k", "--save-when", "x"));
+    assert_string_equal(e.message, "--save-when needs --save-state PATH (see --help)");
+    assert_false(PARSE(&o, &e, "-kernel", "k", "--save-state", "s", "--save-when", ""));
+    assert_false(PARSE(&o, &e, "-incoming", "file:s", "--save-state", "s", "--save-when", "x"));
+    assert_non_null(strstr(e.message, "also the -incoming file"));
+    FILE *f = fmemopen(text, sizeof(text) - 1, "w");
+    options_print_usage(f);
+    fclose(f);
+    assert_non_null(strstr(text, "-incoming file:PATH"));
+    assert_non_null(strstr(text, "--save-state PATH"));
+    assert_non_null(strstr(text, "--save-when TEXT"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults), cmocka_unit_test(test_qemu_spellings),
-        cmocka_unit_test(test_sizes),    cmocka_unit_test(test_memory_range),
-        cmocka_unit_test(test_errors),   cmocka_unit_test(test_actions),
-        cmocka_unit_test(test_drives),   cmocka_unit_test(test_drive_errors),
-        cmocka_unit_test(test_serial),   cmocka_unit_test(test_usage_lists_serial),
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_qemu_spellings),
+        cmocka_unit_test(test_sizes),
+        cmocka_unit_test(test_memory_range),
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_actions),
+        cmocka_unit_test(test_drives),
+        cmocka_unit_test(test_drive_errors),
+        cmocka_unit_test(test_serial),
+        cmocka_unit_test(test_usage_lists_serial),
+        cmocka_unit_test(test_snapshot_options),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,6 +13,7 @@
 #include "devices/chipset.h"
 #include "devices/ioport.h"
 #include "devices/pci.h"
+#include "tests/snapshot_rig.h"
 
 #define CONFIG_ENABLE 0x80000000u
 
@@ -311,6 +312,100 @@ static void test_reset_control(void **state)
     chipset_destroy(cs);
 }
 
+/* A bus like rig_setup's, with the chipset's functions too. */
+static struct chipset *rig_with_chipset(struct rig *rig)
+{
+    struct popek_error e;
+
+    rig->pci = pci_bus_create(rig->io, &e);
+    rig->fn =
+        pci_add_function(rig->pci, PCI_DEVFN(3, 0), &test_info, count_mapping_change, rig, &e);
+    pci_config_init(rig->fn, PCI_COMMAND, 2, 0, PCI_COMMAND_IO | PCI_COMMAND_MEMORY);
+    pci_config_init(rig->fn, 0x40, 4, 0x11223344, 0x00FF00FF);
+    pci_declare_bar(rig->fn, 0, 0x20, PCI_BAR_IO);
+    pci_declare_bar(rig->fn, 1, 0x1000, PCI_BAR_MEM32);
+    struct chipset *cs = chipset_create(rig->io, rig->pci, count_reset, rig, &e);
+    assert_non_null(cs);
+    return cs;
+}
+
+/* Save → a fresh bus and chipset → load: CONFIG_ADDRESS, every function's
+ * configuration space (BARs, command, chipset registers) and the reset
+ * control register read back the same; the function whose BARs moved is
+ * told once, as after a configuration write. */
+static void test_save_restore(void **state)
+{
+    struct rig *unused = *state, a = {0}, b = {0};
+    unsigned ide = PCI_DEVFN(1, 1), dev = PCI_DEVFN(3, 0);
+
+    (void)unused;
+    a.io = ioport_bus_create();
+    struct chipset *cs_a = rig_with_chipset(&a);
+    cfg_write(&a, dev, 0x10, 4, 0xC000);
+    cfg_write(&a, dev, PCI_COMMAND, 2, PCI_COMMAND_IO);
+    cfg_write(&a, dev, 0x40, 1, 0xAA);
+    cfg_write(&a, ide, 0x40, 4, 0x80008000);
+    ioport_write(a.io, CHIPSET_RESET_CONTROL_PORT, 1, 0x02);
+    ioport_write(a.io, PCI_CONFIG_ADDRESS_PORT, 4, config_address(0, ide, 0x08));
+
+    struct snap_writer *w = rig_snap_begin("pci", PCI_STATE_VERSION);
+    pci_bus_save(a.pci, w);
+    snap_end(w);
+    snap_begin(w, "chipset", 0, CHIPSET_STATE_VERSION);
+    chipset_save(cs_a, w);
+    struct snap_rig snap = rig_snap_finish(w);
+    b.io = ioport_bus_create();
+    struct chipset *cs_b = rig_with_chipset(&b);
+    struct snap_section s;
+    rig_snap_open(&snap, "pci", PCI_STATE_VERSION, &s);
+    assert_true(pci_bus_load(b.pci, &s));
+    assert_true(snap_close(&s, &snap.err));
+    rig_snap_open(&snap, "chipset", CHIPSET_STATE_VERSION, &s);
+    assert_true(chipset_load(cs_b, &s));
+    rig_snap_close(&snap, &s);
+    assert_int_equal(b.mapping_changes, 1);
+
+    assert_int_equal(ioport_read(b.io, PCI_CONFIG_ADDRESS_PORT, 4),
+                     ioport_read(a.io, PCI_CONFIG_ADDRESS_PORT, 4));
+    assert_int_equal(ioport_read(b.io, CHIPSET_RESET_CONTROL_PORT, 1), 0x02);
+    for (unsigned devfn = 0; devfn < 32; devfn++) {
+        for (unsigned reg = 0; reg < 256; reg += 4)
+            assert_int_equal(cfg_read(&b, devfn, reg, 4), cfg_read(&a, devfn, reg, 4));
+    }
+    ioport_write(b.io, CHIPSET_RESET_CONTROL_PORT, 1, 0x06);
+    assert_int_equal(b.resets_requested, 1);
+    chipset_destroy(cs_a);
+    chipset_destroy(cs_b);
+    pci_bus_destroy(a.pci);
+    pci_bus_destroy(b.pci);
+    ioport_bus_destroy(a.io);
+    ioport_bus_destroy(b.io);
+}
+
+/* A bus whose functions differ from the file's is refused. */
+static void test_load_corrupt(void **state)
+{
+    struct rig *rig = *state;
+    struct snap_section s;
+    uint8_t bytes[4 + 2 + 1 + 256] = {0};
+
+    bytes[4] = 1; /* one function, at 00.0, where this bus has none */
+    struct snap_rig snap = rig_snap_raw("pci", PCI_STATE_VERSION, bytes, sizeof(bytes));
+    rig_snap_open(&snap, "pci", PCI_STATE_VERSION, &s);
+    rig_snap_expect_refused(&snap, &s, pci_bus_load(rig->pci, &s));
+    bytes[6] = PCI_DEVFN(3, 0); /* the right place, another vendor */
+    snap = rig_snap_raw("pci", PCI_STATE_VERSION, bytes, sizeof(bytes));
+    rig_snap_open(&snap, "pci", PCI_STATE_VERSION, &s);
+    rig_snap_expect_refused(&snap, &s, pci_bus_load(rig->pci, &s));
+    assert_non_null(strstr(snap.err.message, "vendor"));
+    snap = rig_snap_raw("chipset", CHIPSET_STATE_VERSION, "\xff", 1);
+    rig_snap_open(&snap, "chipset", CHIPSET_STATE_VERSION, &s);
+    struct popek_error e;
+    struct chipset *cs = chipset_create(rig->io, rig->pci, count_reset, rig, &e);
+    rig_snap_expect_refused(&snap, &s, chipset_load(cs, &s));
+    chipset_destroy(cs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -323,6 +418,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_add_function_errors, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_chipset_functions, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_reset_control, rig_setup, rig_teardown),
+        cmocka_unit_test_setup_teardown(test_save_restore, rig_setup, rig_teardown),
+        cmocka_unit_test_setup_teardown(test_load_corrupt, rig_setup, rig_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

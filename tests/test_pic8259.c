@@ -14,6 +14,7 @@
 
 #include "devices/ioport.h"
 #include "devices/pic8259.h"
+#include "tests/snapshot_rig.h"
 
 #define MASTER_CMD    0x20
 #define MASTER_DATA   0x21
@@ -501,6 +502,77 @@ static void test_special_mask_mode(void **state)
     assert_int_equal(pic8259_acknowledge(rig->pic), 0x26);
 }
 
+/* Save → a fresh PIC → load: every register reads back the same, and both
+ * answer the next requests, acknowledges and EOIs identically. */
+static void test_save_restore(void **state)
+{
+    struct rig *a = *state, b;
+    struct popek_error e;
+
+    linux_init(a, 0x01);
+    out8(a, MASTER_DATA, 0x08); /* IRQ 3 masked */
+    pic8259_set_irq(a->pic, 1, true);
+    pic8259_set_irq(a->pic, 3, true);                    /* latched, masked */
+    pic8259_set_irq(a->pic, 12, true);                   /* slave */
+    assert_int_equal(pic8259_acknowledge(a->pic), 0x21); /* IRQ 1 in service */
+    out8(a, SLAVE_CMD, OCW3_READ_ISR);
+
+    struct snap_writer *w = rig_snap_begin("pic8259", PIC8259_STATE_VERSION);
+    pic8259_save(a->pic, w);
+    struct snap_rig snap = rig_snap_finish(w);
+    b.bus = ioport_bus_create();
+    b.pic = pic8259_create(b.bus, &e);
+    assert_non_null(b.pic);
+    struct snap_section s;
+    rig_snap_open(&snap, "pic8259", PIC8259_STATE_VERSION, &s);
+    assert_true(pic8259_load(b.pic, &s));
+    rig_snap_close(&snap, &s);
+
+    struct rig *both[2] = {a, &b};
+    uint8_t seen[2][12];
+    for (int i = 0; i < 2; i++) {
+        struct rig *r = both[i];
+        seen[i][0] = in8(r, SLAVE_CMD); /* OCW3 kept: the slave's ISR */
+        seen[i][1] = in8(r, MASTER_DATA);
+        seen[i][2] = in8(r, SLAVE_DATA);
+        seen[i][3] = read_irr(r, MASTER_CMD);
+        seen[i][4] = read_isr(r, MASTER_CMD);
+        seen[i][5] = (uint8_t)pic8259_has_interrupt(r->pic);
+        seen[i][6] = (uint8_t)pic8259_acknowledge(r->pic);
+        out8(r, SLAVE_CMD, EOI);
+        out8(r, MASTER_CMD, EOI);
+        out8(r, MASTER_CMD, EOI);
+        out8(r, MASTER_DATA, 0x00);
+        seen[i][7] = (uint8_t)pic8259_acknowledge(r->pic); /* IRQ 3 unmasked now */
+        pic8259_set_irq(r->pic, 1, false);                 /* the levels were kept: edges work */
+        pic8259_set_irq(r->pic, 1, true);
+        seen[i][8] = read_irr(r, MASTER_CMD);
+        seen[i][9] = read_isr(r, MASTER_CMD);
+        seen[i][10] = (uint8_t)pic8259_acknowledge(r->pic);
+        seen[i][11] = read_isr(r, SLAVE_CMD);
+    }
+    assert_memory_equal(seen[0], seen[1], sizeof(seen[0]));
+    pic8259_destroy(b.pic);
+    ioport_bus_destroy(b.bus);
+}
+
+/* A corrupt section is refused with the file and section named. */
+static void test_load_corrupt(void **state)
+{
+    struct rig *rig = *state;
+    uint8_t bytes[40];
+    struct snap_section s;
+
+    memset(bytes, 0, sizeof(bytes));
+    struct snap_rig snap = rig_snap_raw("pic8259", PIC8259_STATE_VERSION, bytes, 10); /* short */
+    rig_snap_open(&snap, "pic8259", PIC8259_STATE_VERSION, &s);
+    rig_snap_expect_refused(&snap, &s, pic8259_load(rig->pic, &s));
+    bytes[5] = 7; /* init step */
+    snap = rig_snap_raw("pic8259", PIC8259_STATE_VERSION, bytes, 34);
+    rig_snap_open(&snap, "pic8259", PIC8259_STATE_VERSION, &s);
+    rig_snap_expect_refused(&snap, &s, pic8259_load(rig->pic, &s));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -517,6 +589,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_special_fully_nested, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_rotation, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_special_mask_mode, rig_setup, rig_teardown),
+        cmocka_unit_test_setup_teardown(test_save_restore, rig_setup, rig_teardown),
+        cmocka_unit_test_setup_teardown(test_load_corrupt, rig_setup, rig_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -21,6 +21,7 @@
 #include "devices/irq.h"
 #include "devices/pic8259.h"
 #include "devices/pit8254.h"
+#include "tests/snapshot_rig.h"
 
 #define CONTROL   0x43
 #define PORT_B    0x61
@@ -638,6 +639,121 @@ static void test_bcd(void **state)
     assert_int_equal(latched_count(rig, 0), 0x9999);
 }
 
+/* A second rig like rig_setup's, its clock at now_ns. */
+static void rig_make(struct rig *rig, uint64_t now_ns)
+{
+    struct popek_error e;
+    static const uint8_t init[][2] = {
+        {0x21, 0xFF}, {0xA1, 0xFF}, {0x20, 0x11}, {0x21, 0x20}, {0x21, 0x04}, {0x21, 0x01},
+        {0xA0, 0x11}, {0xA1, 0x28}, {0xA1, 0x02}, {0xA1, 0x01}, {0x21, 0x00}, {0xA1, 0x00},
+    };
+
+    rig->now_ns = now_ns;
+    rig->bus = ioport_bus_create();
+    rig->pic = pic8259_create(rig->bus, &e);
+    rig->irq = irq_router_create(rig->pic, &e);
+    rig->pit = pit8254_create(rig->bus, rig->irq, fake_clock, &rig->now_ns, &e);
+    assert_non_null(rig->pit);
+    for (size_t i = 0; i < sizeof(init) / sizeof(init[0]); i++)
+        out8(rig, init[i][0], init[i][1]);
+}
+
+/* Save → a fresh PIT whose clock reads an hour later → load: counts, OUT
+ * levels, latches, port 0x61 and IRQ 0 go on as if no time had passed,
+ * pulse for pulse the same as the original's. */
+static void test_save_restore(void **state)
+{
+    struct rig *a = *state, b;
+    const uint64_t later = 3600ull * 1000000000ull;
+
+    at_pulse(a, 1000);
+    out8(a, CONTROL, 0x34); /* counter 0: mode 2, rate TICK_10MS */
+    write_count(a, 0, TICK_10MS);
+    out8(a, PORT_B, 0x01);  /* GATE2 high */
+    out8(a, CONTROL, 0xB0); /* counter 2: mode 0 */
+    write_count(a, 2, 30000);
+    out8(a, CONTROL, 0x74); /* counter 1: mode 2, only the LSB written */
+    out8(a, 0x41, 0x12);
+    at_pulse(a, 1000 + 2 * TICK_10MS + 77);
+    pit8254_update(a->pit);
+    out8(a, CONTROL, 0x80); /* counter 2 latched, not read yet */
+
+    struct snap_writer *w = rig_snap_begin("pit8254", PIT8254_STATE_VERSION);
+    pit8254_save(a->pit, w);
+    struct snap_rig snap = rig_snap_finish(w);
+    rig_make(&b, a->now_ns + later);
+    while (take_irq0(a)) /* the same PIC state on both sides */
+        ;
+    struct snap_section s;
+    rig_snap_open(&snap, "pit8254", PIT8254_STATE_VERSION, &s);
+    assert_true(pit8254_load(b.pit, &s));
+    rig_snap_close(&snap, &s);
+
+    assert_true(pit8254_next_deadline(b.pit) - b.now_ns ==
+                pit8254_next_deadline(a->pit) - a->now_ns);
+    uint64_t start_a = a->now_ns, start_b = b.now_ns;
+    for (unsigned step = 0; step < 40; step++) {
+        uint16_t got[2][5];
+        unsigned irqs[2] = {0, 0};
+        struct rig *r[2] = {a, &b};
+        for (int i = 0; i < 2; i++) {
+            r[i]->now_ns = (i ? start_b : start_a) + step * 1234567ull;
+            if (step == 0)
+                got[i][4] = read_word(r[i], 2); /* the latch kept */
+            else
+                got[i][4] = latched_count(r[i], 2);
+            pit8254_update(r[i]->pit);
+            while (take_irq0(r[i]))
+                irqs[i]++;
+            got[i][0] = latched_count(r[i], 0);
+            got[i][1] = in8(r[i], PORT_B) & 0x20; /* OUT2 */
+            got[i][2] = status_of(r[i], 1);
+            got[i][3] = (uint16_t)irqs[i];
+        }
+        assert_memory_equal(got[0], got[1], sizeof(got[0]));
+        if (step == 20) { /* and after a reprogramming on both */
+            for (int i = 0; i < 2; i++) {
+                out8(r[i], 0x41, 0x34);
+                out8(r[i], CONTROL, 0x36);
+                write_count(r[i], 0, 5000);
+            }
+        }
+    }
+    pit8254_destroy(b.pit);
+    irq_router_destroy(b.irq);
+    pic8259_destroy(b.pic);
+    ioport_bus_destroy(b.bus);
+}
+
+/* Corrupt sections: too short, a mode 7, a periodic count of zero. */
+static void test_load_corrupt(void **state)
+{
+    struct rig *rig = *state;
+    struct snap_section s;
+
+    struct snap_writer *w = rig_snap_begin("pit8254", PIT8254_STATE_VERSION);
+    pit8254_save(rig->pit, w);
+    struct snap_rig good = rig_snap_finish(w);
+    uint8_t *bytes = malloc(good.size);
+    const uint8_t *payload = NULL;
+    size_t n = 0;
+    rig_snap_open(&good, "pit8254", PIT8254_STATE_VERSION, &s);
+    n = s.size;
+    payload = snap_get_span(&s, n);
+    memcpy(bytes, payload, n);
+    rig_snap_close(&good, &s);
+
+    struct snap_rig snap = rig_snap_raw("pit8254", PIT8254_STATE_VERSION, bytes, n - 1);
+    rig_snap_open(&snap, "pit8254", PIT8254_STATE_VERSION, &s);
+    rig_snap_expect_refused(&snap, &s, pit8254_load(rig->pit, &s));
+    bytes[1] = 7; /* counter 0's mode */
+    snap = rig_snap_raw("pit8254", PIT8254_STATE_VERSION, bytes, n);
+    rig_snap_open(&snap, "pit8254", PIT8254_STATE_VERSION, &s);
+    rig_snap_expect_refused(&snap, &s, pit8254_load(rig->pit, &s));
+    assert_non_null(strstr(snap.err.message, "mode"));
+    free(bytes);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -653,6 +769,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_gated_modes, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_new_count_while_counting, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_bcd, rig_setup, rig_teardown),
+        cmocka_unit_test_setup_teardown(test_save_restore, rig_setup, rig_teardown),
+        cmocka_unit_test_setup_teardown(test_load_corrupt, rig_setup, rig_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

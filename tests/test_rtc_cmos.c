@@ -18,6 +18,7 @@
 #include "devices/irq.h"
 #include "devices/pic8259.h"
 #include "devices/rtc_cmos.h"
+#include "tests/snapshot_rig.h"
 
 #define NS_PER_SEC  1000000000ull
 #define START_SEC   1709251198ull /* 2024-02-29 23:59:58 UTC, a Thursday */
@@ -504,6 +505,80 @@ static void test_reset(void **state)
     assert_true(irq8_delivered(rig));
 }
 
+/* Save → a fresh RTC (its monotonic clock elsewhere, the wall clock the
+ * same) → load: CMOS RAM, the index, the date and time, the interrupt
+ * enables and a pending flag read back the same, and periodic interrupts
+ * come at the same moments. */
+static void test_save_restore(void **state)
+{
+    struct rig *a = *state, b;
+    struct popek_error e;
+
+    cmos_write(a, 0x40, 0x5A); /* a byte of plain CMOS RAM */
+    cmos_write(a, 0x0B, 0x42); /* PIE, 24-hour, BCD */
+    cmos_write(a, 0x0A, 0x2F); /* 2 Hz periodic */
+    advance(a, 700000000);
+    rtc_cmos_update(a->rtc);
+    ioport_write(a->bus, 0x70, 1, 0x8C); /* NMI masked, index C */
+
+    struct snap_writer *w = rig_snap_begin("rtc_cmos", RTC_CMOS_STATE_VERSION);
+    rtc_cmos_save(a->rtc, w);
+    struct snap_rig snap = rig_snap_finish(w);
+    memset(&b, 0, sizeof(b));
+    b.mono_ns = a->mono_ns + 12345678901ull;
+    b.wall_ns = a->wall_ns;
+    const struct rtc_cmos_clocks clocks = {fake_monotonic, fake_wall, &b};
+    b.bus = ioport_bus_create();
+    b.pic = pic8259_create(b.bus, &e);
+    b.irq = irq_router_create(b.pic, &e);
+    b.rtc = rtc_cmos_create(b.bus, b.irq, &clocks, 64ull << 20, &e); /* other memory sizes */
+    assert_non_null(b.rtc);
+    struct snap_section s;
+    rig_snap_open(&snap, "rtc_cmos", RTC_CMOS_STATE_VERSION, &s);
+    assert_true(rtc_cmos_load(b.rtc, &s));
+    rig_snap_close(&snap, &s);
+    assert_true(rtc_cmos_nmi_masked(b.rtc));
+
+    struct rig *r[2] = {a, &b};
+    uint8_t seen[2][3 + 128];
+    for (int i = 0; i < 2; i++) {
+        unsigned n = 0;
+        seen[i][n++] = (uint8_t)ioport_read(r[i]->bus, 0x71, 1); /* C, via the kept index */
+        advance(r[i], 600000000);
+        rtc_cmos_update(r[i]->rtc);
+        seen[i][n++] = cmos_read(r[i], 0x0C);
+        seen[i][n++] = (uint8_t)((rtc_cmos_next_deadline(r[i]->rtc) - r[i]->mono_ns) / 1000000);
+        for (unsigned k = 0; k < 128; k++)
+            seen[i][n++] = k == 0x0A || k == 0x0C ? 0 : cmos_read(r[i], (uint8_t)k);
+    }
+    assert_memory_equal(seen[0], seen[1], sizeof(seen[0]));
+    assert_int_equal(seen[0][1] & 0x40, 0x40); /* PF came again */
+    rtc_cmos_destroy(b.rtc);
+    irq_router_destroy(b.irq);
+    pic8259_destroy(b.pic);
+    ioport_bus_destroy(b.bus);
+}
+
+static void test_load_corrupt(void **state)
+{
+    struct rig *rig = *state;
+    uint8_t bytes[128 + 2 + 48 + 1] = {0};
+    struct snap_section s;
+
+    struct snap_rig snap = rig_snap_raw("rtc_cmos", RTC_CMOS_STATE_VERSION, bytes, 100);
+    rig_snap_open(&snap, "rtc_cmos", RTC_CMOS_STATE_VERSION, &s);
+    rig_snap_expect_refused(&snap, &s, rtc_cmos_load(rig->rtc, &s));
+    bytes[128] = 200; /* the index: past the 128 bytes */
+    snap = rig_snap_raw("rtc_cmos", RTC_CMOS_STATE_VERSION, bytes, sizeof(bytes));
+    rig_snap_open(&snap, "rtc_cmos", RTC_CMOS_STATE_VERSION, &s);
+    rig_snap_expect_refused(&snap, &s, rtc_cmos_load(rig->rtc, &s));
+    bytes[128] = 0;
+    bytes[130 + 15] = 0x80; /* the offset's nanoseconds negative */
+    snap = rig_snap_raw("rtc_cmos", RTC_CMOS_STATE_VERSION, bytes, sizeof(bytes));
+    rig_snap_open(&snap, "rtc_cmos", RTC_CMOS_STATE_VERSION, &s);
+    rig_snap_expect_refused(&snap, &s, rtc_cmos_load(rig->rtc, &s));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -522,6 +597,8 @@ int main(void)
         cmocka_unit_test(test_memory_sizes),
         cmocka_unit_test_setup_teardown(test_ram_index_and_nmi, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_reset, rig_setup, rig_teardown),
+        cmocka_unit_test_setup_teardown(test_save_restore, rig_setup, rig_teardown),
+        cmocka_unit_test_setup_teardown(test_load_corrupt, rig_setup, rig_teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

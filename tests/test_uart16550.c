@@ -25,6 +25,7 @@
 #include "devices/irq.h"
 #include "devices/pic8259.h"
 #include "devices/uart16550.h"
+#include "tests/snapshot_rig.h"
 
 #define COM1 UART_COM1_BASE
 #define RBR  (COM1 + 0)
@@ -711,6 +712,123 @@ static void test_linux_autoconfig_finds_a_16550a(void **state)
     assert_int_equal(count, 16);
 }
 
+/* ---- saved state ---- */
+
+/* A second UART on its own bus, its clock at now_ns. */
+static void rig_make(struct rig *rig, uint64_t now_ns)
+{
+    struct popek_error e;
+    struct chardev_spec null_spec = {CHARDEV_NULL, NULL};
+
+    rig->now_ns = now_ns;
+    rig->bus = ioport_bus_create();
+    rig->pic = pic8259_create(rig->bus, &e);
+    rig->irq = irq_router_create(rig->pic, &e);
+    rig->backend = chardev_open(&null_spec, &e);
+    rig->uart = uart16550_create(rig->bus, COM1, rig->irq, UART_COM1_IRQ, rig->backend, fake_clock,
+                                 &rig->now_ns, &e);
+    assert_non_null(rig->uart);
+}
+
+/* Save → a fresh UART whose clock reads a day later → load: registers,
+ * the bytes in the receive FIFO, the pending sources, and the character
+ * timeout (which fires as long after the load as it was due after the
+ * save) all behave as in the original. */
+static void test_save_restore(void **state)
+{
+    struct rig *a = *state, b;
+
+    loopback_8n1(a, 0x41, 0x0F); /* FIFO on, trigger 4; every interrupt enabled */
+    out8(a, SCR, 0x5A);
+    send(a, "ab", 2); /* below the trigger: the timeout will name them */
+    a->now_ns += TIMEOUT_8N1_DIV1 / 2;
+    out8(a, MCR, MCR_LOOP | MCR_OUT2 | MCR_RTS); /* a CTS delta */
+    uart16550_update(a->uart);
+
+    struct snap_writer *w = rig_snap_begin("uart16550", UART16550_STATE_VERSION);
+    uart16550_save(a->uart, w);
+    struct snap_rig snap = rig_snap_finish(w);
+    rig_make(&b, a->now_ns + 86400ull * 1000000000ull);
+    struct snap_section s;
+    rig_snap_open(&snap, "uart16550", UART16550_STATE_VERSION, &s);
+    assert_true(uart16550_load(b.uart, &s));
+    rig_snap_close(&snap, &s);
+
+    assert_true(uart16550_irq_line(b.uart) == uart16550_irq_line(a->uart));
+    assert_true(uart16550_next_deadline(b.uart) - b.now_ns ==
+                uart16550_next_deadline(a->uart) - a->now_ns);
+    struct rig *r[2] = {a, &b};
+    uint8_t seen[2][14];
+    for (int i = 0; i < 2; i++) {
+        seen[i][0] = in8(r[i], IER);
+        seen[i][1] = in8(r[i], LCR);
+        seen[i][2] = in8(r[i], MCR);
+        seen[i][3] = in8(r[i], SCR);
+        seen[i][4] = in8(r[i], IIR); /* the modem-status delta is lowest: THRE first */
+        seen[i][5] = in8(r[i], MSR);
+        r[i]->now_ns += TIMEOUT_8N1_DIV1 / 2 + 1; /* the timeout, due now */
+        uart16550_update(r[i]->uart);
+        seen[i][6] = in8(r[i], IIR);
+        seen[i][7] = in8(r[i], LSR);
+        seen[i][8] = in8(r[i], RBR);
+        seen[i][9] = in8(r[i], RBR);
+        seen[i][10] = in8(r[i], LSR);
+        out8(r[i], LCR, 0x83);
+        seen[i][11] = in8(r[i], DLL); /* the divisor latch */
+        out8(r[i], LCR, 0x03);
+        send(r[i], "xyzw", 4); /* to the trigger level */
+        seen[i][12] = in8(r[i], IIR);
+        seen[i][13] = (uint8_t)uart16550_irq_line(r[i]->uart);
+    }
+    assert_memory_equal(seen[0], seen[1], sizeof(seen[0]));
+    assert_int_equal(seen[0][6] & 0x0F, 0x0C); /* it was the timeout */
+    assert_int_equal(seen[0][8], 'a');
+    uart16550_destroy(b.uart);
+    chardev_destroy(b.backend);
+    irq_router_destroy(b.irq);
+    pic8259_destroy(b.pic);
+    ioport_bus_destroy(b.bus);
+}
+
+/* Corrupt sections: too short, more FIFO bytes than a FIFO holds, a flag
+ * that is neither 0 nor 1. */
+static void test_load_corrupt(void **state)
+{
+    struct rig *rig = *state;
+    uint8_t bytes[48] = {0};
+    struct snap_section s;
+
+    struct snap_rig snap = rig_snap_raw("uart16550", UART16550_STATE_VERSION, bytes, 8);
+    rig_snap_open(&snap, "uart16550", UART16550_STATE_VERSION, &s);
+    rig_snap_expect_refused(&snap, &s, uart16550_load(rig->uart, &s));
+    bytes[1] = 0x01; /* FIFO on */
+    bytes[10] = 17;  /* FIFO count */
+    snap = rig_snap_raw("uart16550", UART16550_STATE_VERSION, bytes, 11 + 17 + 12);
+    rig_snap_open(&snap, "uart16550", UART16550_STATE_VERSION, &s);
+    rig_snap_expect_refused(&snap, &s, uart16550_load(rig->uart, &s));
+    assert_non_null(strstr(snap.err.message, "FIFO"));
+}
+
+/* --save-when: the watch fires once the bytes sent end with the text,
+ * across repeats and partial matches, and never on loopback bytes. */
+static void test_watch_output(void **state)
+{
+    struct rig *rig = *state;
+
+    uart16550_watch_output(rig->uart, "abab!");
+    send(rig, "xxababa", 7);
+    assert_false(uart16550_watch_seen(rig->uart));
+    send(rig, "bab", 3);
+    assert_false(uart16550_watch_seen(rig->uart));
+    send(rig, "!", 1);
+    assert_true(uart16550_watch_seen(rig->uart));
+    uart16550_watch_output(rig->uart, "q");
+    assert_false(uart16550_watch_seen(rig->uart));
+    out8(rig, MCR, MCR_LOOP);
+    send(rig, "q", 1);
+    assert_false(uart16550_watch_seen(rig->uart));
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, rig_setup, rig_teardown)
@@ -734,6 +852,9 @@ int main(void)
         T(test_backend_input_interrupts),
         T(test_reset_clears_state_and_irq),
         T(test_linux_autoconfig_finds_a_16550a),
+        cmocka_unit_test_setup_teardown(test_save_restore, rig_setup, rig_teardown),
+        cmocka_unit_test_setup_teardown(test_load_corrupt, rig_setup, rig_teardown),
+        cmocka_unit_test_setup_teardown(test_watch_output, rig_setup, rig_teardown),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);
