@@ -824,6 +824,7 @@ void machine_collect_stats(const struct machine *m, struct stats_report *r)
     stats_add(r, "shadow", "resync_refreshes", sh->resync_refreshes);
     stats_add(r, "shadow", "write_hot_resyncs", sh->write_hot_resyncs);
     stats_add(r, "shadow", "write_hot_cooled", sh->write_hot_cooled);
+    stats_add(r, "shadow", "write_hot_tracked", sh->write_hot_tracked);
     stats_add(r, "shadow", "invlpgs", sh->invlpgs);
     stats_add(r, "shadow", "evictions", sh->evictions);
     stats_add(r, "shadow", "host_map_ops", sh->host_map_ops);

@@ -92,13 +92,15 @@ struct space {
  * next write a host fault or an emulated access; a write-hot table instead
  * stays unsynced — writable, resynced at every CR3 load like any unsynced
  * table — until its contents stop changing for SHADOW_WRITE_HOT_COOL_RESYNCS
- * resyncs in a row (a hash of the page tells), and is protected again. */
+ * resyncs in a row (a hash of the page tells), and is protected again. How
+ * often a frame was unsynced (`unsync_heat`) outlives its tracking: a
+ * process's tables are freed with it and the frames come back as the next
+ * one's, which then start write-hot instead of being protected anew. */
 struct tracked {
     uint32_t frame;
     uint8_t roles;
     bool unsynced;
     bool write_hot;
-    uint8_t unsyncs;       /* since tracking began or the table cooled */
     uint8_t quiet_resyncs; /* write-hot: resyncs in a row that found it unchanged */
     uint64_t hash;         /* write-hot: the page at the last resync */
 };
@@ -129,6 +131,7 @@ struct shadow_mmu {
     uint64_t map_check_interval;
     uint64_t ops_since_check;
     uint8_t *frame_flags;
+    uint8_t *unsync_heat;     /* per frame: unsyncs since it last cooled (struct tracked) */
     struct tracked **tracked; /* per frame, NULL when not tracked */
     uint32_t *unsynced;       /* frames to resync */
     uint32_t nunsynced;
@@ -574,6 +577,15 @@ static struct tracked *track_frame(struct shadow_mmu *mmu, uint32_t frame, uint8
     mmu->tracked[frame] = t;
     mmu->frame_flags[frame] |= FRAME_TRACKED;
     mmu->stats.tracked_pages++;
+    if (mmu->unsync_heat[frame] >= SHADOW_WRITE_HOT_UNSYNCS) {
+        /* Written between CR3 loads whenever it was a table before: it
+         * starts write-hot. Nothing follows from it yet that a resync
+         * would have to check. */
+        t->unsynced = t->write_hot = true;
+        mmu->unsynced[mmu->nunsynced++] = frame;
+        mmu->stats.write_hot_tracked++;
+        return t;
+    }
     downgrade_frame(mmu, frame);
     return t;
 }
@@ -622,8 +634,8 @@ static void mark_unsynced(struct shadow_mmu *mmu, uint32_t frame)
     if (!t || t->unsynced)
         return;
     t->unsynced = true;
-    if (t->unsyncs < UINT8_MAX)
-        t->unsyncs++;
+    if (mmu->unsync_heat[frame] < UINT8_MAX)
+        mmu->unsync_heat[frame]++;
     mmu->unsynced[mmu->nunsynced++] = frame;
     mmu->stats.unsyncs++;
 }
@@ -763,7 +775,7 @@ static bool region_recheck_can_wait(const struct shadow_mmu *mmu, const struct s
  * see struct tracked) instead of being protected again? */
 static bool table_stays_writable(struct shadow_mmu *mmu, struct tracked *t)
 {
-    if (!t->write_hot && t->unsyncs < SHADOW_WRITE_HOT_UNSYNCS)
+    if (!t->write_hot && mmu->unsync_heat[t->frame] < SHADOW_WRITE_HOT_UNSYNCS)
         return false;
     uint64_t hash =
         XXH3_64bits(guest_ram_host_ptr(mmu->ram, t->frame << GUEST_PAGE_SHIFT, GUEST_PAGE_SIZE),
@@ -780,7 +792,10 @@ static bool table_stays_writable(struct shadow_mmu *mmu, struct tracked *t)
     if (t->quiet_resyncs < SHADOW_WRITE_HOT_COOL_RESYNCS)
         return true;
     t->write_hot = false;
-    t->unsyncs = 0;
+    /* One more unsync makes it write-hot again: a table that rests a while
+     * and then is written as often as before (the same process's tables
+     * between its forks) goes through one protection, not four. */
+    mmu->unsync_heat[t->frame] = SHADOW_WRITE_HOT_UNSYNCS - 1;
     mmu->stats.write_hot_cooled++;
     return false;
 }
@@ -1078,10 +1093,11 @@ struct shadow_mmu *shadow_create(struct guest_ram *ram, unsigned spaces, struct 
     mmu->map_limit = limit > 2 * MAP_HEADROOM ? limit - MAP_HEADROOM : limit / 2;
     mmu->map_check_interval = MAP_CHECK_INTERVAL;
     mmu->frame_flags = calloc(mmu->nframes, 1);
+    mmu->unsync_heat = calloc(mmu->nframes, 1);
     mmu->tracked = calloc(mmu->nframes, sizeof(*mmu->tracked));
     mmu->unsynced = calloc(mmu->nframes, sizeof(*mmu->unsynced));
     mmu->rmap = calloc(mmu->nframes, sizeof(*mmu->rmap));
-    if (!mmu->frame_flags || !mmu->tracked || !mmu->unsynced || !mmu->rmap) {
+    if (!mmu->frame_flags || !mmu->unsync_heat || !mmu->tracked || !mmu->unsynced || !mmu->rmap) {
         shadow_destroy(mmu);
         popek_fail(err, "out of memory");
         return NULL;
@@ -1134,6 +1150,7 @@ void shadow_destroy(struct shadow_mmu *mmu)
     free(mmu->unsynced);
     free(mmu->tracked);
     free(mmu->frame_flags);
+    free(mmu->unsync_heat);
     free(mmu);
 }
 
@@ -1151,6 +1168,7 @@ void shadow_reset(struct shadow_mmu *mmu)
     monitor_tlb_flush(mmu);
     drop_all_spaces(mmu);
     shadow_unprotect_all_code(mmu);
+    memset(mmu->unsync_heat, 0, mmu->nframes);
     mmu->regs = (struct paging_regs){0};
     mmu->current = &mmu->spaces[IDENTITY_SPACE];
 }

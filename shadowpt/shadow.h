@@ -60,6 +60,7 @@ struct shadow_stats {
     uint64_t resync_refreshes;  /* mappings kept read-only at a resync (same frame, fewer rights) */
     uint64_t write_hot_resyncs; /* resyncs that left a write-hot table writable */
     uint64_t write_hot_cooled;  /* write-hot tables protected again once quiet */
+    uint64_t write_hot_tracked; /* tables tracked again that start write-hot */
     uint64_t cr3_loads, space_hits, space_misses;
     uint64_t space_retargets; /* misses that kept the regions both directories share */
     uint64_t

@@ -486,6 +486,48 @@ static void test_write_hot_table_stays_writable(void **state)
     shadow_destroy(mmu);
 }
 
+/* A frame that was a write-hot table, freed and used as a table again
+ * (the next process's, from the guest's free list), starts write-hot: it
+ * is not protected when tracked, and a change in it is still caught at the
+ * next CR3 load. */
+static void test_retracked_table_starts_write_hot(void **state)
+{
+    uint8_t *user;
+    struct shadow_mmu *mmu = mmu_with_user_space(&user);
+    uint8_t *super = shadow_view_base(mmu, false);
+    uint32_t *ptes = (uint32_t *)(super + 0x50000000);
+    struct shadow_fault f;
+
+    fault(mmu, true, 0x40001000, false, &f);
+    fault(mmu, false, 0x50000000, false, &f);
+    for (unsigned i = 1; i <= SHADOW_WRITE_HOT_UNSYNCS; i++) {
+        fault(mmu, false, 0x50000000, true, &f);
+        ptes[6] ^= PTE_A;
+        shadow_set_paging(mmu, &paging_on, true);
+    }
+    assert_true(host_writable(super + 0x50000000));
+
+    /* The region goes (PT_A is no table of any space now: untracked)... */
+    set_pde(PD1, 0x40000000, 0);
+    shadow_note_phys_write(mmu, PD1, 4096);
+    shadow_set_paging(mmu, &paging_on, true);
+    assert_false(host_readable(user + 0x40001000));
+    uint64_t tracked = shadow_stats(mmu)->tracked_pages;
+
+    /* ...and comes back: PT_A is tracked again, and stays writable. */
+    set_pde(PD1, 0x40000000, PT_A | PTE_P | PTE_RW | PTE_US | PTE_A);
+    shadow_set_paging(mmu, &paging_on, true);
+    fault(mmu, true, 0x40001000, false, &f);
+    assert_int_equal(shadow_stats(mmu)->tracked_pages, tracked + 1);
+    assert_int_equal(shadow_stats(mmu)->write_hot_tracked, 1);
+    assert_true(host_writable(super + 0x50000000));
+    assert_true(host_readable(user + 0x40001000));
+    ptes[1] = 0x00600000 | PTE_P | PTE_RW | PTE_US | PTE_A;
+    shadow_set_paging(mmu, &paging_on, true);
+    assert_false(host_readable(user + 0x40001000));
+    shadow_destroy(mmu);
+}
+
 /* Regions dropped at one resync (a process's exit clears its whole user
  * half) go in one host call per view, across regions with nothing mapped
  * between them; a region kept mapped between splits the call. */
@@ -865,6 +907,7 @@ int main(void)
         cmocka_unit_test_setup(test_invlpg_rights_and_unmapped_pages, clear_ram),
         cmocka_unit_test_setup(test_monitor_writes_unsync, clear_ram),
         cmocka_unit_test_setup(test_write_hot_table_stays_writable, clear_ram),
+        cmocka_unit_test_setup(test_retracked_table_starts_write_hot, clear_ram),
         cmocka_unit_test_setup(test_dropped_regions_unmap_together, clear_ram),
         cmocka_unit_test_setup(test_address_space_cache, clear_ram),
         cmocka_unit_test_setup(test_space_reuse_keeps_shared_regions, clear_ram),
