@@ -283,6 +283,17 @@ static bool map_run(struct shadow_mmu *mmu, struct space *s, unsigned vi, uint32
     return true;
 }
 
+/* The access that faulted is about to be made again: the host maps the
+ * page now, in the call, rather than in a page fault of its own on the
+ * retry (several times the cost here). */
+static void populate_page(struct shadow_view *sv, uint32_t page, bool write)
+{
+    uint32_t e = sv->spte[page];
+
+    if (e & SPTE_MAPPED)
+        view_populate(sv->view, page << GUEST_PAGE_SHIFT, write && (e & SPTE_HOST_W));
+}
+
 /* Gives a mapped page new shadow flags for the same frame: an mprotect,
  * cheaper for the host than mapping it again. */
 static void upgrade_page(struct shadow_mmu *mmu, struct space *s, unsigned vi, uint32_t page,
@@ -1060,14 +1071,15 @@ static void fill_paged(struct shadow_mmu *mmu, struct space *s, unsigned vi, gue
         mmu->stats.fills++;
     if (w.large) {
         fill_large(mmu, s, vi, &w, linear);
-        return;
+    } else {
+        uint32_t e = spte_for(mmu, vi, frame, w.user_write_ok, w.super_write_ok, w.pte & PTE_D);
+        if ((sv->spte[page] & SPTE_MAPPED) && SPTE_FRAME(sv->spte[page]) == frame) {
+            upgrade_page(mmu, s, vi, page, e, w.pte); /* the first write: same frame, now dirty */
+            return;
+        }
+        map_with_neighbours(mmu, s, vi, linear, w.pde, e, w.pte);
     }
-    uint32_t e = spte_for(mmu, vi, frame, w.user_write_ok, w.super_write_ok, w.pte & PTE_D);
-    if ((sv->spte[page] & SPTE_MAPPED) && SPTE_FRAME(sv->spte[page]) == frame) {
-        upgrade_page(mmu, s, vi, page, e, w.pte); /* the first write: same frame, now dirty */
-        return;
-    }
-    map_with_neighbours(mmu, s, vi, linear, w.pde, e, w.pte);
+    populate_page(sv, page, write);
 }
 
 /* ---- public interface --------------------------------------------------------- */
@@ -1229,6 +1241,7 @@ static void prefill_page(struct shadow_mmu *mmu, struct space *s, unsigned vi,
     uint32_t e = spte_for(mmu, vi, w.phys >> GUEST_PAGE_SHIFT, w.user_write_ok, w.super_write_ok,
                           w.pte & PTE_D);
     map_run(mmu, s, vi, linear >> GUEST_PAGE_SHIFT, &e, &w.pte, 1);
+    populate_page(&s->v[vi], linear >> GUEST_PAGE_SHIFT, false);
 }
 
 /* INVLPG (SDM vol. 3, §4.10.4.1) invalidates the translation of one page:

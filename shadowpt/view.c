@@ -161,6 +161,23 @@ bool view_unmap(struct view *view, guest_linear_t linear, uint32_t npages, struc
     return true;
 }
 
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ  22
+#define MADV_POPULATE_WRITE 23
+#endif
+
+void view_populate(struct view *view, guest_linear_t linear, bool write)
+{
+    static bool unsupported;
+
+    if (unsupported || !window_range_ok(linear, 1))
+        return;
+    if (madvise(view_base(view) + linear, GUEST_PAGE_SIZE,
+                write ? MADV_POPULATE_WRITE : MADV_POPULATE_READ) != 0 &&
+        errno == EINVAL)
+        unsupported = true;
+}
+
 bool view_protect(struct view *view, guest_linear_t linear, uint32_t npages, enum view_prot prot)
 {
     if (!window_range_ok(linear, npages))

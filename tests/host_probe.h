@@ -9,7 +9,9 @@
 #define POPEK_TESTS_HOST_PROBE_H
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -37,6 +39,20 @@ static inline bool host_readable(const void *p)
     }
     assert_int_equal(errno, EFAULT);
     return false;
+}
+
+/* Whether the host has the page of p in its page tables now (bit 63 of
+ * its /proc/self/pagemap entry), without touching it. */
+static inline bool host_page_present(const void *p)
+{
+    uint64_t entry = 0;
+    int fd = open("/proc/self/pagemap", O_RDONLY);
+
+    assert_true(fd >= 0);
+    off_t at = (off_t)((uintptr_t)p / (uintptr_t)sysconf(_SC_PAGESIZE) * sizeof(entry));
+    assert_int_equal(pread(fd, &entry, sizeof(entry), at), sizeof(entry));
+    close(fd);
+    return entry >> 63;
 }
 
 static inline bool host_writable(void *p)

@@ -299,6 +299,27 @@ static void test_paged_fills_and_permissions(void **state)
     shadow_destroy(mmu);
 }
 
+/* A fill has the host enter the faulting page in its page tables at once
+ * (the retried access takes no host page fault); the neighbours mapped with
+ * it wait for their first access. */
+static void test_fill_populates_the_faulting_page(void **state)
+{
+    uint8_t *user;
+    struct shadow_mmu *mmu = mmu_with_user_space(&user);
+    struct shadow_fault f;
+
+    fault(mmu, true, 0x40001010, false, &f);
+    assert_int_equal(f.kind, SHADOW_FAULT_RETRY);
+    assert_true(host_page_present(user + 0x40001000));
+    assert_false(host_page_present(user + 0x40003000)); /* prefaulted, not touched */
+    assert_true(host_readable(user + 0x40003000));
+    fault(mmu, true, 0x40005000, true, &f); /* not yet accessed: a fill of its own */
+    assert_int_equal(f.kind, SHADOW_FAULT_RETRY);
+    assert_true(host_page_present(user + 0x40005000));
+    assert_true(host_writable(user + 0x40005000));
+    shadow_destroy(mmu);
+}
+
 /* A page table written by the guest: the first write unsyncs it (one trap),
  * later writes go straight through, and the next CR3 load drops the
  * mappings of the entries that changed. */
@@ -902,6 +923,7 @@ int main(void)
         cmocka_unit_test_setup(test_walk_large_and_global_pages, clear_ram),
         cmocka_unit_test_setup(test_identity_space, clear_ram),
         cmocka_unit_test_setup(test_paged_fills_and_permissions, clear_ram),
+        cmocka_unit_test_setup(test_fill_populates_the_faulting_page, clear_ram),
         cmocka_unit_test_setup(test_page_table_tracking, clear_ram),
         cmocka_unit_test_setup(test_resync_refreshes_lost_rights, clear_ram),
         cmocka_unit_test_setup(test_invlpg_rights_and_unmapped_pages, clear_ram),
