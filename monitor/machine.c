@@ -809,6 +809,7 @@ void machine_collect_stats(const struct machine *m, struct stats_report *r)
     stats_add(r, "shadow", "fills", sh->fills);
     stats_add(r, "shadow", "prefaulted_pages", sh->prefaulted_pages);
     stats_add(r, "shadow", "prefills", sh->prefills);
+    stats_add(r, "shadow", "cross_view_fills", sh->cross_view_fills);
     stats_add(r, "shadow", "dirty_upgrades", sh->dirty_upgrades);
     stats_add(r, "shadow", "guest_page_faults", rs->page_faults_delivered);
     stats_add(r, "shadow", "tracked_pages", sh->tracked_pages);

@@ -1029,6 +1029,39 @@ static void fill_large(struct shadow_mmu *mmu, struct space *s, unsigned vi,
     run_flush(mmu, s, vi, &run);
 }
 
+/* The region's mappings in view `vi` came from the PDE as it was then: if
+ * it has changed since (its table unsynced), they go before the region is
+ * filled from `pde`. */
+static void region_follow_pde(struct shadow_mmu *mmu, struct space *s, unsigned vi, uint32_t region,
+                              uint32_t pde)
+{
+    struct shadow_view *sv = &s->v[vi];
+
+    if (sv->region_pages[region] && !entry_consistent(sv->pde_src[region], pde)) {
+        mmu->stats.resync_entry_changes++;
+        unmap_pages(mmu, s, vi, region * REGION_PAGES, REGION_PAGES);
+    }
+    sv->pde_src[region] = pde;
+}
+
+/* The kernel touched a user page (a system call's buffer, the stack exec
+ * builds, a page it just zeroed for the process): the process will touch
+ * it next, so the user view maps it now, with its present neighbours,
+ * instead of at a host fault of its own (~30 µs here against ~3 µs). */
+static void fill_user_view_too(struct shadow_mmu *mmu, struct space *s, guest_linear_t linear,
+                               const struct walk_result *w)
+{
+    uint32_t page = linear >> GUEST_PAGE_SHIFT, frame = w->phys >> GUEST_PAGE_SHIFT;
+
+    if (s->v[1].spte[page] & SPTE_MAPPED)
+        return;
+    region_follow_pde(mmu, s, 1, linear >> 22, w->pde);
+    mmu->stats.cross_view_fills++;
+    map_with_neighbours(
+        mmu, s, 1, linear, w->pde,
+        spte_for(mmu, 1, frame, w->user_write_ok, w->super_write_ok, w->pte & PTE_D), w->pte);
+}
+
 static void fill_paged(struct shadow_mmu *mmu, struct space *s, unsigned vi, guest_linear_t linear,
                        bool write, struct shadow_fault *out)
 {
@@ -1057,14 +1090,8 @@ static void fill_paged(struct shadow_mmu *mmu, struct space *s, unsigned vi, gue
         mark_unsynced(mmu, frame);
         out->unsynced_table = true;
     }
-    /* The region's other mappings came from the PDE as it was then: if it
-     * has changed since (its table unsynced), they go first. */
     struct shadow_view *sv = &s->v[vi];
-    if (sv->region_pages[linear >> 22] && !entry_consistent(sv->pde_src[linear >> 22], w.pde)) {
-        mmu->stats.resync_entry_changes++;
-        unmap_pages(mmu, s, vi, (linear >> 22) * REGION_PAGES, REGION_PAGES);
-    }
-    sv->pde_src[linear >> 22] = w.pde;
+    region_follow_pde(mmu, s, vi, linear >> 22, w.pde);
     if (sv->spte[page] & SPTE_MAPPED)
         mmu->stats.dirty_upgrades++;
     else
@@ -1078,6 +1105,8 @@ static void fill_paged(struct shadow_mmu *mmu, struct space *s, unsigned vi, gue
             return;
         }
         map_with_neighbours(mmu, s, vi, linear, w.pde, e, w.pte);
+        if (vi == 0 && s->nviews == 2 && w.user_ok)
+            fill_user_view_too(mmu, s, linear, &w);
     }
     populate_page(sv, page, write);
 }

@@ -53,6 +53,7 @@ struct shadow_stats {
     uint64_t fills;            /* host faults answered by mapping pages */
     uint64_t prefaulted_pages; /* neighbours mapped by those fills */
     uint64_t prefills;         /* pages mapped before a #PF'd instruction ran again */
+    uint64_t cross_view_fills; /* user pages the kernel touched, mapped for the process too */
     uint64_t dirty_upgrades;   /* read-only mappings made writable by a first write */
     uint64_t tracked_pages;    /* frames currently tracked as page tables */
     uint64_t unsyncs, resyncs; /* tracked frames written / brought back in sync */

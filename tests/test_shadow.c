@@ -320,6 +320,32 @@ static void test_fill_populates_the_faulting_page(void **state)
     shadow_destroy(mmu);
 }
 
+/* A user page the kernel touches first (in the supervisor view) is mapped
+ * in the user view too, with the rights a user access has; a supervisor
+ * page is not. */
+static void test_kernel_touch_maps_user_view(void **state)
+{
+    uint8_t *user;
+    struct shadow_mmu *mmu = mmu_with_user_space(&user);
+    struct shadow_fault f;
+
+    fault(mmu, false, 0x40001000, true, &f);
+    assert_int_equal(f.kind, SHADOW_FAULT_RETRY);
+    assert_int_equal(shadow_stats(mmu)->cross_view_fills, 1);
+    uint64_t fills = shadow_stats(mmu)->fills;
+    assert_true(host_writable(user + 0x40001000)); /* D set by the kernel's write */
+    assert_int_equal(shadow_stats(mmu)->fills, fills);
+    fault(mmu, false, 0x40000000, false, &f); /* read: read-only for the process too */
+    assert_true(host_readable(user + 0x40000000));
+    assert_false(host_writable(user + 0x40000000));
+    assert_int_equal(shadow_stats(mmu)->cross_view_fills, 2);
+
+    fault(mmu, false, 0x40010000, false, &f); /* a supervisor page */
+    assert_int_equal(shadow_stats(mmu)->cross_view_fills, 2);
+    assert_false(host_readable(user + 0x40010000));
+    shadow_destroy(mmu);
+}
+
 /* A page table written by the guest: the first write unsyncs it (one trap),
  * later writes go straight through, and the next CR3 load drops the
  * mappings of the entries that changed. */
@@ -924,6 +950,7 @@ int main(void)
         cmocka_unit_test_setup(test_identity_space, clear_ram),
         cmocka_unit_test_setup(test_paged_fills_and_permissions, clear_ram),
         cmocka_unit_test_setup(test_fill_populates_the_faulting_page, clear_ram),
+        cmocka_unit_test_setup(test_kernel_touch_maps_user_view, clear_ram),
         cmocka_unit_test_setup(test_page_table_tracking, clear_ram),
         cmocka_unit_test_setup(test_resync_refreshes_lost_rights, clear_ram),
         cmocka_unit_test_setup(test_invlpg_rights_and_unmapped_pages, clear_ram),
