@@ -14,35 +14,18 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <xxhash.h>
+
 #include "common/bytes.h"
 #include "common/file.h"
 
 /* The largest file the reader takes: RAM (at most 3 GiB) plus devices. */
 #define SNAP_MAX_FILE_BYTES (GIB(3) + MIB(64))
 
-/* ---- CRC-32 (IEEE 802.3, reflected, as zlib computes it) ---- */
-
-static uint32_t crc_table[256];
-
-static void crc_init(void)
+/* A section's checksum: the low half of the XXH3-64 of its payload. */
+static uint32_t payload_checksum(const void *p, size_t n)
 {
-    if (crc_table[1])
-        return;
-    for (uint32_t i = 0; i < 256; i++) {
-        uint32_t c = i;
-        for (int k = 0; k < 8; k++)
-            c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-        crc_table[i] = c;
-    }
-}
-
-/* Continues a CRC over more bytes: crc starts at 0. */
-static uint32_t crc_update(uint32_t crc, const uint8_t *p, size_t n)
-{
-    crc = ~crc;
-    for (size_t i = 0; i < n; i++)
-        crc = crc_table[(crc ^ p[i]) & 0xFF] ^ (crc >> 8);
-    return ~crc;
+    return (uint32_t)XXH3_64bits(p, n);
 }
 
 /* ---- writing ---- */
@@ -56,7 +39,7 @@ struct snap_writer {
     bool in_section;
     long length_at; /* where the open section's payload length goes */
     uint64_t length;
-    uint32_t crc;
+    XXH3_state_t *hash; /* of the open section's payload */
 };
 
 static void writer_raw(struct snap_writer *w, const void *p, size_t n)
@@ -71,16 +54,28 @@ static void writer_raw(struct snap_writer *w, const void *p, size_t n)
 
 static bool writer_start(struct snap_writer *w)
 {
+    if (!(w->hash = XXH3_createState())) {
+        w->failed = true;
+        w->error = ENOMEM;
+        return false;
+    }
     uint8_t head[SNAP_MAGIC_BYTES + 4 + 1];
     size_t vlen = strlen(POPEK_VERSION);
 
-    crc_init();
     memcpy(head, SNAP_MAGIC, SNAP_MAGIC_BYTES);
     store_le32(head + SNAP_MAGIC_BYTES, SNAP_FORMAT_VERSION);
     head[SNAP_MAGIC_BYTES + 4] = (uint8_t)(vlen > 255 ? 255 : vlen);
     writer_raw(w, head, sizeof(head));
     writer_raw(w, POPEK_VERSION, head[SNAP_MAGIC_BYTES + 4]);
     return !w->failed;
+}
+
+static void writer_free(struct snap_writer *w)
+{
+    XXH3_freeState(w->hash);
+    free(w->tmp_path);
+    free(w->path);
+    free(w);
 }
 
 struct snap_writer *snap_writer_create_stream(FILE *stream, struct popek_error *err)
@@ -94,7 +89,7 @@ struct snap_writer *snap_writer_create_stream(FILE *stream, struct popek_error *
     w->f = stream;
     if (!writer_start(w)) {
         popek_fail(err, "cannot write the state file: %s", strerror(w->error));
-        free(w);
+        writer_free(w);
         return NULL;
     }
     return w;
@@ -186,7 +181,10 @@ void snap_begin(struct snap_writer *w, const char *name, uint32_t instance, uint
     writer_raw(w, head, sizeof(head));
     w->in_section = true;
     w->length = 0;
-    w->crc = 0;
+    if (XXH3_64bits_reset(w->hash) != XXH_OK) {
+        w->failed = true;
+        w->error = ENOMEM;
+    }
 }
 
 static void writer_payload(struct snap_writer *w, const void *p, size_t n)
@@ -197,7 +195,7 @@ static void writer_payload(struct snap_writer *w, const void *p, size_t n)
         return;
     }
     writer_raw(w, p, n);
-    w->crc = crc_update(w->crc, p, n);
+    XXH3_64bits_update(w->hash, p, n);
     w->length += n;
 }
 
@@ -213,7 +211,7 @@ void snap_end(struct snap_writer *w)
         return;
     }
     w->in_section = false;
-    store_le32(buf, w->crc);
+    store_le32(buf, (uint32_t)XXH3_64bits_digest(w->hash));
     writer_raw(w, buf, 4);
     long end = ftell(w->f);
     store_le64(buf, w->length);
@@ -324,9 +322,7 @@ bool snap_writer_commit(struct snap_writer *w, struct popek_error *err)
     ok = !w->failed;
     if (!ok)
         popek_fail(err, "cannot write state file '%s': %s", shown, strerror(w->error));
-    free(w->tmp_path);
-    free(w->path);
-    free(w);
+    writer_free(w);
     return ok;
 }
 
@@ -339,9 +335,7 @@ void snap_writer_abandon(struct snap_writer *w)
             fclose(w->f);
         unlink(w->tmp_path);
     }
-    free(w->tmp_path);
-    free(w->path);
-    free(w);
+    writer_free(w);
 }
 
 /* ---- reading ---- */
@@ -441,7 +435,7 @@ static bool reader_index(struct snap_reader *r, struct popek_error *err)
         e.payload = p + at;
         e.size = (size_t)size;
         at += e.size;
-        if (crc_update(0, e.payload, e.size) != load_le32(p + at))
+        if (payload_checksum(e.payload, e.size) != load_le32(p + at))
             return popek_fail(err, "state file '%s' is corrupt (section '%s' fails its checksum)",
                               r->path, label);
         at += 4;
@@ -473,7 +467,6 @@ static struct snap_reader *reader_new(const char *path, struct popek_error *err)
 {
     struct snap_reader *r = calloc(1, sizeof(*r));
 
-    crc_init();
     if (!r || !(r->path = strdup(path))) {
         free(r);
         popek_fail(err, "out of memory");

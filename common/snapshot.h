@@ -11,7 +11,8 @@
  *   section  u8 n (1..SNAP_NAME_MAX), n bytes of name ("pit8254", "cpu")
  *            u32 instance (0, 1... for devices that exist more than once)
  *            u32 section version (the owner's own, bumped when its fields change)
- *            u64 payload length, payload, u32 CRC-32 of the payload
+ *            u64 payload length, payload, u32 checksum of the payload
+ *            (the low half of its XXH3-64)
  *   ...
  *   end      u8 0, and nothing after it
  *
