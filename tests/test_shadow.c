@@ -489,6 +489,27 @@ static void test_invlpg_rights_and_unmapped_pages(void **state)
     shadow_destroy(mmu);
 }
 
+/* Maps 0x40001000 through PT_A, then has the guest write PT_A through its
+ * alias at 0x50000000 between SHADOW_WRITE_HOT_UNSYNCS CR3 loads (each
+ * write the first after a resync: a trap that unsyncs it). */
+static void heat_pt_a(struct shadow_mmu *mmu)
+{
+    uint8_t *super = shadow_view_base(mmu, false);
+    uint32_t *ptes = (uint32_t *)(super + 0x50000000);
+    struct shadow_fault f;
+
+    fault(mmu, true, 0x40001000, false, &f);
+    fault(mmu, false, 0x50000000, false, &f);
+    for (unsigned i = 1; i <= SHADOW_WRITE_HOT_UNSYNCS; i++) {
+        assert_false(host_writable(super + 0x50000000));
+        fault(mmu, false, 0x50000000, true, &f);
+        assert_int_equal(f.kind, SHADOW_FAULT_RETRY);
+        assert_int_equal(shadow_stats(mmu)->unsyncs, i);
+        ptes[6] ^= PTE_A; /* a change the next resync finds */
+        shadow_set_paging(mmu, &paging_on, true);
+    }
+}
+
 /* A table the guest writes between CR3 loads again and again stays
  * writable: it is still brought in sync at every CR3 load, and once it
  * stops changing it is protected again. */
@@ -500,16 +521,7 @@ static void test_write_hot_table_stays_writable(void **state)
     uint32_t *ptes = (uint32_t *)(super + 0x50000000);
     struct shadow_fault f;
 
-    fault(mmu, true, 0x40001000, false, &f);
-    fault(mmu, false, 0x50000000, false, &f); /* PT_A through its alias */
-    for (unsigned i = 1; i <= SHADOW_WRITE_HOT_UNSYNCS; i++) {
-        assert_false(host_writable(super + 0x50000000));
-        fault(mmu, false, 0x50000000, true, &f);
-        assert_int_equal(f.kind, SHADOW_FAULT_RETRY);
-        assert_int_equal(shadow_stats(mmu)->unsyncs, i);
-        ptes[6] ^= PTE_A; /* a change the next resync finds */
-        shadow_set_paging(mmu, &paging_on, true);
-    }
+    heat_pt_a(mmu);
     assert_int_equal(shadow_stats(mmu)->write_hot_resyncs, 1);
     assert_true(host_writable(super + 0x50000000));
 
@@ -545,13 +557,7 @@ static void test_retracked_table_starts_write_hot(void **state)
     uint32_t *ptes = (uint32_t *)(super + 0x50000000);
     struct shadow_fault f;
 
-    fault(mmu, true, 0x40001000, false, &f);
-    fault(mmu, false, 0x50000000, false, &f);
-    for (unsigned i = 1; i <= SHADOW_WRITE_HOT_UNSYNCS; i++) {
-        fault(mmu, false, 0x50000000, true, &f);
-        ptes[6] ^= PTE_A;
-        shadow_set_paging(mmu, &paging_on, true);
-    }
+    heat_pt_a(mmu);
     assert_true(host_writable(super + 0x50000000));
 
     /* The region goes (PT_A is no table of any space now: untracked)... */
