@@ -70,6 +70,37 @@ static void test_ram_bounds(void **state)
     guest_ram_destroy(ram);
 }
 
+/* The monitor's mapping is entered in the host's page tables 64 KiB at a
+ * time, at the first access to each 64 KiB: the rest of the chunk takes no
+ * host page fault of its own, and nothing outside it is entered. */
+static void test_monitor_access_enters_its_chunk(void **state)
+{
+    struct popek_error e;
+    struct guest_ram *ram = guest_ram_create(MIB(16), &e);
+    assert_non_null(ram);
+    uint8_t *p = guest_ram_host_ptr(ram, 0x123456, 4);
+    assert_non_null(p);
+    uint8_t *base = p - 0x123456;
+
+    for (uint32_t a = 0x120000; a < 0x130000; a += 0x1000)
+        assert_true(host_page_present(base + a));
+    assert_false(host_page_present(base + 0x11F000));
+    assert_false(host_page_present(base + 0x130000));
+
+    /* An access across a chunk boundary enters both chunks. */
+    assert_non_null(guest_ram_host_ptr(ram, 0x14FFFE, 4));
+    assert_true(host_page_present(base + 0x140000));
+    assert_true(host_page_present(base + 0x15F000));
+    assert_false(host_page_present(base + 0x160000));
+
+    /* A reset gives the memory back; the next access enters it again. */
+    assert_true(guest_ram_clear(ram, &e));
+    assert_false(host_page_present(base + 0x121000));
+    assert_non_null(guest_ram_host_ptr(ram, 0x120000, 1));
+    assert_true(host_page_present(base + 0x12F000));
+    guest_ram_destroy(ram);
+}
+
 static void test_view_reservation(void **state)
 {
     struct popek_error e;
@@ -182,6 +213,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ram_sizes),
         cmocka_unit_test(test_ram_bounds),
+        cmocka_unit_test(test_monitor_access_enters_its_chunk),
         cmocka_unit_test(test_view_reservation),
         cmocka_unit_test(test_view_map_alias_and_protection),
         cmocka_unit_test(test_ram_save_restore),
