@@ -177,11 +177,11 @@ enum emul_status emul_deliver_event(struct vcpu_state *cpu, const struct emul_en
         enum exception_class first, second;
         enum emul_status status;
 
-        work = *cpu;
+        vcpu_state_copy(&work, cpu);
         memset(&fault, 0, sizeof(fault));
         status = deliver_once(&ctx, kind, vector, has_error_code, error_code);
         if (status == EMUL_OK)
-            *cpu = work;
+            vcpu_state_copy(cpu, &work);
         if (status != EMUL_FAULT)
             return status;
         if (kind == EMUL_EVENT_EXCEPTION && vector == VEC_DF)

@@ -239,7 +239,7 @@ enum emul_status emul_run_instruction(struct vcpu_state *cpu, const struct emul_
                                       emul_handler (*select)(const struct emul_ctx *ctx),
                                       emul_handler unhandled)
 {
-    struct vcpu_state work = *cpu;
+    struct vcpu_state work;
     struct emul_decode_storage decode;
     struct emul_ctx ctx = {
         .cpu = &work,
@@ -255,6 +255,7 @@ enum emul_status emul_run_instruction(struct vcpu_state *cpu, const struct emul_
     enum emul_status status;
     emul_handler handler;
 
+    vcpu_state_copy(&work, cpu);
     memset(fault, 0, sizeof(*fault));
     if (why && why_len)
         why[0] = '\0';
@@ -286,12 +287,12 @@ enum emul_status emul_run_instruction(struct vcpu_state *cpu, const struct emul_
          * IRET (which loads it) and POPF (which clears it itself). */
         if (ctx.insn->mnemonic != ZYDIS_MNEMONIC_IRET && ctx.insn->mnemonic != ZYDIS_MNEMONIC_IRETD)
             work.eflags &= ~EFLAGS_RF;
-        *cpu = work;
+        vcpu_state_copy(cpu, &work);
         notify_env(&ctx);
         break;
     case EMUL_FAULT:
         if (ctx.commit_on_fault)
-            *cpu = work;
+            vcpu_state_copy(cpu, &work);
         break;
     default:
         break;
