@@ -133,6 +133,8 @@ static unsigned pic_rank_to_ir(const struct pic_chip *chip, unsigned rank)
  * request, if it outranks everything in service. */
 static int pic_pending_ir(const struct pic_chip *chip)
 {
+    if (!(chip->irr & ~chip->imr))
+        return -1; /* asked at every exit from translated code: the common answer first */
     unsigned request = pic_priority_rank(chip, chip->irr & ~chip->imr);
     uint8_t blocking = chip->isr;
 

@@ -805,10 +805,23 @@ static bool code_in_ram(struct loop *lp)
     return at->nbytes == sizeof(at->bytes) || at->decoded;
 }
 
+/* The instruction at CS:EIP as the access-emulation paths see it: decoded,
+ * classified, and (an ident instruction) its one explicit access under the
+ * current registers. */
+struct faulting_insn {
+    const struct emul_decoded_insn *at;
+    enum insn_class cls;
+    bool has_access;
+    struct emul_access_desc access;
+};
+
 static enum insn_class class_at_eip(struct loop *lp);
+static bool describe_faulting_insn(struct loop *lp, struct faulting_insn *fi);
+static bool emulate_access_of(struct loop *lp, const struct faulting_insn *fi,
+                              struct popek_error *err);
 static bool emulate_faulting_access(struct loop *lp, struct popek_error *err);
-static bool emulatable_access_at_eip(struct loop *lp);
-static enum adaptive_verdict adaptive_verdict_at_eip(struct loop *lp);
+static bool emulatable_access(const struct faulting_insn *fi);
+static enum adaptive_verdict adaptive_verdict_of(struct loop *lp, const struct faulting_insn *fi);
 
 static bool handle_callout(struct loop *lp, struct popek_error *err, bool *halted)
 {
@@ -817,34 +830,38 @@ static bool handle_callout(struct loop *lp, struct popek_error *err, bool *halte
     char why[256] = "";
 
     cpu->arch.eip = cpu->next_eip;
-    if (adaptive_is_emulated(&lp->adaptive, cpu->arch.seg[SEG_CS].base + cpu->arch.eip) &&
-        class_at_eip(lp) != INSN_CALLOUT) {
+    guest_linear_t here = cpu->arch.seg[SEG_CS].base + cpu->arch.eip;
+    if (adaptive_is_emulated(&lp->adaptive, here)) {
         /* Retranslated as a callout because it kept trapping: emulate its
          * access as the fault path would, without the fault. After its
          * probation it runs in place again (its code page's blocks are
-         * translated anew). */
-        guest_linear_t here = cpu->arch.seg[SEG_CS].base + cpu->arch.eip;
-        if (!emulatable_access_at_eip(lp)) {
-            /* Not an instruction whose access the monitor emulates (other
-             * code now lives at this address): back to running in place. */
-            adaptive_forget(&lp->adaptive, here);
-            uint32_t frame = fetch_frame(lp->env, here);
-            if (frame != UINT32_MAX)
-                tcache_invalidate_frame(lp->env->tc, frame);
-            return true;
+         * translated anew). The instruction is classified and its access
+         * worked out once for the three questions below. */
+        struct faulting_insn fi;
+        if (describe_faulting_insn(lp, &fi)) {
+            if (!emulatable_access(&fi)) {
+                /* Not an instruction whose access the monitor emulates
+                 * (other code now lives at this address): back to running
+                 * in place. */
+                adaptive_forget(&lp->adaptive, here);
+                uint32_t frame = fetch_frame(lp->env, here);
+                if (frame != UINT32_MAX)
+                    tcache_invalidate_frame(lp->env->tc, frame);
+                return true;
+            }
+            lp->stats->adaptive_emulations++;
+            enum adaptive_verdict verdict = adaptive_verdict_of(lp, &fi);
+            lp->stats->adaptive_would_trap += verdict == ADAPTIVE_WOULD_TRAP;
+            lp->stats->adaptive_would_not_trap += verdict == ADAPTIVE_WOULD_NOT_TRAP;
+            if (adaptive_note_emulation(&lp->adaptive, here, verdict)) {
+                /* Back in place: the blocks holding it are translated again. */
+                uint32_t frame = fetch_frame(lp->env, here);
+                lp->stats->adaptive_restores++;
+                if (frame != UINT32_MAX)
+                    tcache_invalidate_containing(lp->env->tc, frame, here);
+            }
+            return emulate_access_of(lp, &fi, err);
         }
-        lp->stats->adaptive_emulations++;
-        enum adaptive_verdict verdict = adaptive_verdict_at_eip(lp);
-        lp->stats->adaptive_would_trap += verdict == ADAPTIVE_WOULD_TRAP;
-        lp->stats->adaptive_would_not_trap += verdict == ADAPTIVE_WOULD_NOT_TRAP;
-        if (adaptive_note_emulation(&lp->adaptive, here, verdict)) {
-            /* Back in place: the blocks holding it are translated again. */
-            uint32_t frame = fetch_frame(lp->env, here);
-            lp->stats->adaptive_restores++;
-            if (frame != UINT32_MAX)
-                tcache_invalidate_containing(lp->env->tc, frame, here);
-        }
-        return emulate_faulting_access(lp, err);
     }
     uint64_t tsc_offset = cpu->arch.tsc_offset;
     lp->emul.predecoded = current_decode(lp);
@@ -870,7 +887,7 @@ static bool handle_callout(struct loop *lp, struct popek_error *err, bool *halte
     case EMUL_TRIPLE_FAULT:
         return triple_fault(lp, err, "executing a system instruction");
     case EMUL_UNSUPPORTED:
-        guest_linear_t here = cpu->arch.seg[SEG_CS].base + cpu->arch.eip;
+        here = cpu->arch.seg[SEG_CS].base + cpu->arch.eip;
         lp->memo = NULL; /* judged by the bytes in memory now, not the block's */
         if (class_at_eip(lp) != INSN_CALLOUT && here != lp->last_stale_callout) {
             /* The bytes are no longer the callout this block was made from
@@ -1015,17 +1032,15 @@ static bool emulate_indirect_jump(struct loop *lp, bool *ok, struct popek_error 
 /* Whether the access of the instruction at EIP would trap if it ran in
  * place now (known for single-operand ident instructions; checked before it
  * is emulated, since the emulation itself unsyncs a page table it writes). */
-static enum adaptive_verdict adaptive_verdict_at_eip(struct loop *lp)
+static enum adaptive_verdict adaptive_verdict_of(struct loop *lp, const struct faulting_insn *fi)
 {
     guest_linear_t here = lp->env->cpu->arch.seg[SEG_CS].base + lp->env->cpu->arch.eip;
-    struct emul_access_desc access;
     struct walk_result w;
     const struct vcpu *cpu = lp->env->cpu;
 
-    const struct emul_decoded_insn *at = decode_at_eip(lp);
-    if (!at->decoded || classify_instruction(&at->insn, at->ops) != INSN_IDENT ||
-        !access_of(lp, at, &access))
+    if (!fi->has_access)
         return ADAPTIVE_UNKNOWN;
+    const struct emul_access_desc access = fi->access;
     bool user = current_cpl(cpu) == 3;
     if (!shadow_translate(lp->env->mmu, access.address, access.writes ? WALK_WRITE : WALK_READ,
                           user, &w))
@@ -1057,19 +1072,16 @@ static enum adaptive_verdict adaptive_verdict_at_eip(struct loop *lp)
     return ADAPTIVE_WOULD_NOT_TRAP;
 }
 
-/* True when emulate_faulting_access() can emulate the instruction at EIP:
- * an ident instruction with one explicit memory operand, a stack, string
- * or xlat form, a near call or ret, or a jmp through memory. */
-static bool emulatable_access_at_eip(struct loop *lp)
+/* True when emulate_access_of() can emulate the instruction: an ident
+ * instruction with one explicit memory operand, a stack, string or xlat
+ * form, a near call or ret, or a jmp through memory. */
+static bool emulatable_access(const struct faulting_insn *fi)
 {
-    struct emul_access_desc access;
+    const struct emul_decoded_insn *at = fi->at;
 
-    const struct emul_decoded_insn *at = decode_at_eip(lp);
-    if (!at->decoded)
-        return false;
-    switch (classify_instruction(&at->insn, at->ops)) {
+    switch (fi->cls) {
     case INSN_IDENT:
-        return access_of(lp, at, &access) && access.size <= BOUNCE_BYTES;
+        return fi->has_access && fi->access.size <= BOUNCE_BYTES;
     case INSN_BRANCH:
         /* Near call and ret (emul_execute_implicit), jmp through memory
          * (emulate_indirect_jump). */
@@ -1088,26 +1100,38 @@ static bool emulatable_access_at_eip(struct loop *lp)
     }
 }
 
-/* An access that faulted on the host for a reason that is not the guest's
- * (not RAM, or a 32-bit wrap): emulate the one instruction, by its class. */
+/* Decodes and classifies the instruction at CS:EIP; false when it cannot
+ * be read or decoded, or is a callout (no access of its own to emulate). */
+static bool describe_faulting_insn(struct loop *lp, struct faulting_insn *fi)
+{
+    fi->at = decode_at_eip(lp);
+    if (!fi->at->decoded)
+        return false;
+    fi->cls = classify_instruction(&fi->at->insn, fi->at->ops);
+    if (fi->cls == INSN_CALLOUT)
+        return false;
+    fi->has_access = fi->cls == INSN_IDENT && access_of(lp, fi->at, &fi->access);
+    return true;
+}
+
 /* mov between a general register (or an immediate) and memory, emulated
  * directly: the access through memory_read/memory_write, the register in
  * the vCPU. The commonest instruction adaptive translation hands over (a
  * PTE store, a store into a page just remapped), and re-executing it in a
  * bounce block costs a block entry and, for a store, a read of the
  * destination first. False when the instruction is not such a mov. */
-static bool emulate_plain_mov(struct loop *lp, bool *ok, struct popek_error *err)
+static bool emulate_plain_mov(struct loop *lp, const struct faulting_insn *fi, bool *ok,
+                              struct popek_error *err)
 {
     struct vcpu *cpu = lp->env->cpu;
-    const struct emul_decoded_insn *at = decode_at_eip(lp);
-    struct emul_access_desc access;
+    const struct emul_decoded_insn *at = fi->at;
+    const struct emul_access_desc access = fi->access;
     struct emul_fault fault;
     unsigned cpl = current_cpl(cpu);
     uint32_t value = 0;
 
-    if (!at->decoded || at->insn.mnemonic != ZYDIS_MNEMONIC_MOV ||
-        at->insn.operand_count_visible != 2 || (cpu->arch.eflags & EFLAGS_TF) ||
-        !access_of(lp, at, &access) || access.size > 4)
+    if (at->insn.mnemonic != ZYDIS_MNEMONIC_MOV || at->insn.operand_count_visible != 2 ||
+        (cpu->arch.eflags & EFLAGS_TF) || !fi->has_access || access.size > 4)
         return false;
     bool store = at->ops[0].type == ZYDIS_OPERAND_TYPE_MEMORY;
     const ZydisDecodedOperand *other = &at->ops[store ? 1 : 0];
@@ -1135,25 +1159,25 @@ static bool emulate_plain_mov(struct loop *lp, bool *ok, struct popek_error *err
  * any access (SDM vol. 3, §3.4.2). Translated code sends FS and GS accesses
  * into the view's guard then (rewrite.h), and they come here. False (with
  * *ok set) when it raised the fault. */
-static bool null_segment_check(struct loop *lp, bool *ok, struct popek_error *err)
+static bool null_segment_check(struct loop *lp, const struct faulting_insn *fi, bool *ok,
+                               struct popek_error *err)
 {
     const struct vcpu *cpu = lp->env->cpu;
-    const struct emul_decoded_insn *at = decode_at_eip(lp);
-    struct emul_access_desc access;
 
-    if (!access_of(lp, at, &access) || (cpu->arch.seg[access.segment].attr & SEG_ATTR_P))
+    if (!fi->has_access || (cpu->arch.seg[fi->access.segment].attr & SEG_ATTR_P))
         return true;
-    *ok = deliver_exception(lp, access.segment == SEG_SS ? VEC_SS : VEC_GP, true, 0, err);
+    *ok = deliver_exception(lp, fi->access.segment == SEG_SS ? VEC_SS : VEC_GP, true, 0, err);
     return false;
 }
 
-static bool emulate_faulting_access(struct loop *lp, struct popek_error *err)
+static bool emulate_access_of(struct loop *lp, const struct faulting_insn *fi,
+                              struct popek_error *err)
 {
     bool ok;
 
-    switch (class_at_eip(lp)) {
+    switch (fi->cls) {
     case INSN_IDENT:
-        if (!null_segment_check(lp, &ok, err) || emulate_plain_mov(lp, &ok, err))
+        if (!null_segment_check(lp, fi, &ok, err) || emulate_plain_mov(lp, fi, &ok, err))
             return ok;
         return bounce_execute(lp, err);
     case INSN_BRANCH: {
@@ -1170,6 +1194,20 @@ static bool emulate_faulting_access(struct loop *lp, struct popek_error *err)
         return popek_fail(err, "cannot emulate the faulting access of the instruction at 0x%08x",
                           lp->env->cpu->arch.eip);
     }
+}
+
+/* An access that faulted on the host for a reason that is not the guest's
+ * (not RAM, or a 32-bit wrap): emulate the one instruction, by its class. */
+static bool emulate_faulting_access(struct loop *lp, struct popek_error *err)
+{
+    struct faulting_insn fi;
+
+    if (!describe_faulting_insn(lp, &fi)) {
+        dump_state(lp->env->cpu);
+        return popek_fail(err, "cannot emulate the faulting access of the instruction at 0x%08x",
+                          lp->env->cpu->arch.eip);
+    }
+    return emulate_access_of(lp, &fi, err);
 }
 
 static bool bounce_execute(struct loop *lp, struct popek_error *err)
