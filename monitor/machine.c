@@ -808,6 +808,7 @@ void machine_collect_stats(const struct machine *m, struct stats_report *r)
     const struct shadow_stats *sh = shadow_stats(m->mmu);
     stats_add(r, "shadow", "fills", sh->fills);
     stats_add(r, "shadow", "prefaulted_pages", sh->prefaulted_pages);
+    stats_add(r, "shadow", "populated_run_pages", sh->populated_run_pages);
     stats_add(r, "shadow", "prefills", sh->prefills);
     stats_add(r, "shadow", "cross_view_fills", sh->cross_view_fills);
     stats_add(r, "shadow", "dirty_upgrades", sh->dirty_upgrades);

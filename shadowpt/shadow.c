@@ -959,6 +959,18 @@ static void fill_identity(struct shadow_mmu *mmu, struct space *s, guest_linear_
  * parent had accessed. */
 #define PREFAULT_MIN_RUN 4
 
+/* A run this long around the faulting page — pages the guest has accessed
+ * (A set), contiguous in linear and physical memory — is a linear map
+ * being swept (a kernel's identity or direct map, a large buffer); the
+ * host enters the whole run in its page tables at once. On these machines
+ * a host minor fault costs 16 µs and populating 0.8 µs a page: in
+ * pf_heavy, whose handler zeroes each new frame through a 4 KiB identity
+ * map, host minor faults went from 19,399 to 2,627 (-12% time). Shorter
+ * runs (a process's text around the page it runs, median 9 pages in
+ * Linux's fork+exec) are mostly never touched: populating every run
+ * holding the fault cost fork+exec 64 pages for 0.6 faults saved. */
+#define PREFAULT_POPULATE_MIN_RUN 64
+
 /* Maps the faulting page `linear` (shadow entry `fault_e`, from `fault_pte`)
  * together with the other present, accessed pages of the guest page table
  * that maps it (prefault-around): the Accessed flag says the guest's TLB
@@ -1010,6 +1022,11 @@ static void map_with_neighbours(struct shadow_mmu *mmu, struct space *s, unsigne
             if (run_has_fault || (run.n >= PREFAULT_MIN_RUN && !(vi == 0 && (pde & PTE_US)))) {
                 mmu->stats.prefaulted_pages += run.n - (run_has_fault ? 1 : 0);
                 map_run(mmu, s, vi, run.lpage, run.e, run.src, run.n);
+                if (run_has_fault && run.n >= PREFAULT_POPULATE_MIN_RUN) {
+                    view_populate_pages(s->v[vi].view, run.lpage << GUEST_PAGE_SHIFT, run.n,
+                                        run.e[0] & SPTE_HOST_W);
+                    mmu->stats.populated_run_pages += run.n;
+                }
             }
             run.n = 0;
             run_has_fault = false;

@@ -50,13 +50,14 @@ struct shadow_mmu;
 #define SHADOW_WRITE_HOT_COOL_RESYNCS 4u
 
 struct shadow_stats {
-    uint64_t fills;            /* host faults answered by mapping pages */
-    uint64_t prefaulted_pages; /* neighbours mapped by those fills */
-    uint64_t prefills;         /* pages mapped before a #PF'd instruction ran again */
-    uint64_t cross_view_fills; /* user pages the kernel touched, mapped for the process too */
-    uint64_t dirty_upgrades;   /* read-only mappings made writable by a first write */
-    uint64_t tracked_pages;    /* frames currently tracked as page tables */
-    uint64_t unsyncs, resyncs; /* tracked frames written / brought back in sync */
+    uint64_t fills;               /* host faults answered by mapping pages */
+    uint64_t prefaulted_pages;    /* neighbours mapped by those fills */
+    uint64_t populated_run_pages; /* pages of long runs entered in the host's page tables */
+    uint64_t prefills;            /* pages mapped before a #PF'd instruction ran again */
+    uint64_t cross_view_fills;    /* user pages the kernel touched, mapped for the process too */
+    uint64_t dirty_upgrades;      /* read-only mappings made writable by a first write */
+    uint64_t tracked_pages;       /* frames currently tracked as page tables */
+    uint64_t unsyncs, resyncs;    /* tracked frames written / brought back in sync */
     uint64_t resync_entry_changes;
     uint64_t resync_refreshes;  /* mappings kept read-only at a resync (same frame, fewer rights) */
     uint64_t write_hot_resyncs; /* resyncs that left a write-hot table writable */

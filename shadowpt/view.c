@@ -168,11 +168,16 @@ bool view_unmap(struct view *view, guest_linear_t linear, uint32_t npages, struc
 
 void view_populate(struct view *view, guest_linear_t linear, bool write)
 {
+    view_populate_pages(view, linear, 1, write);
+}
+
+void view_populate_pages(struct view *view, guest_linear_t linear, uint32_t npages, bool write)
+{
     static bool unsupported;
 
-    if (unsupported || !window_range_ok(linear, 1))
+    if (unsupported || !window_range_ok(linear, npages))
         return;
-    if (madvise(view_base(view) + linear, GUEST_PAGE_SIZE,
+    if (madvise(view_base(view) + linear, (size_t)npages << GUEST_PAGE_SHIFT,
                 write ? MADV_POPULATE_WRITE : MADV_POPULATE_READ) != 0 &&
         errno == EINVAL)
         unsupported = true;

@@ -829,6 +829,38 @@ static void test_prefault_runs(void **state)
     shadow_destroy(mmu);
 }
 
+/* A long run around the faulting page (a linear map being swept) is
+ * entered in the host's page tables whole; a short one only at the
+ * faulting page (test_fill_populates_the_faulting_page), other runs not
+ * at all. */
+static void test_long_run_is_populated(void **state)
+{
+    struct shadow_mmu *mmu = mmu_create();
+    struct shadow_fault f;
+    const uint32_t kernel_rw = PTE_P | PTE_RW | PTE_A | PTE_D;
+
+    set_pde(PD1, 0x40000000, PT_A | PTE_P | PTE_RW | PTE_A);
+    for (unsigned i = 0; i < 64; i++) /* 64 pages, frames contiguous */
+        set_pte(PT_A, 0x40100000 + i * 4096, (0x00A00000 + i * 4096) | kernel_rw);
+    for (unsigned i = 0; i < 64; i++) /* another long run, not the fault's */
+        set_pte(PT_A, 0x40200000 + i * 4096, (0x00C00000 + i * 4096) | kernel_rw);
+    shadow_set_paging(mmu, &paging_on, false);
+    uint8_t *super = shadow_view_base(mmu, false);
+
+    fault(mmu, false, 0x40120000, true, &f);
+    assert_int_equal(f.kind, SHADOW_FAULT_RETRY);
+    assert_true(host_page_present(super + 0x40100000));
+    assert_true(host_page_present(super + 0x4013F000));
+    assert_true(host_writable(super + 0x4013F000));
+    assert_int_equal(shadow_stats(mmu)->populated_run_pages, 64);
+
+    /* The other run is prefaulted (mapped) but not entered: only the run
+     * holding the fault is about to be swept. */
+    assert_false(host_page_present(super + 0x40220000));
+    assert_true(host_readable(super + 0x40220000));
+    shadow_destroy(mmu);
+}
+
 /* Over the mapping budget, spaces are emptied rather than failing. */
 static void test_mapping_budget(void **state)
 {
@@ -968,6 +1000,7 @@ int main(void)
         cmocka_unit_test_setup(test_space_reuse_keeps_shared_regions, clear_ram),
         cmocka_unit_test_setup(test_freed_directory_keeps_kernel_regions, clear_ram),
         cmocka_unit_test_setup(test_prefault_runs, clear_ram),
+        cmocka_unit_test_setup(test_long_run_is_populated, clear_ram),
         cmocka_unit_test_setup(test_mapping_budget, clear_ram),
         cmocka_unit_test_setup(test_prefill_after_guest_fault, clear_ram),
         cmocka_unit_test_setup(test_monitor_tlb, clear_ram),
