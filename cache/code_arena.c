@@ -94,6 +94,11 @@ uint8_t *code_arena_write_ptr(const struct code_arena *arena, const void *exec)
     return arena->write_base + ((const uint8_t *)exec - arena->exec_base);
 }
 
+size_t code_arena_offset(const struct code_arena *arena, const void *exec)
+{
+    return (size_t)((const uint8_t *)exec - arena->exec_base);
+}
+
 bool code_arena_contains(const struct code_arena *arena, const void *exec)
 {
     const uint8_t *p = exec;

@@ -38,6 +38,8 @@ void code_arena_reset(struct code_arena *arena);
 void *code_arena_exec_ptr(const struct code_arena *arena, const uint8_t *writable);
 uint8_t *code_arena_write_ptr(const struct code_arena *arena, const void *exec);
 
+/* The offset of an executable address from the start of the arena. */
+size_t code_arena_offset(const struct code_arena *arena, const void *exec);
 /* True when p is an executable address inside the arena. */
 bool code_arena_contains(const struct code_arena *arena, const void *exec);
 

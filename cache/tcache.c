@@ -4,7 +4,11 @@
  * The block map is a chained hash table keyed by XXH3 of (eip, phys, mode
  * key), with a direct-mapped table of recent lookups in front of it.
  * Blocks are appended to the arena in address order, so `by_address` is
- * sorted by construction and a host address is resolved by binary search.
+ * sorted by construction and a host address is resolved by binary search —
+ * among the blocks that start in its arena page, found through a per-page
+ * index (`page_first`): a search over all of a hundred thousand blocks
+ * missed the cache at every step, and every host fault in translated code
+ * asks (1.5% of Linux's fork+exec).
  *
  * Two indexes make the guest's invalidation events cost what they touch,
  * not what the cache holds (a Linux guest does tens of thousands of
@@ -25,14 +29,15 @@
 
 #include "cache/code_arena.h"
 
-#define TCACHE_BUCKETS (1u << 18)
+#define TCACHE_BUCKETS   (1u << 18)
 /* Lookups from the run loop (after every callout and every unchained
  * exit) first try a direct-mapped table of recent results: one cache line
  * instead of a hash over the key and a walk of a bucket's chain, each node
  * a miss of its own with a hundred thousand blocks (Linux boot). */
-#define FRONT_ENTRIES  (1u << 14)
-#define FRAME_BUCKETS  (1u << 12)
-#define PAGE_BUCKETS   (1u << 12)
+#define FRONT_ENTRIES    (1u << 14)
+#define ARENA_PAGE_SHIFT 12
+#define FRAME_BUCKETS    (1u << 12)
+#define PAGE_BUCKETS     (1u << 12)
 
 /* A link that depends on the current mapping of its target's page(s): on
  * its scope's list and on one page list per page of the target. */
@@ -67,6 +72,10 @@ struct tcache {
     struct tc_block **by_address;
     const uint8_t **code_starts; /* by_address[i]->code: searched without touching blocks */
     size_t nblocks, capacity;
+    /* Per arena page p (ARENA_PAGE bytes): the index of the first block
+     * starting in page p or later; valid for pages below pages_indexed. */
+    uint32_t *page_first;
+    size_t pages_indexed;
     struct tcache_stats stats;
     tcache_drop_hook drop_hook;
     void *drop_ctx;
@@ -144,6 +153,14 @@ struct tcache *tcache_create(size_t arena_bytes, struct popek_error *err)
         free(tc);
         return NULL;
     }
+    tc->page_first =
+        calloc((code_arena_size(tc->arena) >> ARENA_PAGE_SHIFT) + 1, sizeof(*tc->page_first));
+    if (!tc->page_first) {
+        code_arena_destroy(tc->arena);
+        free(tc);
+        popek_fail(err, "out of memory");
+        return NULL;
+    }
     return tc;
 }
 
@@ -219,6 +236,7 @@ void tcache_flush(struct tcache *tc)
     for (size_t i = 0; i < tc->nblocks; i++)
         free_block(tc, tc->by_address[i]);
     tc->nblocks = 0;
+    tc->pages_indexed = 0;
     free_link_list(tc, tc->local_links);
     free_link_list(tc, tc->global_links);
     tc->local_links = tc->global_links = NULL;
@@ -247,6 +265,7 @@ void tcache_destroy(struct tcache *tc)
     }
     free(tc->by_address);
     free(tc->code_starts);
+    free(tc->page_first);
     code_arena_destroy(tc->arena);
     free(tc);
 }
@@ -306,6 +325,18 @@ static bool frame_index_add(struct tcache *tc, uint32_t frame, struct tc_block *
     return true;
 }
 
+/* Appends b to the address-ordered arrays; the pages up to the one b
+ * starts in get their first block. */
+static void append_by_address(struct tcache *tc, struct tc_block *b)
+{
+    size_t page = code_arena_offset(tc->arena, b->code) >> ARENA_PAGE_SHIFT;
+
+    while (tc->pages_indexed <= page)
+        tc->page_first[tc->pages_indexed++] = (uint32_t)tc->nblocks;
+    tc->code_starts[tc->nblocks] = b->code;
+    tc->by_address[tc->nblocks++] = b;
+}
+
 struct tc_block *tcache_insert(struct tcache *tc, const struct translated_block *tb,
                                const uint8_t *code, uint32_t mode_key)
 {
@@ -354,8 +385,7 @@ struct tc_block *tcache_insert(struct tcache *tc, const struct translated_block 
         (b->phys_last_frame != b->phys >> 12 && !frame_index_add(tc, b->phys_last_frame, b))) {
         /* Out of memory: never reachable, so never valid; freed by the
          * next flush like any dropped block. */
-        tc->code_starts[tc->nblocks] = b->code;
-        tc->by_address[tc->nblocks++] = b;
+        append_by_address(tc, b);
         return NULL;
     }
     b->valid = true;
@@ -363,8 +393,7 @@ struct tc_block *tcache_insert(struct tcache *tc, const struct translated_block 
     b->hash_next = tc->buckets[h];
     tc->buckets[h] = b;
     *front_slot(tc, b->eip, mode_key) = (struct front_entry){b->eip, b->phys, mode_key, b};
-    tc->code_starts[tc->nblocks] = b->code;
-    tc->by_address[tc->nblocks++] = b;
+    append_by_address(tc, b);
     tc->stats.blocks_translated++;
     tc->stats.guest_insns_translated += tb->ninsns;
     return b;
@@ -378,9 +407,17 @@ bool tcache_contains_code(const struct tcache *tc, const void *p)
 struct tc_block *tcache_block_at(struct tcache *tc, const void *p)
 {
     const uint8_t *addr = p;
-    size_t lo = 0, hi = tc->nblocks;
 
-    /* The last block starting at or below addr. */
+    if (!code_arena_contains(tc->arena, p))
+        return NULL;
+    /* The last block starting at or below addr: one starting in addr's
+     * page, or the one before the page's first. */
+    size_t page = code_arena_offset(tc->arena, p) >> ARENA_PAGE_SHIFT;
+    size_t lo = page < tc->pages_indexed && tc->page_first[page] ? tc->page_first[page] - 1 : 0;
+    size_t hi = page + 1 < tc->pages_indexed ? tc->page_first[page + 1] : tc->nblocks;
+
+    if (page >= tc->pages_indexed)
+        lo = tc->nblocks ? tc->nblocks - 1 : 0;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         if (addr < tc->code_starts[mid])

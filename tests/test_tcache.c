@@ -130,6 +130,42 @@ static void test_recent_lookups_follow_invalidation(void **state)
     tcache_destroy(tc);
 }
 
+/* Host address to block over many arena pages: blocks of every size, some
+ * larger than a page, some pages with no block starting in them; every
+ * byte of every block finds it, the alignment gaps between them nothing. */
+static void test_block_at_across_arena_pages(void **state)
+{
+    struct popek_error err;
+    struct tcache *tc = tcache_create(1 << 22, &err);
+    static uint8_t code[8 * TRANSLATE_MAX_INSNS + 16];
+    struct tc_block *blocks[600];
+    uint32_t seed = 12345;
+
+    assert_null(tcache_block_at(tc, code));
+    for (unsigned i = 0; i < 600; i++) {
+        seed = seed * 1103515245u + 12345u;
+        unsigned ninsns = i % 50 == 49 ? TRANSLATE_MAX_INSNS : 1 + (seed >> 16) % 40;
+        struct translated_block tb = make_block(0x100000 + i * 0x100, ninsns, 0, code);
+        blocks[i] = tcache_insert(tc, &tb, code, 0);
+        assert_non_null(blocks[i]);
+    }
+    for (unsigned i = 0; i < 600; i++) {
+        const struct tc_block *b = blocks[i];
+        for (uint32_t off = 0; off < b->code_size; off += 7)
+            assert_ptr_equal(tcache_block_at(tc, b->code + off), b);
+        assert_ptr_equal(tcache_block_at(tc, b->code + b->code_size - 1), b);
+        const uint8_t *after = b->code + b->code_size;
+        if (i + 1 < 600 && after < blocks[i + 1]->code)
+            assert_null(tcache_block_at(tc, after)); /* the gap before the next */
+    }
+    const struct tc_block *last = blocks[599];
+    const uint8_t *last_code = last->code;
+    assert_null(tcache_block_at(tc, last_code + last->code_size + 8192));
+    tcache_flush(tc); /* frees the blocks */
+    assert_null(tcache_block_at(tc, last_code));
+    tcache_destroy(tc);
+}
+
 static void test_host_address_to_guest_instruction(void **state)
 {
     struct popek_error err;
@@ -509,6 +545,7 @@ int main(void)
         cmocka_unit_test(test_many_blocks_and_collisions),
         cmocka_unit_test(test_recent_lookups_follow_invalidation),
         cmocka_unit_test(test_host_address_to_guest_instruction),
+        cmocka_unit_test(test_block_at_across_arena_pages),
         cmocka_unit_test(test_chain_unchain_invalidate),
         cmocka_unit_test(test_lookup_by_physical_address),
         cmocka_unit_test(test_link_scopes),
