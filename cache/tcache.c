@@ -72,8 +72,9 @@ struct tcache {
     struct tc_block **by_address;
     const uint8_t **code_starts; /* by_address[i]->code: searched without touching blocks */
     size_t nblocks, capacity;
-    /* Per arena page p (ARENA_PAGE bytes): the index of the first block
-     * starting in page p or later; valid for pages below pages_indexed. */
+    /* Per arena page p (1 << ARENA_PAGE_SHIFT bytes): the index of the
+     * first block starting in page p or later; set for pages below
+     * pages_indexed (those up to the last block's). */
     uint32_t *page_first;
     size_t pages_indexed;
     struct tcache_stats stats;
@@ -411,13 +412,18 @@ struct tc_block *tcache_block_at(struct tcache *tc, const void *p)
     if (!code_arena_contains(tc->arena, p))
         return NULL;
     /* The last block starting at or below addr: one starting in addr's
-     * page, or the one before the page's first. */
+     * page, or the one before the page's first — or, past the last page a
+     * block starts in, the last block. */
     size_t page = code_arena_offset(tc->arena, p) >> ARENA_PAGE_SHIFT;
-    size_t lo = page < tc->pages_indexed && tc->page_first[page] ? tc->page_first[page] - 1 : 0;
-    size_t hi = page + 1 < tc->pages_indexed ? tc->page_first[page + 1] : tc->nblocks;
+    size_t lo, hi = tc->nblocks;
 
-    if (page >= tc->pages_indexed)
+    if (page < tc->pages_indexed) {
+        lo = tc->page_first[page] ? tc->page_first[page] - 1 : 0;
+        if (page + 1 < tc->pages_indexed)
+            hi = tc->page_first[page + 1];
+    } else {
         lo = tc->nblocks ? tc->nblocks - 1 : 0;
+    }
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         if (addr < tc->code_starts[mid])
