@@ -294,7 +294,7 @@ static void populate_page(struct shadow_view *sv, uint32_t page, bool write)
     uint32_t e = sv->spte[page];
 
     if (e & SPTE_MAPPED)
-        view_populate(sv->view, page << GUEST_PAGE_SHIFT, write && (e & SPTE_HOST_W));
+        view_populate(sv->view, page << GUEST_PAGE_SHIFT, 1, write && (e & SPTE_HOST_W));
 }
 
 /* Gives a mapped page new shadow flags for the same frame: an mprotect,
@@ -979,8 +979,10 @@ static void fill_identity(struct shadow_mmu *mmu, struct space *s, guest_linear_
  * runs only from PREFAULT_MIN_RUN pages, and not in the supervisor view of
  * a user region: a kernel touches few pages of a process (the arguments
  * and buffers of its system calls), which runs in the user view itself —
- * mapping them there cost Linux 31 host calls per fork+exec for nothing. */
-static void map_with_neighbours(struct shadow_mmu *mmu, struct space *s, unsigned vi,
+ * mapping them there cost Linux 31 host calls per fork+exec for nothing.
+ * True when the faulting page is in the host's page tables already (its
+ * run was populated whole). */
+static bool map_with_neighbours(struct shadow_mmu *mmu, struct space *s, unsigned vi,
                                 guest_linear_t linear, uint32_t pde, uint32_t fault_e,
                                 uint32_t fault_pte)
 {
@@ -988,11 +990,11 @@ static void map_with_neighbours(struct shadow_mmu *mmu, struct space *s, unsigne
     const uint32_t *pt = guest_ram_host_ptr(mmu->ram, pde & PTE_FRAME_MASK, GUEST_PAGE_SIZE);
     uint32_t region = linear >> 22, fault_page = linear >> GUEST_PAGE_SHIFT;
     uint32_t *spte = s->v[vi].spte;
-    bool run_has_fault = false;
+    bool run_has_fault = false, populated = false;
 
     if (!pt || !(pde & PTE_A)) {
         map_run(mmu, s, vi, fault_page, &fault_e, &fault_pte, 1);
-        return;
+        return false;
     }
     run.n = 0;
     for (uint32_t i = 0; i <= ENTRIES; i++) {
@@ -1023,8 +1025,9 @@ static void map_with_neighbours(struct shadow_mmu *mmu, struct space *s, unsigne
                 mmu->stats.prefaulted_pages += run.n - (run_has_fault ? 1 : 0);
                 map_run(mmu, s, vi, run.lpage, run.e, run.src, run.n);
                 if (run_has_fault && run.n >= PREFAULT_POPULATE_MIN_RUN) {
-                    view_populate_pages(s->v[vi].view, run.lpage << GUEST_PAGE_SHIFT, run.n,
-                                        run.e[0] & SPTE_HOST_W);
+                    view_populate(s->v[vi].view, run.lpage << GUEST_PAGE_SHIFT, run.n,
+                                  run.e[0] & SPTE_HOST_W);
+                    populated = true;
                     mmu->stats.populated_run_pages += run.n;
                 }
             }
@@ -1039,6 +1042,7 @@ static void map_with_neighbours(struct shadow_mmu *mmu, struct space *s, unsigne
         run.src[run.n++] = src;
         run_has_fault |= page == fault_page;
     }
+    return populated;
 }
 
 /* Maps a whole 4 MiB guest page (its PDE's A flag is set by the walk). */
@@ -1132,6 +1136,7 @@ static void fill_paged(struct shadow_mmu *mmu, struct space *s, unsigned vi, gue
         mmu->stats.dirty_upgrades++;
     else
         mmu->stats.fills++;
+    bool entered = false;
     if (w.large) {
         fill_large(mmu, s, vi, &w, linear);
     } else {
@@ -1140,11 +1145,12 @@ static void fill_paged(struct shadow_mmu *mmu, struct space *s, unsigned vi, gue
             upgrade_page(mmu, s, vi, page, e, w.pte); /* the first write: same frame, now dirty */
             return;
         }
-        map_with_neighbours(mmu, s, vi, linear, w.pde, e, w.pte);
+        entered = map_with_neighbours(mmu, s, vi, linear, w.pde, e, w.pte);
         if (vi == 0 && s->nviews == 2 && w.user_ok)
             fill_user_view_too(mmu, s, linear, &w);
     }
-    populate_page(sv, page, write);
+    if (!entered)
+        populate_page(sv, page, write);
 }
 
 /* ---- public interface --------------------------------------------------------- */

@@ -166,12 +166,7 @@ bool view_unmap(struct view *view, guest_linear_t linear, uint32_t npages, struc
 #define MADV_POPULATE_WRITE 23
 #endif
 
-void view_populate(struct view *view, guest_linear_t linear, bool write)
-{
-    view_populate_pages(view, linear, 1, write);
-}
-
-void view_populate_pages(struct view *view, guest_linear_t linear, uint32_t npages, bool write)
+void view_populate(struct view *view, guest_linear_t linear, uint32_t npages, bool write)
 {
     static bool unsupported;
 

@@ -56,12 +56,10 @@ bool view_contains_host(const struct view *view, const void *p, int64_t *linear)
 bool view_map_frames(struct view *view, guest_linear_t linear, uint32_t frame, uint32_t npages,
                      enum view_prot prot, struct popek_error *err);
 
-/* Has the host enter the mapped page at `linear` in its page tables now
- * (MADV_POPULATE_READ or _WRITE, Linux 5.14; nothing where the host lacks
- * them): an access about to be made then costs no host page fault. */
-void view_populate(struct view *view, guest_linear_t linear, bool write);
-/* The same for `npages` mapped pages from `linear`. */
-void view_populate_pages(struct view *view, guest_linear_t linear, uint32_t npages, bool write);
+/* Has the host enter the `npages` mapped pages from `linear` in its page
+ * tables now (MADV_POPULATE_READ or _WRITE, Linux 5.14; nothing where the
+ * host lacks them): accesses about to be made then cost no host page fault. */
+void view_populate(struct view *view, guest_linear_t linear, uint32_t npages, bool write);
 
 /* Returns the window range to PROT_NONE (still reserved). */
 bool view_unmap(struct view *view, guest_linear_t linear, uint32_t npages, struct popek_error *err);
