@@ -69,6 +69,14 @@ status=$?
 cat "$dir/part1.out" "$dir/chain2.out" "$dir/chain3.out" >"$dir/chain.out"
 [ $status -eq 0 ] && cmp -s "$dir/chain.out" "$dir/full.out" && ok=yes || ok=no
 check $ok "saved again after a resume: three runs print what one prints" "$dir/chain2.err"
+# ...and the state saved from the resumed machine still names the kernel a
+# reset would boot, though the resumed run had no -kernel of its own: the
+# path is in both files as often (the loader's copies in guest RAM, and the
+# machine section's record).
+n1=$(grep -aoF "$kernel" "$dir/m.state" | wc -l)
+n2=$(grep -aoF "$kernel" "$dir/m2.state" | wc -l)
+check "$([ "$n1" -gt 0 ] && [ "$n2" -eq "$n1" ] && echo yes || echo no)" \
+    "a state saved after a resume records the kernel ($n2 of $n1 copies of its path)"
 
 refused() { # refused <description> <message regex> <popek args...>
     local what=$1 want=$2

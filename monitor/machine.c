@@ -1032,5 +1032,12 @@ bool machine_load_state(struct machine *m, const char *path, struct machine_boot
     m->exit_requested = false;
     m->reset_by = NULL;
     m->resumed = true;
+    if (!m->config.kernel && boot->kernel[0]) {
+        /* Created without -kernel: what the file booted is this machine's
+         * kernel now, for resets and for a state saved again. */
+        m->config.kernel = boot->kernel;
+        m->config.append = boot->append[0] ? boot->append : NULL;
+        m->config.initrd = boot->initrd[0] ? boot->initrd : NULL;
+    }
     return true;
 }

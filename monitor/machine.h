@@ -106,7 +106,10 @@ struct machine_boot_record {
 /* Loads a state file into a machine just created with a matching
  * configuration (RAM size, serial ports, drives); machine_run then
  * resumes the guest where it was saved. False with err naming the file,
- * and the section or the option that does not match. */
+ * and the section or the option that does not match. `boot` receives what
+ * the saved machine booted; a machine created without a kernel takes it
+ * as its own (a state saved again records it), so `boot` must outlive the
+ * machine. */
 bool machine_load_state(struct machine *m, const char *path, struct machine_boot_record *boot,
                         struct popek_error *err);
 
