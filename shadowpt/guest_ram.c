@@ -24,6 +24,7 @@ struct guest_ram {
     uint64_t size;
     uint8_t *host;       /* the monitor's own mapping of the whole file */
     uint64_t *populated; /* one bit per chunk of `host` entered by populate_chunks */
+    size_t populated_words;
 };
 
 struct guest_ram *guest_ram_create(uint64_t size, struct popek_error *err)
@@ -41,7 +42,8 @@ struct guest_ram *guest_ram_create(uint64_t size, struct popek_error *err)
         return NULL;
     }
     ram->size = size;
-    ram->populated = calloc((size >> RAM_CHUNK_SHIFT) / 64 + 1, sizeof(uint64_t));
+    ram->populated_words = (size >> RAM_CHUNK_SHIFT) / 64 + 1;
+    ram->populated = calloc(ram->populated_words, sizeof(uint64_t));
     if (!ram->populated) {
         popek_fail(err, "out of memory");
         free(ram);
@@ -113,7 +115,7 @@ bool guest_ram_clear(struct guest_ram *ram, struct popek_error *err)
     /* Punching a hole frees the pages; they read back as zero. */
     if (fallocate(ram->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, (off_t)ram->size) < 0)
         return popek_fail(err, "cannot clear guest RAM: %s", strerror(errno));
-    memset(ram->populated, 0, ((ram->size >> RAM_CHUNK_SHIFT) / 64 + 1) * sizeof(uint64_t));
+    memset(ram->populated, 0, ram->populated_words * sizeof(uint64_t));
     return true;
 }
 
@@ -188,8 +190,13 @@ void guest_ram_save(const struct guest_ram *ram, struct snap_writer *w)
     snap_put_u64(w, ram->size);
     while ((uint64_t)at < ram->size) {
         off_t data = lseek(ram->fd, at, SEEK_DATA);
-        if (data < 0)
-            break; /* ENXIO: only a hole is left */
+        if (data < 0) {
+            /* ENXIO: only a hole is left. Anything else (a file system
+             * without SEEK_DATA): save the rest as if all of it were data. */
+            if (errno != ENXIO)
+                ram_save_range(ram, (uint32_t)((uint64_t)at / GUEST_PAGE_SIZE), frames, w);
+            break;
+        }
         off_t hole = lseek(ram->fd, data, SEEK_HOLE);
         if (hole < 0 || (uint64_t)hole > ram->size)
             hole = (off_t)ram->size;
@@ -220,8 +227,9 @@ bool guest_ram_load(struct guest_ram *ram, struct snap_section *s)
         const uint8_t *bytes = snap_get_span(s, (size_t)count * GUEST_PAGE_SIZE);
         if (!bytes)
             break;
-        memcpy(ram->host + (uint64_t)first * GUEST_PAGE_SIZE, bytes,
-               (size_t)count * GUEST_PAGE_SIZE);
+        memcpy(guest_ram_host_ptr(ram, (guest_phys_t)first << GUEST_PAGE_SHIFT,
+                                  (uint64_t)count * GUEST_PAGE_SIZE),
+               bytes, (size_t)count * GUEST_PAGE_SIZE);
         next = (uint64_t)first + count;
     }
     return !s->bad;

@@ -15,14 +15,23 @@
 #ifndef POPEK_SHADOWPT_GUEST_RAM_H
 #define POPEK_SHADOWPT_GUEST_RAM_H
 
+#include <sys/mman.h>
+
 #include "common/error.h"
 #include "common/snapshot.h"
 #include "common/types.h"
 
 #define GUEST_RAM_LOW_END    0xA0000u  /* end of conventional memory (640 KiB) */
 #define GUEST_RAM_HIGH_START 0x100000u /* start of extended memory (1 MiB) */
-#define GUEST_RAM_MIN_SIZE   MIB(4)
-#define GUEST_RAM_MAX_SIZE   MIB(3072) /* below the 32-bit PCI/APIC hole */
+/* Linux 5.14's madvise advice, for headers that predate it (the call then
+ * fails with EINVAL at run time and the caller goes without). */
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ  22
+#define MADV_POPULATE_WRITE 23
+#endif
+
+#define GUEST_RAM_MIN_SIZE MIB(4)
+#define GUEST_RAM_MAX_SIZE MIB(3072) /* below the 32-bit PCI/APIC hole */
 
 struct guest_ram;
 
@@ -47,7 +56,9 @@ bool guest_ram_is_usable_frame(const struct guest_ram *ram, uint32_t frame);
 bool guest_ram_clear(struct guest_ram *ram, struct popek_error *err);
 
 /* The monitor's pointer to [addr, addr+len), or NULL when it is not inside the
- * backing file. */
+ * backing file. The range is entered in the host's page tables first, 64
+ * KiB at a time, where it is not yet (the mapping's one side effect: the
+ * RAM object stays logically unchanged, so `ram` is const). */
 void *guest_ram_host_ptr(const struct guest_ram *ram, guest_phys_t addr, uint64_t len);
 
 /* Saved state: section "ram" (GUEST_RAM_STATE_VERSION): the size, then

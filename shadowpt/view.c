@@ -161,11 +161,6 @@ bool view_unmap(struct view *view, guest_linear_t linear, uint32_t npages, struc
     return true;
 }
 
-#ifndef MADV_POPULATE_READ
-#define MADV_POPULATE_READ  22
-#define MADV_POPULATE_WRITE 23
-#endif
-
 void view_populate(struct view *view, guest_linear_t linear, uint32_t npages, bool write)
 {
     static bool unsupported;
