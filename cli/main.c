@@ -123,6 +123,8 @@ int main(int argc, char **argv)
         close_serial_backends(serial);
         return fail_usage(&err);
     }
+    /* Refusals once the machine exists (a state file, --save-when, the
+     * kernel) end at fail_machine below. */
 
     struct boot_config boot = {
         .kernel_path = opts.kernel,
@@ -131,11 +133,8 @@ int main(int argc, char **argv)
     };
     static struct machine_boot_record saved_boot;
     if (opts.incoming) {
-        if (!machine_load_state(m, opts.incoming, &saved_boot, &err)) {
-            close_serial_backends(serial);
-            machine_destroy(m);
-            return fail_usage(&err);
-        }
+        if (!machine_load_state(m, opts.incoming, &saved_boot, &err))
+            goto fail_machine;
         /* What a reset boots: the command line's kernel, else the file's. */
         if (!boot.kernel_path && saved_boot.kernel[0]) {
             boot.kernel_path = saved_boot.kernel;
@@ -143,19 +142,13 @@ int main(int argc, char **argv)
             boot.initrd = saved_boot.initrd[0] ? saved_boot.initrd : NULL;
         }
     }
-    if (opts.save_when && !machine_save_when(m, opts.save_when, &err)) {
-        close_serial_backends(serial);
-        machine_destroy(m);
-        return fail_usage(&err);
-    }
+    if (opts.save_when && !machine_save_when(m, opts.save_when, &err))
+        goto fail_machine;
     int status;
     bool resume = opts.incoming != NULL, saved = false;
     for (;;) {
-        if (!resume && !boot_load_kernel(machine_ram(m), &boot, machine_vcpu_state(m), &err)) {
-            close_serial_backends(serial); /* their reader wakes the machine */
-            machine_destroy(m);
-            return fail_usage(&err);
-        }
+        if (!resume && !boot_load_kernel(machine_ram(m), &boot, machine_vcpu_state(m), &err))
+            goto fail_machine;
         resume = false;
         status = machine_run(m, &err);
         if (status == MACHINE_RUN_SAVE) {
@@ -216,4 +209,9 @@ int main(int argc, char **argv)
     }
     machine_destroy(m);
     return status;
+
+fail_machine:
+    close_serial_backends(serial); /* their reader wakes the machine */
+    machine_destroy(m);
+    return fail_usage(&err);
 }

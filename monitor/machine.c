@@ -75,6 +75,7 @@ struct machine {
     uint64_t stop_at_ns;  /* --time-limit as a monotonic deadline, set by the first run */
     bool console_started; /* the serial backends' input runs */
     bool resumed;         /* loaded from a state file: the model state is the file's */
+    bool save_watch;      /* --save-when: COM1's output is watched (asked after every exit) */
     /* While a state is saved or loaded, the devices' clock stands at this
      * instant (0: it runs), the one the TSC is read at: every clock of
      * the machine is then saved (or rebased) against the same moment,
@@ -695,7 +696,6 @@ bool machine_reset(struct machine *m, struct popek_error *err)
     m->reset_by = NULL;
     m->stop_reason[0] = '\0';
     m->resets++;
-    m->resumed = false;
     return true;
 }
 
@@ -707,7 +707,7 @@ static bool machine_exit_check(void *ctx, int *status)
 
     if (machine_exit_requested(m, status))
         return true;
-    if (m->com[0] && uart16550_watch_seen(m->com[0])) {
+    if (m->save_watch && uart16550_watch_seen(m->com[0])) {
         *status = MACHINE_RUN_SAVE;
         return true;
     }
@@ -864,6 +864,7 @@ bool machine_save_when(struct machine *m, const char *text, struct popek_error *
         return popek_fail(err,
                           "--save-when watches COM1, and this machine has none (-serial none)");
     uart16550_watch_output(m->com[0], text);
+    m->save_watch = true;
     return true;
 }
 

@@ -144,8 +144,8 @@ void vcpu_state_dump(const struct vcpu_state *s, FILE *out);
  * VCPU_STATE_VERSION. The TSC is saved as the guest's count (host_tsc +
  * tsc_offset) and loaded as an offset from host_tsc at load time, so the
  * guest's TSC goes on from where it was, never back. load checks what the
- * monitor relies on (protected mode, no virtual-8086 or PAE, no reserved
- * EFLAGS bit). */
+ * monitor relies on (protected mode, no virtual-8086 or PAE, EFLAGS bit 1
+ * set). */
 #define VCPU_STATE_VERSION 1
 void vcpu_state_save(const struct vcpu_state *s, uint64_t host_tsc, struct snap_writer *w);
 bool vcpu_state_load(struct vcpu_state *s, uint64_t host_tsc, struct snap_section *sec);
