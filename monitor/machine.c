@@ -854,9 +854,6 @@ void machine_collect_stats(const struct machine *m, struct stats_report *r)
 /* The part of the FXSAVE image (SDM vol. 1, table 10-2) a 32-bit guest
  * has: FCW, FSW, FTW, FOP, FPU IP/CS/DP/DS, MXCSR, ST0-7 and XMM0-7. */
 #define FPU_IMAGE_BYTES       288
-#define FXSAVE_MXCSR          24
-#define FXSAVE_MXCSR_MSK      28
-#define FXSAVE_XMM0           160
 
 bool machine_save_when(struct machine *m, const char *text, struct popek_error *err)
 {

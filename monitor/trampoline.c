@@ -29,15 +29,15 @@ __attribute__((naked)) void tc_enter(struct vcpu *cpu, const void *code)
         "mov %%rdi, %%r15\n\t"
         "mov %%rsp, %c[host_rsp](%%r15)\n\t"
         /* The guest's SSE registers and MXCSR back (see tc_fault_landing). */
-        "movdqa %c[fpu]+160(%%r15), %%xmm0\n\t"
-        "movdqa %c[fpu]+176(%%r15), %%xmm1\n\t"
-        "movdqa %c[fpu]+192(%%r15), %%xmm2\n\t"
-        "movdqa %c[fpu]+208(%%r15), %%xmm3\n\t"
-        "movdqa %c[fpu]+224(%%r15), %%xmm4\n\t"
-        "movdqa %c[fpu]+240(%%r15), %%xmm5\n\t"
-        "movdqa %c[fpu]+256(%%r15), %%xmm6\n\t"
-        "movdqa %c[fpu]+272(%%r15), %%xmm7\n\t"
-        "ldmxcsr %c[fpu]+24(%%r15)\n\t"
+        "movdqa %c[xmm](%%r15), %%xmm0\n\t"
+        "movdqa %c[xmm]+16(%%r15), %%xmm1\n\t"
+        "movdqa %c[xmm]+32(%%r15), %%xmm2\n\t"
+        "movdqa %c[xmm]+48(%%r15), %%xmm3\n\t"
+        "movdqa %c[xmm]+64(%%r15), %%xmm4\n\t"
+        "movdqa %c[xmm]+80(%%r15), %%xmm5\n\t"
+        "movdqa %c[xmm]+96(%%r15), %%xmm6\n\t"
+        "movdqa %c[xmm]+112(%%r15), %%xmm7\n\t"
+        "ldmxcsr %c[mxcsr_at](%%r15)\n\t"
         "mov %c[view](%%r15), %%r13\n\t"
         "mov %c[view_high](%%r15), %%r12\n\t"
         "mov %%rsi, %%r14\n\t"
@@ -62,7 +62,9 @@ __attribute__((naked)) void tc_enter(struct vcpu *cpu, const void *code)
         "jmp *%%r14\n\t"
         :
         : [host_rsp] "i"(offsetof(struct vcpu, host_rsp)),
-          [fpu] "i"(offsetof(struct vcpu, fpu_state)), [view] "i"(offsetof(struct vcpu, view_base)),
+          [xmm] "i"(offsetof(struct vcpu, fpu_state) + FXSAVE_XMM0),
+          [mxcsr_at] "i"(offsetof(struct vcpu, fpu_state) + FXSAVE_MXCSR),
+          [view] "i"(offsetof(struct vcpu, view_base)),
           [view_high] "i"(offsetof(struct vcpu, view_base_high)),
           [eflags] "i"(offsetof(struct vcpu, arch.eflags)), [flags_mask] "i"(VCPU_HOST_FLAGS_MASK),
           [vif] "i"(offsetof(struct vcpu, virtual_if)), [eax] REG_OFFSET(0), [ecx] REG_OFFSET(1),
@@ -115,16 +117,16 @@ __attribute__((naked)) void tc_fault_landing(void)
          * state stays live in the registers, because popek's C code never
          * uses the x87 (no long double anywhere): saving it on every exit
          * cost a fifth of a callout. Layout as fxsave's (SDM vol. 1,
-         * §10.5.1): MXCSR at 24, XMM0 at 160. */
-        "movdqa %%xmm0, %c[fpu]+160(%%r15)\n\t"
-        "movdqa %%xmm1, %c[fpu]+176(%%r15)\n\t"
-        "movdqa %%xmm2, %c[fpu]+192(%%r15)\n\t"
-        "movdqa %%xmm3, %c[fpu]+208(%%r15)\n\t"
-        "movdqa %%xmm4, %c[fpu]+224(%%r15)\n\t"
-        "movdqa %%xmm5, %c[fpu]+240(%%r15)\n\t"
-        "movdqa %%xmm6, %c[fpu]+256(%%r15)\n\t"
-        "movdqa %%xmm7, %c[fpu]+272(%%r15)\n\t"
-        "stmxcsr %c[fpu]+24(%%r15)\n\t"
+         * §10.5.1; FXSAVE_* in vcpu_runtime.h). */
+        "movdqa %%xmm0, %c[xmm](%%r15)\n\t"
+        "movdqa %%xmm1, %c[xmm]+16(%%r15)\n\t"
+        "movdqa %%xmm2, %c[xmm]+32(%%r15)\n\t"
+        "movdqa %%xmm3, %c[xmm]+48(%%r15)\n\t"
+        "movdqa %%xmm4, %c[xmm]+64(%%r15)\n\t"
+        "movdqa %%xmm5, %c[xmm]+80(%%r15)\n\t"
+        "movdqa %%xmm6, %c[xmm]+96(%%r15)\n\t"
+        "movdqa %%xmm7, %c[xmm]+112(%%r15)\n\t"
+        "stmxcsr %c[mxcsr_at](%%r15)\n\t"
         "ldmxcsr %[mxcsr]\n\t"
         "cld\n\t"
         "add $8, %%rsp\n\t"
@@ -136,5 +138,6 @@ __attribute__((naked)) void tc_fault_landing(void)
         "pop %%rbp\n\t"
         "ret\n\t"
         :
-        : [fpu] "i"(offsetof(struct vcpu, fpu_state)), [mxcsr] "m"(host_mxcsr));
+        : [xmm] "i"(offsetof(struct vcpu, fpu_state) + FXSAVE_XMM0),
+          [mxcsr_at] "i"(offsetof(struct vcpu, fpu_state) + FXSAVE_MXCSR), [mxcsr] "m"(host_mxcsr));
 }

@@ -119,6 +119,11 @@ struct vcpu {
     uint8_t fpu_state[512] __attribute__((aligned(16)));
 };
 
+/* Offsets in an FXSAVE image (SDM vol. 1, table 10-2). */
+#define FXSAVE_MXCSR     24
+#define FXSAVE_MXCSR_MSK 28
+#define FXSAVE_XMM0      160
+
 #define VCPU_OFFSET(field) ((int32_t)offsetof(struct vcpu, field))
 
 /* The guest arithmetic flags and DF, which live in host RFLAGS while
