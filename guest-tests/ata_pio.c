@@ -339,26 +339,12 @@ static void test_polled_writes(void)
     CHECK_EQ(mismatches(sector_buf + 5 * 256, 104, 1, false), 0, "sector 104 unchanged");
 }
 
-static void pic_init(void)
-{
-    outb(0x20, 0x11);
-    outb(0x21, 0x20);
-    outb(0x21, 0x04);
-    outb(0x21, 0x01);
-    outb(0xA0, 0x11);
-    outb(0xA1, 0x28);
-    outb(0xA1, 0x02);
-    outb(0xA1, 0x01);
-    outb(0x21, 0xFB); /* only the cascade */
-    outb(0xA1, 0xBF); /* IRQ 14 */
-}
-
 static void test_interrupts(void)
 {
     unsigned base;
     bool ok = true;
 
-    pic_init();
+    rt_pic_init(0xFB, 0xBF); /* only the cascade and IRQ 14 */
     rt_set_handler(0x2E, ide_irq_handler);
     outb(ATA_CONTROL, 0); /* nIEN clear: INTRQ reaches IRQ 14 */
     sti();

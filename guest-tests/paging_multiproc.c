@@ -976,14 +976,9 @@ static void user_exception_handler(struct rt_frame *f)
     kill(f, f->vector, f->error_code, "");
 }
 
-#define PIC1_CMD  0x20
-#define PIC1_DATA 0x21
-#define PIC2_CMD  0xA0
-#define PIC2_DATA 0xA1
-#define PIC_EOI   0x20
-#define PIT_CH0   0x40
-#define PIT_CMD   0x43
-#define PIT_1MS   1193 /* 1193182 Hz / 1000 */
+#define PIT_CH0 0x40
+#define PIT_CMD 0x43
+#define PIT_1MS 1193 /* 1193182 Hz / 1000 */
 
 static void timer_handler(struct rt_frame *f)
 {
@@ -1009,16 +1004,7 @@ static void spurious_handler(struct rt_frame *f)
 
 static void pic_pit_init(void)
 {
-    outb(PIC1_CMD, 0x11);  /* ICW1: edge, cascade, ICW4 */
-    outb(PIC1_DATA, 0x20); /* ICW2: IRQ0-7 at vectors 0x20-0x27 */
-    outb(PIC1_DATA, 0x04); /* ICW3: slave on IRQ2 */
-    outb(PIC1_DATA, 0x01); /* ICW4: 8086 mode */
-    outb(PIC2_CMD, 0x11);
-    outb(PIC2_DATA, 0x28);
-    outb(PIC2_DATA, 0x02);
-    outb(PIC2_DATA, 0x01);
-    outb(PIC1_DATA, 0xFF);
-    outb(PIC2_DATA, 0xFF);
+    rt_pic_init(0xFF, 0xFF);
     outb(PIT_CMD, 0x34); /* channel 0, lobyte/hibyte, mode 2, binary */
     outb(PIT_CH0, PIT_1MS & 0xFF);
     outb(PIT_CH0, PIT_1MS >> 8);

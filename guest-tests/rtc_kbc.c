@@ -25,12 +25,6 @@
  */
 #include "rt.h"
 
-#define PIC1_CMD  0x20
-#define PIC1_DATA 0x21
-#define PIC2_CMD  0xA0
-#define PIC2_DATA 0xA1
-#define PIC_EOI   0x20
-
 #define CMOS_INDEX 0x70
 #define CMOS_DATA  0x71
 #define RTC_A      0x0A
@@ -230,20 +224,6 @@ static void rtc_handler(struct rt_frame *f)
     outb(PIC1_CMD, PIC_EOI);
 }
 
-static void pic_init(void)
-{
-    outb(PIC1_CMD, 0x11);
-    outb(PIC1_DATA, 0x20);
-    outb(PIC1_DATA, 0x04);
-    outb(PIC1_DATA, 0x01);
-    outb(PIC2_CMD, 0x11);
-    outb(PIC2_DATA, 0x28);
-    outb(PIC2_DATA, 0x02);
-    outb(PIC2_DATA, 0x01);
-    outb(PIC1_DATA, 0xFF);
-    outb(PIC2_DATA, 0xFF);
-}
-
 static void test_periodic_interrupt(void)
 {
     rt_set_handler(0x28, rtc_handler);
@@ -270,7 +250,7 @@ static void test_periodic_interrupt(void)
      * periods. (PIE off and the PIC initialised again first:
      * an edge latched since the cli would otherwise add an interrupt.) */
     cmos_write(RTC_B, 0x02);
-    pic_init();
+    rt_pic_init(0xFF, 0xFF);
     outb(PIC1_DATA, 0xFB);
     outb(PIC2_DATA, 0xFE);
     cmos_read(RTC_C);
@@ -456,7 +436,7 @@ static void test_kbc_interrupts(void)
 {
     rt_set_handler(0x21, kbc_handler);
     rt_set_handler(0x2C, kbc_handler);
-    pic_init(); /* forget IRQ 1 edges latched while it was masked */
+    rt_pic_init(0xFF, 0xFF); /* forget IRQ 1 edges latched while it was masked */
 
     /* IRQ 1: the keyboard's echo. */
     kbc_command(0x60);
@@ -493,7 +473,7 @@ static void test_kbc_interrupts(void)
 int main(const struct multiboot_info *mbi)
 {
     (void)mbi;
-    pic_init();
+    rt_pic_init(0xFF, 0xFF);
     test_cmos_ram();
     test_date();
     test_periodic_interrupt();

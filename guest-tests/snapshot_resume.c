@@ -14,10 +14,6 @@
 #include "paging.h"
 #include "rt.h"
 
-#define PIC1_CMD        0x20
-#define PIC1_DATA       0x21
-#define PIC2_CMD        0xA0
-#define PIC2_DATA       0xA1
 #define PIT_CH0         0x40
 #define PIT_CMD         0x43
 #define PIT_1MS         1193
@@ -33,17 +29,6 @@ static void timer_handler(struct rt_frame *f)
     (void)f;
     ticks++;
     outb(PIC1_CMD, 0x20);
-}
-
-static void pic_init(void)
-{
-    static const uint8_t init[][2] = {
-        {PIC1_CMD, 0x11},  {PIC1_DATA, 0x20}, {PIC1_DATA, 0x04}, {PIC1_DATA, 0x01},
-        {PIC2_CMD, 0x11},  {PIC2_DATA, 0x28}, {PIC2_DATA, 0x02}, {PIC2_DATA, 0x01},
-        {PIC1_DATA, 0xFE}, {PIC2_DATA, 0xFF},
-    };
-    for (unsigned i = 0; i < sizeof(init) / sizeof(init[0]); i++)
-        outb(init[i][0], init[i][1]);
 }
 
 /* A deterministic mix over the work area (xorshift and FNV-1a). */
@@ -88,7 +73,7 @@ int main(const struct multiboot_info *mbi)
     uint32_t *pd = pg_new_identity(PG_IDENTITY_BYTES, PG_P | PG_RW);
     pg_enable(pd);
     rt_set_handler(0x20, timer_handler);
-    pic_init();
+    rt_pic_init(0xFE, 0xFF);
     outb(PIT_CMD, 0x34); /* channel 0, lobyte/hibyte, mode 2 */
     outb(PIT_CH0, PIT_1MS & 0xFF);
     outb(PIT_CH0, PIT_1MS >> 8);

@@ -13,13 +13,8 @@
  */
 #include "rt.h"
 
-#define PIC1_CMD  0x20
-#define PIC1_DATA 0x21
-#define PIC2_CMD  0xA0
-#define PIC2_DATA 0xA1
-#define OCW3_IRR  0x0A
-#define OCW3_ISR  0x0B
-#define PIC_EOI   0x20
+#define OCW3_IRR 0x0A
+#define OCW3_ISR 0x0B
 
 #define PIT_CH0 0x40
 #define PIT_CH2 0x42
@@ -48,20 +43,6 @@ static void timer_handler(struct rt_frame *f)
         isr_after_eoi = inb(PIC1_CMD); /* OCW3 still selects the ISR */
         outb(PIC1_CMD, OCW3_IRR);
     }
-}
-
-static void pic_init(void)
-{
-    outb(PIC1_CMD, 0x11);  /* ICW1: edge, cascade, ICW4 needed */
-    outb(PIC1_DATA, 0x20); /* ICW2: vectors 0x20-0x27 */
-    outb(PIC1_DATA, 0x04); /* ICW3: slave on IRQ2 */
-    outb(PIC1_DATA, 0x01); /* ICW4: 8086 mode, normal EOI */
-    outb(PIC2_CMD, 0x11);
-    outb(PIC2_DATA, 0x28); /* vectors 0x28-0x2f */
-    outb(PIC2_DATA, 0x02); /* cascade identity 2 */
-    outb(PIC2_DATA, 0x01);
-    outb(PIC1_DATA, 0xFF); /* everything masked for now */
-    outb(PIC2_DATA, 0xFF);
 }
 
 static uint8_t read_irr(void)
@@ -209,7 +190,7 @@ static void test_channel2(void)
 int main(const struct multiboot_info *mbi)
 {
     (void)mbi;
-    pic_init();
+    rt_pic_init(0xFF, 0xFF); /* everything masked for now */
     rt_set_handler(0x20, timer_handler);
 
     test_pic_registers();

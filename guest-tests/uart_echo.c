@@ -25,11 +25,7 @@
 #define MCR  4
 #define LSR  5
 
-#define PIC1_CMD  0x20
-#define PIC1_DATA 0x21
-#define PIC2_CMD  0xA0
-#define PIC2_DATA 0xA1
-#define COM1_IRQ  4
+#define COM1_IRQ 4
 
 #define HALT_LIMIT 100000u /* a broken model fails, never hangs */
 
@@ -56,20 +52,6 @@ static void com1_handler(struct rt_frame *f)
     outb(PIC1_CMD, 0x20);
 }
 
-static void pic_init(void)
-{
-    outb(PIC1_CMD, 0x11);
-    outb(PIC1_DATA, 0x20);
-    outb(PIC1_DATA, 0x04);
-    outb(PIC1_DATA, 0x01);
-    outb(PIC2_CMD, 0x11);
-    outb(PIC2_DATA, 0x28);
-    outb(PIC2_DATA, 0x02);
-    outb(PIC2_DATA, 0x01);
-    outb(PIC1_DATA, (uint8_t) ~(1u << COM1_IRQ));
-    outb(PIC2_DATA, 0xFF);
-}
-
 /* Waits in HLT for the next received byte; -1 if none comes. */
 static int next_byte(void)
 {
@@ -88,7 +70,7 @@ static int next_byte(void)
 int main(const struct multiboot_info *mbi)
 {
     (void)mbi;
-    pic_init();
+    rt_pic_init((uint8_t) ~(1u << COM1_IRQ), 0xFF);
     rt_set_handler(0x20 + COM1_IRQ, com1_handler);
     /* The runtime set 115200 8N1 and the FIFOs; Linux's choices on top,
      * without clearing the FIFO again. */

@@ -55,13 +55,8 @@
 #define MCR_OUT2 0x08
 #define MCR_LOOP 0x10
 
-#define PIC1_CMD  0x20
-#define PIC1_DATA 0x21
-#define PIC2_CMD  0xA0
-#define PIC2_DATA 0xA1
-#define PIC_EOI   0x20
-#define COM1_IRQ  4
-#define COM1_VEC  (0x20 + COM1_IRQ)
+#define COM1_IRQ 4
+#define COM1_VEC (0x20 + COM1_IRQ)
 
 #define POLL_LIMIT 50000000u /* bounds every wait: a broken model fails, never hangs */
 #define MAX_IIRS   16
@@ -111,20 +106,6 @@ static void com1_handler(struct rt_frame *f)
         }
     }
     outb(PIC1_CMD, PIC_EOI);
-}
-
-static void pic_init(void)
-{
-    outb(PIC1_CMD, 0x11);
-    outb(PIC1_DATA, 0x20);
-    outb(PIC1_DATA, 0x04);
-    outb(PIC1_DATA, 0x01);
-    outb(PIC2_CMD, 0x11);
-    outb(PIC2_DATA, 0x28);
-    outb(PIC2_DATA, 0x02);
-    outb(PIC2_DATA, 0x01);
-    outb(PIC1_DATA, (uint8_t) ~(1u << COM1_IRQ)); /* only IRQ 4 */
-    outb(PIC2_DATA, 0xFF);
 }
 
 static void set_divisor(uint16_t divisor)
@@ -322,7 +303,7 @@ static void test_receive_interrupts(void)
 int main(const struct multiboot_info *mbi)
 {
     (void)mbi;
-    pic_init();
+    rt_pic_init((uint8_t) ~(1u << COM1_IRQ), 0xFF); /* only IRQ 4 */
     rt_set_handler(COM1_VEC, com1_handler);
 
     test_probe();

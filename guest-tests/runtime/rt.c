@@ -279,3 +279,15 @@ void rt_entry(void)
     rt_verbose = rt_cmdline_has_word("verbose");
     rt_exit(main(mbi));
 }
+
+void rt_pic_init(uint8_t master_mask, uint8_t slave_mask)
+{
+    static const uint8_t icw[][2] = {
+        {PIC1_CMD, 0x11}, {PIC1_DATA, 0x20}, {PIC1_DATA, 0x04}, {PIC1_DATA, 0x01},
+        {PIC2_CMD, 0x11}, {PIC2_DATA, 0x28}, {PIC2_DATA, 0x02}, {PIC2_DATA, 0x01},
+    };
+    for (unsigned i = 0; i < sizeof(icw) / sizeof(icw[0]); i++)
+        outb(icw[i][0], icw[i][1]);
+    outb(PIC1_DATA, master_mask);
+    outb(PIC2_DATA, slave_mask);
+}

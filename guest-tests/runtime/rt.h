@@ -218,6 +218,19 @@ static inline uint32_t inl(uint16_t port)
     return v;
 }
 
+/* The 8259A pair at the PC's ports. */
+#define PIC1_CMD  0x20
+#define PIC1_DATA 0x21
+#define PIC2_CMD  0xA0
+#define PIC2_DATA 0xA1
+#define PIC_EOI   0x20 /* OCW2: non-specific end of interrupt */
+
+/* Initializes both 8259As for protected mode as a PC BIOS's successor
+ * does (ICW1-4: edge triggered, cascaded on IRQ 2, IRQ 0-7 at vectors
+ * 0x20-0x27 and IRQ 8-15 at 0x28-0x2F, 8086 mode), then masks them
+ * (OCW1: a set bit masks that IRQ). */
+void rt_pic_init(uint8_t master_mask, uint8_t slave_mask);
+
 #define RT_DEFINE_CR(n)                                   \
     static inline uint32_t read_cr##n(void)               \
     {                                                     \
