@@ -383,7 +383,7 @@ static void timer_sync(struct lapic *l, uint64_t now)
     if (!l->timer_running)
         return;
     expiry = timer_expiry(l);
-    if (now < expiry)
+    if ((int64_t)(now - expiry) < 0) /* the start may have wrapped (snap_get_origin) */
         return;
     if (timer_periodic(l)) {
         period = expiry - l->timer_start_ns;
@@ -435,7 +435,10 @@ uint64_t lapic_next_deadline(const struct lapic *l)
 {
     if (!l->timer_running || !lapic_software_enabled(l) || (l->lvt[LVT_TIMER] & LVT_MASKED))
         return UINT64_MAX;
-    return timer_expiry(l);
+    uint64_t expiry = timer_expiry(l), now = lapic_now(l);
+    /* A loaded start may lie before the clock's zero (wrapped around): an
+     * expiry past is due now, even one that wrapped too. */
+    return (int64_t)(expiry - now) < 0 ? now : expiry;
 }
 
 uint64_t lapic_missed_ticks(const struct lapic *l)
@@ -685,6 +688,6 @@ bool lapic_load(struct lapic *l, struct snap_section *s)
     l->timer_divide = snap_get_u32(s);
     snap_check(s, !(l->timer_divide & ~0xBu), "a timer divide value out of range");
     l->timer_running = snap_get_bool(s);
-    l->timer_start_ns = snap_get_time(s, lapic_now(l));
+    l->timer_start_ns = snap_get_origin(s, lapic_now(l)); /* may wrap: see there */
     return !s->bad;
 }

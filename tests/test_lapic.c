@@ -477,12 +477,12 @@ static void test_timer_masked_and_divide(void **state)
     assert_int_equal(rd(rig, TIMER_CURRENT), 250);
 }
 
-/* Save → a fresh local APIC whose clock reads an hour later → load: the
- * registers, IRR/ISR/TMR, and a periodic timer that fires as many times
- * at the same offsets as the original's. */
-static void test_save_restore(void **state)
+/* Save → a fresh local APIC whose clock reads load_now (0: an hour
+ * later) → load: the registers, IRR/ISR/TMR, and a periodic timer that
+ * fires as many times at the same offsets as the original's. */
+static void check_save_restore(struct rig *a, uint64_t load_now)
 {
-    struct rig *a = *state, b;
+    struct rig b;
     struct popek_error e;
 
     wr(a, SVR, 0x1FF);
@@ -501,7 +501,7 @@ static void test_save_restore(void **state)
     struct snap_writer *w = rig_snap_begin("lapic", LAPIC_STATE_VERSION);
     lapic_save(a->lapic, w);
     struct snap_rig snap = rig_snap_finish(w);
-    b = (struct rig){.now_ns = a->now_ns + 3600ull * 1000000000ull};
+    b = (struct rig){.now_ns = load_now ? load_now : a->now_ns + 3600ull * 1000000000ull};
     b.bus = mmio_bus_create();
     b.lapic = lapic_create(b.bus, fake_clock, &b, record_eoi, &b, &e);
     assert_non_null(b.lapic);
@@ -538,6 +538,19 @@ static void test_save_restore(void **state)
     mmio_bus_destroy(b.bus);
 }
 
+static void test_save_restore(void **state)
+{
+    check_save_restore(*state, 0);
+}
+
+/* Loaded on a clock that reads 100 us, less than the timer had run (its
+ * start lies before the new clock's zero): the same count and the same
+ * interrupts all the same, not a timer restarted at the clock's zero. */
+static void test_save_restore_early_clock(void **state)
+{
+    check_save_restore(*state, 100000);
+}
+
 /* Corrupt sections: too short, a TPR above 0xFF, LVT bits that do not exist. */
 static void test_load_corrupt(void **state)
 {
@@ -571,6 +584,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_timer_periodic, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_timer_masked_and_divide, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_save_restore, rig_setup, rig_teardown),
+        cmocka_unit_test_setup_teardown(test_save_restore_early_clock, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_load_corrupt, rig_setup, rig_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
