@@ -664,12 +664,18 @@ void lapic_save(const struct lapic *l, struct snap_writer *w)
 
 bool lapic_load(struct lapic *l, struct snap_section *s)
 {
+    /* Only values the register writes can leave. */
     l->id = snap_get_u32(s);
+    snap_check(s, !(l->id & ~0xFF000000u), "APIC ID bits that do not exist");
     l->tpr = snap_get_u32(s);
     snap_check(s, l->tpr <= 0xFF, "a TPR out of range");
     l->ldr = snap_get_u32(s);
+    snap_check(s, !(l->ldr & ~0xFF000000u), "LDR bits that do not exist");
     l->dfr = snap_get_u32(s);
+    snap_check(s, (l->dfr & ~0xF0000000u) == DFR_RESERVED_ONES,
+               "a DFR whose reserved bits are not all ones");
     l->svr = snap_get_u32(s);
+    snap_check(s, !(l->svr & ~SVR_WRITABLE), "SVR bits that do not exist");
     for (unsigned i = 0; i < 8; i++) {
         l->isr[i] = snap_get_u32(s);
         l->tmr[i] = snap_get_u32(s);

@@ -551,13 +551,48 @@ static void test_save_restore_early_clock(void **state)
     check_save_restore(*state, 100000);
 }
 
-/* Corrupt sections: too short, a TPR above 0xFF, LVT bits that do not exist. */
+/* The section of a saved local APIC (at most 256 bytes) into out. */
+static size_t saved_lapic(struct rig *rig, uint8_t *out)
+{
+    struct snap_section_info info;
+    struct snap_writer *w = rig_snap_begin("lapic", LAPIC_STATE_VERSION);
+
+    lapic_save(rig->lapic, w);
+    struct snap_rig snap = rig_snap_finish(w);
+    assert_true(snap_reader_section_info(snap.reader, 0, &info));
+    assert_true(info.size <= 256);
+    memcpy(out, info.data, info.size);
+    rig_snap_free(&snap);
+    return info.size;
+}
+
+/* The section good with the u32 at at replaced: refused with why in the
+ * message. */
+static void expect_u32_refused(struct rig *rig, const uint8_t *good, size_t size, size_t at,
+                               uint32_t value, const char *why)
+{
+    struct snap_section s;
+    uint8_t bytes[256];
+
+    assert_true(at + 4 <= size);
+    memcpy(bytes, good, size);
+    for (unsigned i = 0; i < 4; i++)
+        bytes[at + i] = (uint8_t)(value >> (8 * i));
+    struct snap_rig snap = rig_snap_raw("lapic", LAPIC_STATE_VERSION, bytes, size);
+    rig_snap_open(&snap, "lapic", LAPIC_STATE_VERSION, &s);
+    rig_snap_expect_refused(&snap, &s, lapic_load(rig->lapic, &s));
+    assert_non_null(strstr(snap.err.message, why));
+}
+
+/* Corrupt sections: too short, a TPR above 0xFF, values of ID, LDR, DFR,
+ * SVR and an LVT entry that no register write leaves. */
 static void test_load_corrupt(void **state)
 {
     struct rig *rig = *state;
-    uint8_t bytes[256] = {0};
+    uint8_t bytes[256] = {0}, good[256];
     struct snap_section s;
 
+    size_t size = saved_lapic(rig, good); /* (a load refused leaves junk) */
     struct snap_rig snap = rig_snap_raw("lapic", LAPIC_STATE_VERSION, bytes, 100);
     rig_snap_open(&snap, "lapic", LAPIC_STATE_VERSION, &s);
     rig_snap_expect_refused(&snap, &s, lapic_load(rig->lapic, &s));
@@ -566,6 +601,15 @@ static void test_load_corrupt(void **state)
     rig_snap_open(&snap, "lapic", LAPIC_STATE_VERSION, &s);
     rig_snap_expect_refused(&snap, &s, lapic_load(rig->lapic, &s));
     assert_non_null(strstr(snap.err.message, "TPR"));
+
+    /* Offsets: ID 0, TPR 4, LDR 8, DFR 12, SVR 16, ISR/TMR/IRR, ESR, the
+     * pending ESR, ICR, then the LVT from 132 (the timer first). */
+    expect_u32_refused(rig, good, size, 0, 0x01000001, "APIC ID");
+    expect_u32_refused(rig, good, size, 8, 0x00000080, "LDR");
+    expect_u32_refused(rig, good, size, 12, 0xF0000000, "DFR");
+    expect_u32_refused(rig, good, size, 12, 0xFFFFFFFE, "DFR");
+    expect_u32_refused(rig, good, size, 16, 0x000010FF, "SVR");
+    expect_u32_refused(rig, good, size, 132, 0x80000040, "LVT");
 }
 
 int main(void)
