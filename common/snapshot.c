@@ -657,11 +657,17 @@ uint64_t snap_get_time(struct snap_section *s, uint64_t now)
 
     if (delta == INT64_MAX)
         return UINT64_MAX;
-    /* A time before the clock's zero cannot be expressed: it is long past
-     * for every purpose, so it becomes 0. */
+    /* A time before the clock's zero (now + delta < 0) cannot be
+     * expressed; as a deadline it is long past, so it becomes 0. (A start
+     * point measured from is not: see snap_get_origin.) */
     if (delta < 0 && (uint64_t) - (delta + 1) >= now)
         return 0;
     return now + (uint64_t)delta;
+}
+
+uint64_t snap_get_origin(struct snap_section *s, uint64_t now)
+{
+    return now + (uint64_t)snap_get_i64(s);
 }
 
 bool snap_fail(const struct snap_section *s, struct popek_error *err, const char *fmt, ...)

@@ -147,8 +147,15 @@ const uint8_t *snap_get_span(struct snap_section *s, size_t n);
 /* A string written by snap_put_string into out (size bytes with the NUL);
  * too long marks the section bad. */
 void snap_get_string(struct snap_section *s, char *out, size_t size);
-/* The inverse of snap_put_time, against the clock now. */
+/* The inverse of snap_put_time, against the clock now, for a deadline: a
+ * time before the clock's zero becomes 0 (long past). */
 uint64_t snap_get_time(struct snap_section *s, uint64_t now);
+/* The inverse of snap_put_time for an origin that times are measured from
+ * (now - origin, origin + k): now + the saved distance, wrapping around
+ * below the clock's zero, so the distances stay right however long before
+ * the load clock's zero the origin was. Its users compare times only as
+ * distances ((int64_t)(a - b) < 0), never a < b. Not for UINT64_MAX. */
+uint64_t snap_get_origin(struct snap_section *s, uint64_t now);
 
 /* The owner's validation: when ok is false the section is marked bad with
  * what (the first reason is kept), reported as a corrupt file. Returns ok. */

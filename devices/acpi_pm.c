@@ -81,7 +81,11 @@ uint64_t acpi_pm_next_deadline(const struct acpi_pm *pm)
 {
     if (!(pm->en & ACPI_PM1_TMR) || !(pm->cnt & ACPI_PM1_SCI_EN))
         return UINT64_MAX;
-    return pm_tick_ns(pm, ((pm->last_ticks >> TMR_MSB_SHIFT) + 1) << TMR_MSB_SHIFT);
+    uint64_t deadline = pm_tick_ns(pm, ((pm->last_ticks >> TMR_MSB_SHIFT) + 1) << TMR_MSB_SHIFT);
+    uint64_t now = pm->now_ns(pm->clock_ctx);
+    /* A loaded epoch may lie before the clock's zero (wrapped around): a
+     * deadline past is due now, even one that wrapped too. */
+    return (int64_t)(deadline - now) < 0 ? now : deadline;
 }
 
 void acpi_pm_press_power_button(struct acpi_pm *pm)
@@ -263,7 +267,7 @@ bool acpi_pm_load(struct acpi_pm *pm, struct snap_section *s)
     pm->sts = snap_get_u16(s);
     pm->en = snap_get_u16(s);
     pm->cnt = snap_get_u16(s);
-    pm->epoch_ns = snap_get_time(s, pm->now_ns(pm->clock_ctx));
+    pm->epoch_ns = snap_get_origin(s, pm->now_ns(pm->clock_ctx)); /* may wrap: see there */
     pm->last_ticks = snap_get_u64(s);
     pm->sci = snap_get_bool(s);
     return !s->bad;

@@ -1194,8 +1194,22 @@ bool ata_load(struct ata_host *ata, struct snap_section *s)
         ch->len = snap_get_u16(s);
         if (!snap_check(s,
                         ch->block <= ATA_MAX_MULTIPLE && ch->len <= sizeof(ch->buffer) &&
-                            ch->len % ATA_SECTOR_SIZE == 0 && ch->pos <= ch->len &&
-                            (ch->transfer == ATA_XFER_NONE || ch->block > 0),
+                            ch->len % ATA_SECTOR_SIZE == 0 && ch->pos <= ch->len,
+                        "a transfer out of range"))
+            return false;
+        /* A pending transfer holds what the commands set up: the block
+         * under way is min(remaining, block) sectors and not yet all moved
+         * (the data port accounts len / 512 sectors per block and would
+         * write past the image, or wrap remaining, otherwise); data out is
+         * always to the media; IDENTIFY's page is one block of one sector. */
+        if (ch->transfer != ATA_XFER_NONE &&
+            !snap_check(s,
+                        ch->block > 0 && ch->remaining > 0 &&
+                            ch->len == (ch->remaining < ch->block ? ch->remaining : ch->block) *
+                                           ATA_SECTOR_SIZE &&
+                            ch->pos < ch->len &&
+                            (ch->from_media ||
+                             (ch->transfer == ATA_XFER_IN && ch->remaining == 1 && ch->block == 1)),
                         "a transfer out of range"))
             return false;
         snap_get_bytes(s, ch->buffer, ch->len);

@@ -383,7 +383,7 @@ static void timer_sync(struct lapic *l, uint64_t now)
     if (!l->timer_running)
         return;
     expiry = timer_expiry(l);
-    if (now < expiry)
+    if ((int64_t)(now - expiry) < 0) /* the start may have wrapped (snap_get_origin) */
         return;
     if (timer_periodic(l)) {
         period = expiry - l->timer_start_ns;
@@ -435,7 +435,10 @@ uint64_t lapic_next_deadline(const struct lapic *l)
 {
     if (!l->timer_running || !lapic_software_enabled(l) || (l->lvt[LVT_TIMER] & LVT_MASKED))
         return UINT64_MAX;
-    return timer_expiry(l);
+    uint64_t expiry = timer_expiry(l), now = lapic_now(l);
+    /* A loaded start may lie before the clock's zero (wrapped around): an
+     * expiry past is due now, even one that wrapped too. */
+    return (int64_t)(expiry - now) < 0 ? now : expiry;
 }
 
 uint64_t lapic_missed_ticks(const struct lapic *l)
@@ -661,12 +664,18 @@ void lapic_save(const struct lapic *l, struct snap_writer *w)
 
 bool lapic_load(struct lapic *l, struct snap_section *s)
 {
+    /* Only values the register writes can leave. */
     l->id = snap_get_u32(s);
+    snap_check(s, !(l->id & ~0xFF000000u), "APIC ID bits that do not exist");
     l->tpr = snap_get_u32(s);
     snap_check(s, l->tpr <= 0xFF, "a TPR out of range");
     l->ldr = snap_get_u32(s);
+    snap_check(s, !(l->ldr & ~0xFF000000u), "LDR bits that do not exist");
     l->dfr = snap_get_u32(s);
+    snap_check(s, (l->dfr & ~0xF0000000u) == DFR_RESERVED_ONES,
+               "a DFR whose reserved bits are not all ones");
     l->svr = snap_get_u32(s);
+    snap_check(s, !(l->svr & ~SVR_WRITABLE), "SVR bits that do not exist");
     for (unsigned i = 0; i < 8; i++) {
         l->isr[i] = snap_get_u32(s);
         l->tmr[i] = snap_get_u32(s);
@@ -685,6 +694,6 @@ bool lapic_load(struct lapic *l, struct snap_section *s)
     l->timer_divide = snap_get_u32(s);
     snap_check(s, !(l->timer_divide & ~0xBu), "a timer divide value out of range");
     l->timer_running = snap_get_bool(s);
-    l->timer_start_ns = snap_get_time(s, lapic_now(l));
+    l->timer_start_ns = snap_get_origin(s, lapic_now(l)); /* may wrap: see there */
     return !s->bad;
 }

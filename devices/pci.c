@@ -150,22 +150,27 @@ struct pci_function *pci_add_function(struct pci_bus *bus, unsigned devfn,
     return fn;
 }
 
+/* Replaces the whole configuration space, telling the owner when where
+ * the function decodes may have changed. */
+static void pci_config_replace(struct pci_function *fn, const uint8_t *config)
+{
+    bool mapping_changed = false;
+
+    for (unsigned at = 0; at < PCI_CONFIG_SPACE_SIZE; at++) {
+        if (fn->config[at] != config[at] && pci_is_mapping_byte(at))
+            mapping_changed = true;
+    }
+    memcpy(fn->config, config, sizeof(fn->config));
+    if (mapping_changed && fn->changed)
+        fn->changed(fn->opaque, fn);
+}
+
 void pci_bus_reset(struct pci_bus *bus)
 {
     bus->config_address = 0;
     for (unsigned devfn = 0; devfn < PCI_NUM_DEVFN; devfn++) {
-        struct pci_function *fn = bus->functions[devfn];
-        bool mapping_changed = false;
-
-        if (!fn)
-            continue;
-        for (unsigned at = 0; at < PCI_CONFIG_SPACE_SIZE; at++) {
-            if (fn->config[at] != fn->reset_config[at] && pci_is_mapping_byte(at))
-                mapping_changed = true;
-        }
-        memcpy(fn->config, fn->reset_config, sizeof(fn->config));
-        if (mapping_changed && fn->changed)
-            fn->changed(fn->opaque, fn);
+        if (bus->functions[devfn])
+            pci_config_replace(bus->functions[devfn], bus->functions[devfn]->reset_config);
     }
 }
 
@@ -290,7 +295,9 @@ void pci_bus_save(const struct pci_bus *bus, struct snap_writer *w)
 
 bool pci_bus_load(struct pci_bus *bus, struct snap_section *s)
 {
+    const uint8_t *configs[PCI_NUM_DEVFN] = {NULL};
     unsigned count = 0;
+    int last = -1;
 
     bus->config_address = snap_get_u32(s);
     snap_check(s, !(bus->config_address & ~CONFIG_ADDRESS_MASK),
@@ -303,18 +310,30 @@ bool pci_bus_load(struct pci_bus *bus, struct snap_section *s)
         unsigned devfn = snap_get_u8(s);
         struct pci_function *fn = bus->functions[devfn];
         const uint8_t *config = snap_get_span(s, PCI_CONFIG_SPACE_SIZE);
-        if (!snap_check(s, fn != NULL, "a PCI function this machine does not have") || !config ||
+        /* In increasing devfn, as saved: each function once. */
+        if (!snap_check(s, (int)devfn > last, "PCI functions out of order") ||
+            !snap_check(s, fn != NULL, "a PCI function this machine does not have") || !config ||
             !snap_check(s, memcmp(config, fn->reset_config, 4) == 0,
                         "a PCI function with another vendor or device ID"))
             return false;
-        bool mapping_changed = false;
+        last = (int)devfn;
+        /* Only bits a guest can write may differ from the reset values:
+         * the rest (header type, a BAR's type and size bits, capability
+         * pointer, ...) are the function's own, not the file's. */
+        bool fixed_same = true;
         for (unsigned at = 0; at < PCI_CONFIG_SPACE_SIZE; at++) {
-            if (fn->config[at] != config[at] && pci_is_mapping_byte(at))
-                mapping_changed = true;
+            if ((config[at] ^ fn->reset_config[at]) & ~fn->writable[at])
+                fixed_same = false;
         }
-        memcpy(fn->config, config, sizeof(fn->config));
-        if (mapping_changed && fn->changed)
-            fn->changed(fn->opaque, fn);
+        if (!snap_check(s, fixed_same, "PCI configuration bits that are read-only changed"))
+            return false;
+        configs[devfn] = config;
     }
-    return !s->bad;
+    if (s->bad)
+        return false;
+    for (unsigned devfn = 0; devfn < PCI_NUM_DEVFN; devfn++) {
+        if (configs[devfn])
+            pci_config_replace(bus->functions[devfn], configs[devfn]);
+    }
+    return true;
 }

@@ -553,7 +553,8 @@ void uart16550_watch_output(struct uart16550 *uart, const char *text)
 
     if (n > UART_WATCH_MAX)
         n = UART_WATCH_MAX;
-    memcpy(uart->watch, text, n);
+    if (n) /* text may be NULL: memcpy's pointers must be valid even for 0 */
+        memcpy(uart->watch, text, n);
     uart->watch_len = n;
     uart->recent_len = 0;
     uart->watch_seen = false;

@@ -43,6 +43,11 @@ int main(int argc, char **argv)
     }
     while (snap_reader_section_info(r, count, &info))
         count++;
+    if (count == 0) {
+        fprintf(stderr, "snapshot_mutate: %s has no sections to damage\n", argv[1]);
+        snap_reader_close(r);
+        return 2;
+    }
     unsigned victim = next_random() % count;
     struct snap_writer *w = snap_writer_create(argv[2], &err);
     if (!w) {

@@ -204,12 +204,12 @@ static void test_sleep(void **state)
     assert_int_equal(rig->slp_typ, 1);
 }
 
-/* Save → a fresh PM device whose clock reads a day later → load: the
+/* Save → a fresh PM device whose clock reads load_now → load: the
  * registers, the timer's count (time stood still in the file) and the
  * next TMR_STS deadline, and the same SCI afterwards. */
-static void test_save_restore(void **state)
+static void check_save_restore(struct rig *a, uint64_t load_now)
 {
-    struct rig *a = *state, b;
+    struct rig b;
     struct popek_error e;
 
     ioport_write(a->bus, PM1_EN, 2, ACPI_PM1_TMR);
@@ -219,7 +219,7 @@ static void test_save_restore(void **state)
     struct snap_writer *w = rig_snap_begin("acpi_pm", ACPI_PM_STATE_VERSION);
     acpi_pm_save(a->pm, w);
     struct snap_rig snap = rig_snap_finish(w);
-    b = (struct rig){.now_ns = a->now_ns + 86400ull * 1000000000ull};
+    b = (struct rig){.now_ns = load_now};
     b.bus = ioport_bus_create();
     b.pic = pic8259_create(b.bus, &e);
     b.irq = irq_router_create(b.pic, &e);
@@ -254,6 +254,22 @@ static void test_save_restore(void **state)
     ioport_bus_destroy(b.bus);
 }
 
+/* Loaded a day later. */
+static void test_save_restore(void **state)
+{
+    struct rig *a = *state;
+
+    check_save_restore(a, tick_ns((1u << 23) - 1000) + 86400ull * 1000000000ull);
+}
+
+/* Loaded on a clock that reads 1 ms, less than the timer had counted
+ * (its epoch lies before the new clock's zero): the same count all the
+ * same, not one that restarted from the clock's zero. */
+static void test_save_restore_early_clock(void **state)
+{
+    check_save_restore(*state, 1000000);
+}
+
 static void test_load_corrupt(void **state)
 {
     struct rig *rig = *state;
@@ -278,6 +294,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_power_button, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_sleep, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_save_restore, rig_setup, rig_teardown),
+        cmocka_unit_test_setup_teardown(test_save_restore_early_clock, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_load_corrupt, rig_setup, rig_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -833,6 +833,102 @@ static void test_load_mismatch_and_corrupt(void **state)
     unlink(second);
 }
 
+/* A copy of the first section of snap (the whole "ata" payload), for a
+ * test to damage; frees snap. */
+static uint8_t *copy_section(struct snap_rig *snap, size_t *size)
+{
+    struct snap_section_info info;
+
+    assert_true(snap_reader_section_info(snap->reader, 0, &info));
+    uint8_t *p = malloc(info.size);
+    assert_non_null(p);
+    memcpy(p, info.data, info.size);
+    *size = info.size;
+    rig_snap_free(snap);
+    return p;
+}
+
+/* Loads a damaged copy of a section: refused as a transfer out of range. */
+static void expect_transfer_refused(struct rig *rig, const uint8_t *bytes, size_t size)
+{
+    struct snap_section s;
+
+    struct snap_rig snap = rig_snap_raw("ata", ATA_STATE_VERSION, bytes, size);
+    rig_snap_open(&snap, "ata", ATA_STATE_VERSION, &s);
+    rig_snap_expect_refused(&snap, &s, ata_load(rig->ata, &s));
+    assert_non_null(strstr(snap.err.message, "a transfer out of range"));
+}
+
+/* A pending transfer whose block does not agree with its counts is
+ * refused: saved in a WRITE SECTORS of the image's last 4 sectors, then
+ * the block made 16 sectors (8192 bytes of buffer), which the data port
+ * would write past the image's end, wrapping remaining. Likewise a block
+ * already all moved, a block of 0, data out from IDENTIFY's page. */
+static void test_load_transfer_inconsistent(void **state)
+{
+    struct rig *rig = *state;
+    size_t size;
+
+    issue_lba(rig, 0x30, SECTORS - 4, 4); /* WRITE SECTORS */
+    assert_int_equal(in8(rig, STATUS), ST_IDLE | ST_DRQ);
+    struct snap_rig snap = save_ata(rig);
+    uint8_t *good = copy_section(&snap, &size);
+    /* From the end: channel 1 (two absent drives and 23 bytes), channel
+     * 0's buffer of one sector, then len, pos, block, remaining, lba,
+     * from_media, transfer. */
+    size_t len_at = size - 25 - 512 - 2, pos_at = len_at - 2, block_at = pos_at - 1;
+    size_t remaining_at = block_at - 4, media_at = remaining_at - 4 - 1;
+    assert_int_equal(good[len_at] | good[len_at + 1] << 8, 512);
+    assert_int_equal(good[block_at], 1);
+    assert_int_equal(good[remaining_at], 4);
+    assert_int_equal(good[media_at], 1);
+    assert_int_equal(good[media_at - 1], 2); /* ATA_XFER_OUT */
+
+    /* The section as saved loads. */
+    struct snap_section s;
+    snap = rig_snap_raw("ata", ATA_STATE_VERSION, good, size);
+    rig_snap_open(&snap, "ata", ATA_STATE_VERSION, &s);
+    assert_true(ata_load(rig->ata, &s));
+    rig_snap_close(&snap, &s);
+
+    /* block 16, len 8192 (the buffer grown to match). */
+    size_t big = size + 8192 - 512;
+    uint8_t *bytes = calloc(1, big);
+    assert_non_null(bytes);
+    memcpy(bytes, good, len_at);
+    bytes[block_at] = 16;
+    bytes[len_at] = 0x00;
+    bytes[len_at + 1] = 0x20;
+    memcpy(bytes + len_at + 2 + 8192, good + size - 25, 25);
+    expect_transfer_refused(rig, bytes, big);
+    free(bytes);
+
+    bytes = malloc(size);
+    assert_non_null(bytes);
+    /* block 16 with the one-sector buffer: still min(4, 16) = 4 sectors. */
+    memcpy(bytes, good, size);
+    bytes[block_at] = 16;
+    expect_transfer_refused(rig, bytes, size);
+    /* pos at the end of the block (it would have moved on). */
+    memcpy(bytes, good, size);
+    bytes[pos_at + 1] = 0x02;
+    expect_transfer_refused(rig, bytes, size);
+    /* block 0. */
+    memcpy(bytes, good, size);
+    bytes[block_at] = 0;
+    expect_transfer_refused(rig, bytes, size);
+    /* No sectors remaining. */
+    memcpy(bytes, good, size);
+    bytes[remaining_at] = 0;
+    expect_transfer_refused(rig, bytes, size);
+    /* Data out not to the media (it would skip the range check). */
+    memcpy(bytes, good, size);
+    bytes[media_at] = 0;
+    expect_transfer_refused(rig, bytes, size);
+    free(bytes);
+    free(good);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -852,6 +948,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_secondary_channel, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_save_restore, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_load_mismatch_and_corrupt, rig_setup, rig_teardown),
+        cmocka_unit_test_setup_teardown(test_load_transfer_inconsistent, rig_setup, rig_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -477,12 +477,12 @@ static void test_timer_masked_and_divide(void **state)
     assert_int_equal(rd(rig, TIMER_CURRENT), 250);
 }
 
-/* Save → a fresh local APIC whose clock reads an hour later → load: the
- * registers, IRR/ISR/TMR, and a periodic timer that fires as many times
- * at the same offsets as the original's. */
-static void test_save_restore(void **state)
+/* Save → a fresh local APIC whose clock reads load_now (0: an hour
+ * later) → load: the registers, IRR/ISR/TMR, and a periodic timer that
+ * fires as many times at the same offsets as the original's. */
+static void check_save_restore(struct rig *a, uint64_t load_now)
 {
-    struct rig *a = *state, b;
+    struct rig b;
     struct popek_error e;
 
     wr(a, SVR, 0x1FF);
@@ -501,7 +501,7 @@ static void test_save_restore(void **state)
     struct snap_writer *w = rig_snap_begin("lapic", LAPIC_STATE_VERSION);
     lapic_save(a->lapic, w);
     struct snap_rig snap = rig_snap_finish(w);
-    b = (struct rig){.now_ns = a->now_ns + 3600ull * 1000000000ull};
+    b = (struct rig){.now_ns = load_now ? load_now : a->now_ns + 3600ull * 1000000000ull};
     b.bus = mmio_bus_create();
     b.lapic = lapic_create(b.bus, fake_clock, &b, record_eoi, &b, &e);
     assert_non_null(b.lapic);
@@ -538,13 +538,61 @@ static void test_save_restore(void **state)
     mmio_bus_destroy(b.bus);
 }
 
-/* Corrupt sections: too short, a TPR above 0xFF, LVT bits that do not exist. */
+static void test_save_restore(void **state)
+{
+    check_save_restore(*state, 0);
+}
+
+/* Loaded on a clock that reads 100 us, less than the timer had run (its
+ * start lies before the new clock's zero): the same count and the same
+ * interrupts all the same, not a timer restarted at the clock's zero. */
+static void test_save_restore_early_clock(void **state)
+{
+    check_save_restore(*state, 100000);
+}
+
+/* The section of a saved local APIC (at most 256 bytes) into out. */
+static size_t saved_lapic(struct rig *rig, uint8_t *out)
+{
+    struct snap_section_info info;
+    struct snap_writer *w = rig_snap_begin("lapic", LAPIC_STATE_VERSION);
+
+    lapic_save(rig->lapic, w);
+    struct snap_rig snap = rig_snap_finish(w);
+    assert_true(snap_reader_section_info(snap.reader, 0, &info));
+    assert_true(info.size <= 256);
+    memcpy(out, info.data, info.size);
+    rig_snap_free(&snap);
+    return info.size;
+}
+
+/* The section good with the u32 at at replaced: refused with why in the
+ * message. */
+static void expect_u32_refused(struct rig *rig, const uint8_t *good, size_t size, size_t at,
+                               uint32_t value, const char *why)
+{
+    struct snap_section s;
+    uint8_t bytes[256];
+
+    assert_true(at + 4 <= size);
+    memcpy(bytes, good, size);
+    for (unsigned i = 0; i < 4; i++)
+        bytes[at + i] = (uint8_t)(value >> (8 * i));
+    struct snap_rig snap = rig_snap_raw("lapic", LAPIC_STATE_VERSION, bytes, size);
+    rig_snap_open(&snap, "lapic", LAPIC_STATE_VERSION, &s);
+    rig_snap_expect_refused(&snap, &s, lapic_load(rig->lapic, &s));
+    assert_non_null(strstr(snap.err.message, why));
+}
+
+/* Corrupt sections: too short, a TPR above 0xFF, values of ID, LDR, DFR,
+ * SVR and an LVT entry that no register write leaves. */
 static void test_load_corrupt(void **state)
 {
     struct rig *rig = *state;
-    uint8_t bytes[256] = {0};
+    uint8_t bytes[256] = {0}, good[256];
     struct snap_section s;
 
+    size_t size = saved_lapic(rig, good); /* (a load refused leaves junk) */
     struct snap_rig snap = rig_snap_raw("lapic", LAPIC_STATE_VERSION, bytes, 100);
     rig_snap_open(&snap, "lapic", LAPIC_STATE_VERSION, &s);
     rig_snap_expect_refused(&snap, &s, lapic_load(rig->lapic, &s));
@@ -553,6 +601,15 @@ static void test_load_corrupt(void **state)
     rig_snap_open(&snap, "lapic", LAPIC_STATE_VERSION, &s);
     rig_snap_expect_refused(&snap, &s, lapic_load(rig->lapic, &s));
     assert_non_null(strstr(snap.err.message, "TPR"));
+
+    /* Offsets: ID 0, TPR 4, LDR 8, DFR 12, SVR 16, ISR/TMR/IRR, ESR, the
+     * pending ESR, ICR, then the LVT from 132 (the timer first). */
+    expect_u32_refused(rig, good, size, 0, 0x01000001, "APIC ID");
+    expect_u32_refused(rig, good, size, 8, 0x00000080, "LDR");
+    expect_u32_refused(rig, good, size, 12, 0xF0000000, "DFR");
+    expect_u32_refused(rig, good, size, 12, 0xFFFFFFFE, "DFR");
+    expect_u32_refused(rig, good, size, 16, 0x000010FF, "SVR");
+    expect_u32_refused(rig, good, size, 132, 0x80000040, "LVT");
 }
 
 int main(void)
@@ -571,6 +628,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_timer_periodic, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_timer_masked_and_divide, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_save_restore, rig_setup, rig_teardown),
+        cmocka_unit_test_setup_teardown(test_save_restore_early_clock, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_load_corrupt, rig_setup, rig_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -406,6 +406,113 @@ static void test_load_corrupt(void **state)
     chipset_destroy(cs);
 }
 
+/* The rig's bus saved, as the section's payload (config_address, count,
+ * then devfn and 256 bytes per function). */
+static uint8_t *saved_bus(struct rig *rig, size_t *size)
+{
+    struct snap_section_info info;
+    struct snap_writer *w = rig_snap_begin("pci", PCI_STATE_VERSION);
+
+    pci_bus_save(rig->pci, w);
+    struct snap_rig snap = rig_snap_finish(w);
+    assert_true(snap_reader_section_info(snap.reader, 0, &info));
+    uint8_t *p = malloc(info.size);
+    assert_non_null(p);
+    memcpy(p, info.data, info.size);
+    *size = info.size;
+    rig_snap_free(&snap);
+    return p;
+}
+
+static void expect_pci_refused(struct rig *rig, const uint8_t *bytes, size_t size, const char *why)
+{
+    struct snap_section s;
+    struct snap_rig snap = rig_snap_raw("pci", PCI_STATE_VERSION, bytes, size);
+
+    rig_snap_open(&snap, "pci", PCI_STATE_VERSION, &s);
+    rig_snap_expect_refused(&snap, &s, pci_bus_load(rig->pci, &s));
+    assert_non_null(strstr(snap.err.message, why));
+}
+
+/* Read-only configuration bits come from the function, not the file: a
+ * section whose header type, I/O BAR space bit or BAR size bits differ
+ * from the function's is refused; writable bits may differ. */
+static void test_load_read_only_bits(void **state)
+{
+    struct rig *rig = *state;
+    struct snap_section s;
+    size_t size;
+    uint8_t *good = saved_bus(rig, &size);
+    uint8_t *bytes = malloc(size);
+    const size_t config = 4 + 2 + 1;
+
+    assert_non_null(bytes);
+    assert_int_equal(size, config + 256);
+    assert_int_equal(good[config - 1], PCI_DEVFN(3, 0));
+
+    memcpy(bytes, good, size);
+    bytes[config + PCI_INTERRUPT_LINE] = 0x0B; /* writable */
+    bytes[config + 0x10 + 1] = 0xC0;           /* BAR0 0xC000 | I/O */
+    struct snap_rig snap = rig_snap_raw("pci", PCI_STATE_VERSION, bytes, size);
+    rig_snap_open(&snap, "pci", PCI_STATE_VERSION, &s);
+    assert_true(pci_bus_load(rig->pci, &s));
+    rig_snap_close(&snap, &s);
+    assert_int_equal(pci_config_read(rig->fn, PCI_INTERRUPT_LINE, 1), 0x0B);
+    assert_int_equal(pci_config_read(rig->fn, 0x10, 4), 0xC001);
+
+    memcpy(bytes, good, size);
+    bytes[config + PCI_HEADER_TYPE] ^= 0x80; /* multi-function */
+    expect_pci_refused(rig, bytes, size, "read-only");
+    memcpy(bytes, good, size);
+    bytes[config + 0x10] &= (uint8_t)~1u; /* BAR0 no longer I/O space */
+    expect_pci_refused(rig, bytes, size, "read-only");
+    memcpy(bytes, good, size);
+    bytes[config + 0x10] |= 0x10; /* below BAR0's 32-byte size */
+    expect_pci_refused(rig, bytes, size, "read-only");
+    memcpy(bytes, good, size);
+    bytes[config + 0x41] ^= 0x01; /* a read-only byte of a device register */
+    expect_pci_refused(rig, bytes, size, "read-only");
+    /* The live configuration is still the one loaded above. */
+    assert_int_equal(pci_config_read(rig->fn, 0x10, 4), 0xC001);
+    free(bytes);
+    free(good);
+}
+
+/* Functions come in increasing devfn, each once, as saved. */
+static void test_load_function_order(void **state)
+{
+    struct rig *rig = *state;
+    struct popek_error e;
+    struct snap_section s;
+    size_t size;
+
+    assert_non_null(pci_add_function(rig->pci, PCI_DEVFN(4, 0), &test_info, NULL, NULL, &e));
+    uint8_t *good = saved_bus(rig, &size);
+    const size_t one = 1 + 256, first = 4 + 2;
+    assert_int_equal(size, first + 2 * one);
+    assert_int_equal(good[first], PCI_DEVFN(3, 0));
+    assert_int_equal(good[first + one], PCI_DEVFN(4, 0));
+    uint8_t *bytes = malloc(size);
+    assert_non_null(bytes);
+
+    memcpy(bytes, good, size);
+    struct snap_rig snap = rig_snap_raw("pci", PCI_STATE_VERSION, bytes, size);
+    rig_snap_open(&snap, "pci", PCI_STATE_VERSION, &s);
+    assert_true(pci_bus_load(rig->pci, &s));
+    rig_snap_close(&snap, &s);
+
+    /* Swapped. */
+    memcpy(bytes + first, good + first + one, one);
+    memcpy(bytes + first + one, good + first, one);
+    expect_pci_refused(rig, bytes, size, "out of order");
+    /* The first function twice. */
+    memcpy(bytes, good, size);
+    memcpy(bytes + first + one, good + first, one);
+    expect_pci_refused(rig, bytes, size, "out of order");
+    free(bytes);
+    free(good);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -420,6 +527,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reset_control, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_save_restore, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_load_corrupt, rig_setup, rig_teardown),
+        cmocka_unit_test_setup_teardown(test_load_read_only_bits, rig_setup, rig_teardown),
+        cmocka_unit_test_setup_teardown(test_load_function_order, rig_setup, rig_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

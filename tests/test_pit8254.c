@@ -731,6 +731,8 @@ static void test_load_corrupt(void **state)
     struct rig *rig = *state;
     struct snap_section s;
 
+    out8(rig, CONTROL, 0x34); /* counter 0, mode 2, counting 1000 */
+    write_count(rig, 0, 1000);
     struct snap_writer *w = rig_snap_begin("pit8254", PIT8254_STATE_VERSION);
     pit8254_save(rig->pit, w);
     struct snap_rig good = rig_snap_finish(w);
@@ -751,6 +753,18 @@ static void test_load_corrupt(void **state)
     rig_snap_open(&snap, "pit8254", PIT8254_STATE_VERSION, &s);
     rig_snap_expect_refused(&snap, &s, pit8254_load(rig->pit, &s));
     assert_non_null(strstr(snap.err.message, "mode"));
+    /* Counter 0's run.period: after program, mode, rw, bcd, cr (2), three
+     * flags, the latch (1 + 2), status (2), gate, state, then in the run
+     * load_tick (8), ce0 (4), tc_tick (8). */
+    const size_t period_at = 16 + 8 + 4 + 8;
+    bytes[1] = 2;
+    assert_int_equal(bytes[15], 1); /* PIT_COUNTING */
+    assert_int_equal(bytes[period_at] | bytes[period_at + 1] << 8, 1000);
+    memset(bytes + period_at, 0, 4);
+    snap = rig_snap_raw("pit8254", PIT8254_STATE_VERSION, bytes, n);
+    rig_snap_open(&snap, "pit8254", PIT8254_STATE_VERSION, &s);
+    rig_snap_expect_refused(&snap, &s, pit8254_load(rig->pit, &s));
+    assert_non_null(strstr(snap.err.message, "a periodic count of zero"));
     free(bytes);
 }
 

@@ -122,7 +122,7 @@ static void test_truncated(void **state)
     rig_snap_free(&rig);
 }
 
-/* Every single-byte change of a good file is refused at open or by the
+/* Every single-bit flip in a good file is refused at open or by the
  * section check, or (in a name or version) leaves a file whose sections
  * are not the ones asked for; none crashes. */
 static void test_corrupted(void **state)
@@ -181,10 +181,20 @@ static void test_hostile_lengths(void **state)
     file[n++] = 0;
     assert_null(snap_reader_from_buffer("huge.state", file, n, &e));
     assert_non_null(strstr(e.message, "truncated"));
-    /* A name with a control character. */
-    file[13] = 1;
-    file[14] = '\n';
-    assert_null(snap_reader_from_buffer("name.state", file, n, &e));
+    /* A name with a control character, in a file otherwise good (the
+     * checksum covers the payload only): refused for the name. */
+    struct snap_rig rig = rig_snap_raw("x", 1, "", 0);
+    size_t name_at = 12 + 1 + strlen(POPEK_VERSION) + 1;
+    assert_int_equal(rig.image[name_at - 1], 1);
+    assert_int_equal(rig.image[name_at], 'x');
+    rig.image[name_at] = '\n';
+    assert_null(snap_reader_from_buffer("name.state", rig.image, rig.size, &e));
+    assert_non_null(strstr(e.message, "name.state' is corrupt after section 0"));
+    rig.image[name_at] = 'x';
+    struct snap_reader *r = snap_reader_from_buffer("name.state", rig.image, rig.size, &e);
+    assert_non_null(r);
+    snap_reader_close(r);
+    rig_snap_free(&rig);
     /* Another format version. */
     file[8] = 2;
     assert_null(snap_reader_from_buffer("v2.state", file, n, &e));

@@ -807,6 +807,18 @@ static void test_load_corrupt(void **state)
     rig_snap_open(&snap, "uart16550", UART16550_STATE_VERSION, &s);
     rig_snap_expect_refused(&snap, &s, uart16550_load(rig->uart, &s));
     assert_non_null(strstr(snap.err.message, "FIFO"));
+    /* An empty FIFO, then RBR, the quiet time (8), and timeout_pending at
+     * 20: 2 is no flag. */
+    memset(bytes, 0, sizeof(bytes));
+    snap = rig_snap_raw("uart16550", UART16550_STATE_VERSION, bytes, 23);
+    rig_snap_open(&snap, "uart16550", UART16550_STATE_VERSION, &s);
+    assert_true(uart16550_load(rig->uart, &s));
+    rig_snap_close(&snap, &s);
+    bytes[20] = 2;
+    snap = rig_snap_raw("uart16550", UART16550_STATE_VERSION, bytes, 23);
+    rig_snap_open(&snap, "uart16550", UART16550_STATE_VERSION, &s);
+    rig_snap_expect_refused(&snap, &s, uart16550_load(rig->uart, &s));
+    assert_non_null(strstr(snap.err.message, "a flag that is neither 0 nor 1"));
 }
 
 /* --save-when: the watch fires once the bytes sent end with the text,
