@@ -82,10 +82,10 @@ uint64_t acpi_pm_next_deadline(const struct acpi_pm *pm)
     if (!(pm->en & ACPI_PM1_TMR) || !(pm->cnt & ACPI_PM1_SCI_EN))
         return UINT64_MAX;
     uint64_t deadline = pm_tick_ns(pm, ((pm->last_ticks >> TMR_MSB_SHIFT) + 1) << TMR_MSB_SHIFT);
-    uint64_t now = pm->now_ns(pm->clock_ctx);
-    /* A loaded epoch may lie before the clock's zero (wrapped around): a
-     * deadline past is due now, even one that wrapped too. */
-    return (int64_t)(deadline - now) < 0 ? now : deadline;
+    /* A loaded epoch may lie before the clock's zero (wrapped around, see
+     * snap_get_origin): a deadline that wrapped too is long past, due now.
+     * Monotonic nanoseconds stay below 2^63. */
+    return (int64_t)deadline < 0 ? 0 : deadline;
 }
 
 void acpi_pm_press_power_button(struct acpi_pm *pm)

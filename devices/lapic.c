@@ -435,10 +435,11 @@ uint64_t lapic_next_deadline(const struct lapic *l)
 {
     if (!l->timer_running || !lapic_software_enabled(l) || (l->lvt[LVT_TIMER] & LVT_MASKED))
         return UINT64_MAX;
-    uint64_t expiry = timer_expiry(l), now = lapic_now(l);
-    /* A loaded start may lie before the clock's zero (wrapped around): an
-     * expiry past is due now, even one that wrapped too. */
-    return (int64_t)(expiry - now) < 0 ? now : expiry;
+    uint64_t expiry = timer_expiry(l);
+    /* A loaded start may lie before the clock's zero (wrapped around, see
+     * snap_get_origin): an expiry that wrapped too is long past, due now.
+     * Monotonic nanoseconds stay below 2^63. */
+    return (int64_t)expiry < 0 ? 0 : expiry;
 }
 
 uint64_t lapic_missed_ticks(const struct lapic *l)

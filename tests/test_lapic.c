@@ -509,6 +509,10 @@ static void check_save_restore(struct rig *a, uint64_t load_now)
     rig_snap_open(&snap, "lapic", LAPIC_STATE_VERSION, &s);
     assert_true(lapic_load(b.lapic, &s));
     rig_snap_close(&snap, &s);
+    /* The next expiry is as far ahead on both clocks (load_now may lie
+     * before the saved start: a wrapped origin, snap_get_origin). */
+    assert_true(lapic_next_deadline(b.lapic) - b.now_ns ==
+                lapic_next_deadline(a->lapic) - a->now_ns);
 
     struct rig *r[2] = {a, &b};
     uint32_t seen[2][64] = {{0}};
