@@ -542,13 +542,19 @@ static void pit_write_counter(struct pit_counter *c, int64_t tick, uint8_t byte)
 
 /* "Control Word Format": resets the counter's control logic; OUT goes low
  * in mode 0 and high in every other mode; the count waits for CR. */
-static void pit_write_control(struct pit_counter *c, int64_t tick, uint8_t value)
+/* The counter mode a control word selects: 6 and 7 are 2 and 3. */
+static unsigned control_word_mode(uint8_t value)
 {
     unsigned mode = (value >> CW_MODE_SHIFT) & 7;
 
-    pit_stop(c, tick, mode != 0);
+    return mode > 5 ? mode - 4 : mode;
+}
+
+static void pit_write_control(struct pit_counter *c, int64_t tick, uint8_t value)
+{
+    pit_stop(c, tick, ((value >> CW_MODE_SHIFT) & 7) != 0);
     c->program = value & CW_PROGRAM_BITS;
-    c->mode = mode > 5 ? mode - 4 : mode;
+    c->mode = control_word_mode(value);
     c->rw = (enum pit_rw)((value >> CW_RW_SHIFT) & 3);
     c->bcd = value & CW_BCD;
     c->cr_written = false;
@@ -820,6 +826,13 @@ bool pit8254_load(struct pit8254 *pit, struct snap_section *s)
         snap_check(s, rw <= PIT_RW_WORD, "a read/write mode out of range");
         c->rw = (enum pit_rw)rw;
         c->bcd = snap_get_bool(s);
+        /* All three come from the last control word, which the status byte
+         * echoes: they must say the same. */
+        snap_check(s,
+                   !(c->program & ~CW_PROGRAM_BITS) && c->mode == control_word_mode(c->program) &&
+                       rw == ((c->program >> CW_RW_SHIFT) & 3) &&
+                       c->bcd == (bool)(c->program & CW_BCD),
+                   "a counter mode, access or BCD flag its control word does not say");
         c->cr = snap_get_u16(s);
         c->cr_written = snap_get_bool(s);
         c->write_msb_next = snap_get_bool(s);

@@ -725,7 +725,8 @@ static void test_save_restore(void **state)
     ioport_bus_destroy(b.bus);
 }
 
-/* Corrupt sections: too short, a mode 7, a periodic count of zero. */
+/* Corrupt sections: too short, a mode 7, an access mode its control word
+ * does not say, a periodic count of zero. */
 static void test_load_corrupt(void **state)
 {
     struct rig *rig = *state;
@@ -753,6 +754,13 @@ static void test_load_corrupt(void **state)
     rig_snap_open(&snap, "pit8254", PIT8254_STATE_VERSION, &s);
     rig_snap_expect_refused(&snap, &s, pit8254_load(rig->pit, &s));
     assert_non_null(strstr(snap.err.message, "mode"));
+    bytes[1] = 2;
+    bytes[2] = 1; /* counter 0's access: LSB only, where its control word says word */
+    snap = rig_snap_raw("pit8254", PIT8254_STATE_VERSION, bytes, n);
+    rig_snap_open(&snap, "pit8254", PIT8254_STATE_VERSION, &s);
+    rig_snap_expect_refused(&snap, &s, pit8254_load(rig->pit, &s));
+    assert_non_null(strstr(snap.err.message, "its control word does not say"));
+    bytes[2] = 3;
     /* Counter 0's run.period: after program, mode, rw, bcd, cr (2), three
      * flags, the latch (1 + 2), status (2), gate, state, then in the run
      * load_tick (8), ce0 (4), tc_tick (8). */
