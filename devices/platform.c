@@ -91,7 +91,9 @@ bool platform_load(struct platform *pf, struct snap_reader *r, struct popek_erro
             continue;
         if (!snap_open(r, d->ops->name, platform_instance(pf, i), d->ops->state_version, &s, err))
             return false;
-        d->ops->load(d->opaque, &s);
+        /* A hook refuses through the section (snap_check, keeping its
+         * reason); a false without one still refuses. */
+        snap_check(&s, d->ops->load(d->opaque, &s), "values the device cannot take");
         if (!snap_close(&s, err))
             return false;
     }
