@@ -113,8 +113,7 @@ struct snap_writer *snap_writer_create(const char *path, struct popek_error *err
 
     if (!w || !(w->path = strdup(path)) || !(w->tmp_path = tmp_name_of(path))) {
         if (w)
-            free(w->path);
-        free(w);
+            writer_free(w);
         popek_fail(err, "out of memory");
         return NULL;
     }
@@ -122,9 +121,7 @@ struct snap_writer *snap_writer_create(const char *path, struct popek_error *err
     w->f = fopen(w->tmp_path, "wbe");
     if (!w->f) {
         popek_fail(err, "cannot write state file '%s': %s", w->tmp_path, strerror(errno));
-        free(w->tmp_path);
-        free(w->path);
-        free(w);
+        writer_free(w);
         return NULL;
     }
     if (!writer_start(w)) {
@@ -380,6 +377,17 @@ static bool name_is_printable(const uint8_t *p, size_t n)
     return true;
 }
 
+/* The section indexed under (name, instance), or NULL. */
+static struct snap_entry *find_entry(const struct snap_reader *r, const char *name,
+                                     uint32_t instance)
+{
+    for (unsigned i = 0; i < r->count; i++) {
+        if (!strcmp(r->entries[i].name, name) && r->entries[i].instance == instance)
+            return &r->entries[i];
+    }
+    return NULL;
+}
+
 /* Checks the header and indexes every section (lengths, checksums,
  * duplicates) before anything is read from one. */
 static bool reader_index(struct snap_reader *r, struct popek_error *err)
@@ -439,11 +447,9 @@ static bool reader_index(struct snap_reader *r, struct popek_error *err)
             return popek_fail(err, "state file '%s' is corrupt (section '%s' fails its checksum)",
                               r->path, label);
         at += 4;
-        for (unsigned i = 0; i < r->count; i++) {
-            if (!strcmp(r->entries[i].name, e.name) && r->entries[i].instance == e.instance)
-                return popek_fail(err, "state file '%s' is corrupt (section '%s' appears twice)",
-                                  r->path, label);
-        }
+        if (find_entry(r, e.name, e.instance))
+            return popek_fail(err, "state file '%s' is corrupt (section '%s' appears twice)",
+                              r->path, label);
         if (r->count == SNAP_MAX_SECTIONS)
             return popek_fail(err, "state file '%s' is corrupt (more than %u sections)", r->path,
                               SNAP_MAX_SECTIONS);
@@ -519,16 +525,6 @@ void snap_reader_close(struct snap_reader *r)
     free(r->data);
     free(r->path);
     free(r);
-}
-
-static struct snap_entry *find_entry(const struct snap_reader *r, const char *name,
-                                     uint32_t instance)
-{
-    for (unsigned i = 0; i < r->count; i++) {
-        if (!strcmp(r->entries[i].name, name) && r->entries[i].instance == instance)
-            return &r->entries[i];
-    }
-    return NULL;
 }
 
 bool snap_has_section(const struct snap_reader *r, const char *name, uint32_t instance)
