@@ -38,6 +38,7 @@
 #define ARENA_PAGE_SHIFT 12
 #define FRAME_BUCKETS    (1u << 12)
 #define PAGE_BUCKETS     (1u << 12)
+#define GROUP_BUCKETS    (1u << 10)
 
 /* A link that depends on the current mapping of its target's page(s): on
  * its scope's list and on one page list per page of the target. */
@@ -45,9 +46,34 @@ struct logged_link {
     struct tc_block *from, *to;
     uint8_t exit_index; /* or TC_LINK_IC */
     bool global;
-    uint32_t pages[2]; /* linear page numbers the target covers (equal if one) */
+    uint32_t pages[2];        /* linear page numbers the target covers (equal if one) */
+    struct link_group *group; /* a local link's, unless its target straddles */
+    uint32_t group_index;     /* its entry there */
     struct logged_link *scope_next, **scope_pprev;
     struct logged_link *page_next[2], **page_pprev[2];
+};
+
+/* The local links into the blocks of one linear page that were
+ * translated from one frame under one mode: a CR3 load asks once per group
+ * whether the page still maps that frame, and suspends (points back at
+ * their stubs) or restores all of the group's links together. Targets that
+ * straddle two pages are in no group: a CR3 load undoes their links. */
+struct group_entry {
+    /* The bytes that make the link jump (open) or go to its stub
+     * (closed), and where they go: suspending and restoring a group reads
+     * only its array of entries. */
+    uint8_t *patch; /* writable address */
+    struct logged_link *link;
+    uint8_t patch_len;
+    uint8_t open_bytes[5], closed_bytes[5];
+};
+
+struct link_group {
+    uint32_t page, frame, mode_key;
+    bool suspended;
+    struct group_entry *entries;
+    uint32_t count, capacity;
+    struct link_group *next; /* in its hash bucket */
 };
 
 /* The blocks translated from one physical frame. */
@@ -81,7 +107,9 @@ struct tcache {
     tcache_drop_hook drop_hook;
     void *drop_ctx;
     const struct tcache_policy *policy;
-    struct logged_link *local_links, *global_links;
+    /* Logged links by scope: local ones in groups, local ones into blocks
+     * straddling two pages, global ones. */
+    struct logged_link *local_links, *straddle_links, *global_links;
     /* Link records given back, for the next links: the cache makes and
      * undoes hundreds per guest fork+exec (every CR3 load undoes the
      * local ones), and malloc/free of each showed in profiles. */
@@ -89,6 +117,7 @@ struct tcache {
     struct tc_link *spare_links;
     struct logged_link *page_links[PAGE_BUCKETS];
     struct frame_blocks *frames[FRAME_BUCKETS];
+    struct link_group *groups[GROUP_BUCKETS];
 };
 
 static bool flush_all_make_room(struct tcache *tc, size_t bytes)
@@ -218,6 +247,18 @@ static void free_link_list(struct tcache *tc, struct logged_link *l)
     }
 }
 
+static void free_groups(struct tcache *tc)
+{
+    for (unsigned i = 0; i < GROUP_BUCKETS; i++) {
+        while (tc->groups[i]) {
+            struct link_group *next = tc->groups[i]->next;
+            free(tc->groups[i]->entries);
+            free(tc->groups[i]);
+            tc->groups[i] = next;
+        }
+    }
+}
+
 static void free_frame_index(struct tcache *tc)
 {
     for (unsigned i = 0; i < FRAME_BUCKETS; i++) {
@@ -239,9 +280,11 @@ void tcache_flush(struct tcache *tc)
     tc->nblocks = 0;
     tc->pages_indexed = 0;
     free_link_list(tc, tc->local_links);
+    free_link_list(tc, tc->straddle_links);
     free_link_list(tc, tc->global_links);
-    tc->local_links = tc->global_links = NULL;
+    tc->local_links = tc->straddle_links = tc->global_links = NULL;
     memset(tc->page_links, 0, sizeof(tc->page_links));
+    free_groups(tc);
     free_frame_index(tc);
     memset(tc->front, 0, sizeof(tc->front));
     memset(tc->buckets, 0, sizeof(tc->buckets));
@@ -479,6 +522,115 @@ static void ic_set_site(struct tcache *tc, struct tc_block *b, bool filled)
     }
 }
 
+/* ---- groups of local links ----------------------------------------------- */
+
+static struct link_group **group_slot(struct tcache *tc, uint32_t page, uint32_t frame)
+{
+    return &tc->groups[(page ^ frame * 0x9E3779B1u) >> 22 & (GROUP_BUCKETS - 1)];
+}
+
+/* The group of links into `to`, created when `create` (NULL when out of
+ * memory or absent). */
+static struct link_group *group_of(struct tcache *tc, const struct tc_block *to, bool create)
+{
+    uint32_t page = to->eip >> 12, frame = (uint32_t)(to->phys >> 12);
+    struct link_group **head = group_slot(tc, page, frame);
+
+    for (struct link_group *g = *head; g; g = g->next) {
+        if (g->page == page && g->frame == frame && g->mode_key == to->mode_key)
+            return g;
+    }
+    if (!create)
+        return NULL;
+    struct link_group *g = calloc(1, sizeof(*g));
+    if (!g)
+        return NULL;
+    *g = (struct link_group){.page = page, .frame = frame, .mode_key = to->mode_key, .next = *head};
+    *head = g;
+    return g;
+}
+
+static void unlist_link(struct tcache *tc, struct logged_link *l);
+static void undo_link(struct tcache *tc, struct logged_link *l);
+
+/* Suspends (points back at their stubs) or restores every link of a
+ * group. Its records are those of links in place: undoing or dropping a
+ * link takes its record out. */
+static void group_set_suspended(struct tcache *tc, struct link_group *g, bool suspended)
+{
+    g->suspended = suspended;
+    for (uint32_t i = 0; i < g->count; i++) {
+        const struct group_entry *e = &g->entries[i];
+        memcpy(e->patch, suspended ? e->closed_bytes : e->open_bytes, e->patch_len);
+    }
+    if (suspended)
+        tc->stats.links_suspended += g->count;
+    else
+        tc->stats.links_restored += g->count;
+}
+
+/* The logged link of exit `exit_index` of `from` to `to`, when `to`'s group
+ * is suspended (NULL otherwise). */
+static struct logged_link *suspended_link(struct tcache *tc, const struct tc_block *from,
+                                          unsigned exit_index, const struct tc_block *to)
+{
+    struct link_group *g = group_of(tc, to, false);
+
+    if (!g || !g->suspended)
+        return NULL;
+    for (uint32_t i = 0; i < g->count; i++) {
+        struct logged_link *l = g->entries[i].link;
+        if (l->from == from && l->exit_index == exit_index && l->to == to)
+            return l;
+    }
+    return NULL;
+}
+
+/* Puts a new local link into the group of its target. The caller found
+ * the target's page mapping the target's frame: a suspended group's other
+ * links hold again too. */
+static bool group_add(struct tcache *tc, struct logged_link *l)
+{
+    struct tc_block *from = l->from;
+    struct link_group *g = group_of(tc, l->to, true);
+
+    if (!g)
+        return false;
+    if (g->count == g->capacity) {
+        uint32_t capacity = g->capacity ? 2 * g->capacity : 8;
+        struct group_entry *grown = realloc(g->entries, capacity * sizeof(*grown));
+        if (!grown)
+            return false;
+        g->entries = grown;
+        g->capacity = capacity;
+    }
+    if (g->suspended)
+        group_set_suspended(tc, g, false);
+    struct group_entry *e = &g->entries[g->count];
+    *e = (struct group_entry){.link = l};
+    if (l->exit_index == TC_LINK_IC) {
+        uint8_t *site = from->code + from->ic.site;
+        int32_t rel = (int32_t)((from->code + from->ic.fill_stub) - (site + 5));
+        e->patch = code_arena_write_ptr(tc->arena, site);
+        e->patch_len = 5;
+        memcpy(e->open_bytes, nop5, 5);
+        e->closed_bytes[0] = 0xE9;
+        memcpy(e->closed_bytes + 1, &rel, 4);
+    } else {
+        const struct tc_exit *exit = &from->exits[l->exit_index];
+        uint8_t *site = from->code + exit->jump_rel32;
+        int32_t open = (int32_t)(l->to->code - (site + 4));
+        int32_t closed = (int32_t)((from->code + exit->stub) - (site + 4));
+        e->patch = code_arena_write_ptr(tc->arena, site);
+        e->patch_len = 4;
+        memcpy(e->open_bytes, &open, 4);
+        memcpy(e->closed_bytes, &closed, 4);
+    }
+    l->group = g;
+    l->group_index = g->count++;
+    return true;
+}
+
 /* True when every page of `to` is a page of `from`: then `from` running
  * means those pages map as they did when `to` was made, and the link needs
  * no mapping of its own. */
@@ -503,8 +655,9 @@ static unsigned page_slot(const struct logged_link *l, uint32_t bucket)
 /* Records a link that depends on the target page's current mapping. False
  * when out of memory (the caller does not make the link then). */
 static bool log_link(struct tcache *tc, struct tc_block *from, unsigned exit_index,
-                     struct tc_block *to, bool global)
+                     struct tc_block *to, bool global, struct logged_link **out)
 {
+    *out = NULL;
     if (link_is_page_local(from, to))
         return true;
     struct logged_link *l = logged_alloc(tc);
@@ -517,7 +670,13 @@ static bool log_link(struct tcache *tc, struct tc_block *from, unsigned exit_ind
     l->pages[0] = to->eip >> 12;
     l->pages[1] = (to->eip + (to->guest_size ? to->guest_size - 1 : 0)) >> 12;
 
-    struct logged_link **scope = global ? &tc->global_links : &tc->local_links;
+    struct logged_link **scope = global                   ? &tc->global_links
+                                 : tc_block_straddles(to) ? &tc->straddle_links
+                                                          : &tc->local_links;
+    if (!global && !tc_block_straddles(to) && !group_add(tc, l)) {
+        logged_release(tc, l);
+        return false;
+    }
     l->scope_next = *scope;
     if (*scope)
         (*scope)->scope_pprev = &l->scope_next;
@@ -534,25 +693,32 @@ static bool log_link(struct tcache *tc, struct tc_block *from, unsigned exit_ind
         l->page_pprev[i] = head;
         *head = l;
     }
+    *out = l;
     return true;
 }
 
 static bool ic_fill(struct tcache *tc, struct tc_block *from, struct tc_block *to, bool to_global)
 {
     if (from->ic_target) {
-        /* Filled before and unlinked for an event: keep the cached target. */
-        if (from->ic_unlinked) {
-            from->ic_unlinked = false;
-            ic_set_site(tc, from, true);
+        struct logged_link *old = suspended_link(tc, from, TC_LINK_IC, from->ic_target);
+        if (!old) {
+            /* Filled before and unlinked for an event: keep the cached
+             * target. */
+            if (from->ic_unlinked) {
+                from->ic_unlinked = false;
+                ic_set_site(tc, from, true);
+            }
+            return true;
         }
-        return true;
+        /* Suspended: its target's page maps another frame in this space. */
+        undo_link(tc, old);
     }
     if (from->mode_key != to->mode_key)
         return false;
     struct tc_link *link = link_alloc(tc);
     if (!link)
         return false;
-    if (!log_link(tc, from, TC_LINK_IC, to, to_global)) {
+    if (!log_link(tc, from, TC_LINK_IC, to, to_global, &link->logged)) {
         link_release(tc, link);
         return false;
     }
@@ -570,6 +736,46 @@ static bool ic_fill(struct tcache *tc, struct tc_block *from, struct tc_block *t
     return true;
 }
 
+/* Links exit i of `from` to `to` (both valid, the exit's target to's EIP,
+ * the same mode). */
+static bool chain_exit(struct tcache *tc, struct tc_block *from, unsigned i, struct tc_block *to,
+                       bool to_global)
+{
+    struct tc_exit *exit = &from->exits[i];
+
+    if (exit->chained == to && exit->unlinked) {
+        /* Unlinked by tcache_unlink_block_async: the link record is
+         * still at the target, only the jump needs patching back. */
+        exit->unlinked = false;
+        patch_exit(tc, from, i, to->code);
+        tc->stats.chains++;
+        return true;
+    }
+    if (exit->chained) {
+        /* Linked elsewhere: give way only to a link suspended because its
+         * target's page maps another frame in this space. */
+        struct logged_link *old = suspended_link(tc, from, i, exit->chained);
+        if (!old)
+            return false;
+        undo_link(tc, old);
+    }
+    struct tc_link *link = link_alloc(tc);
+    if (!link)
+        return false;
+    if (!log_link(tc, from, i, to, to_global, &link->logged)) {
+        link_release(tc, link);
+        return false;
+    }
+    link->from = from;
+    link->exit_index = i;
+    link->next = to->incoming;
+    to->incoming = link;
+    exit->chained = to;
+    patch_exit(tc, from, i, to->code);
+    tc->stats.chains++;
+    return true;
+}
+
 bool tcache_chain_site(struct tcache *tc, const void *site, struct tc_block *to, bool to_global)
 {
     struct tc_block *from = tcache_block_at(tc, site);
@@ -579,53 +785,45 @@ bool tcache_chain_site(struct tcache *tc, const void *site, struct tc_block *to,
     if (from->has_ic && (const uint8_t *)site == from->code + from->ic.site)
         return ic_fill(tc, from, to, to_global);
     for (unsigned i = 0; i < from->nexits; i++) {
-        struct tc_exit *exit = &from->exits[i];
-
-        if (from->code + exit->jump_rel32 != site)
+        if (from->code + from->exits[i].jump_rel32 != site)
             continue;
-        if (exit->target != to->eip || from->mode_key != to->mode_key)
+        if (from->exits[i].target != to->eip || from->mode_key != to->mode_key)
             return false;
-        if (exit->chained == to && exit->unlinked) {
-            /* Unlinked by tcache_unlink_block_async: the link record is
-             * still at the target, only the jump needs patching back. */
-            exit->unlinked = false;
-            patch_exit(tc, from, i, to->code);
-            tc->stats.chains++;
-            return true;
-        }
-        if (exit->chained)
-            return false;
-        struct tc_link *link = link_alloc(tc);
-        if (!link)
-            return false;
-        if (!log_link(tc, from, i, to, to_global)) {
-            link_release(tc, link);
-            return false;
-        }
-        link->from = from;
-        link->exit_index = i;
-        link->next = to->incoming;
-        to->incoming = link;
-        exit->chained = to;
-        patch_exit(tc, from, i, to->code);
-        tc->stats.chains++;
-        return true;
+        return chain_exit(tc, from, i, to, to_global);
     }
     return false;
 }
 
 void tcache_unlink_block_async(struct tcache *tc, struct tc_block *b)
 {
-    if (b->ic_target && !b->ic_unlinked) {
+    /* Whatever the flags say: a suspended link (tcache_recheck_local_links)
+     * that was restored leaves them set. */
+    if (b->ic_target) {
         ic_set_site(tc, b, false);
         b->ic_unlinked = true;
     }
     for (unsigned i = 0; i < b->nexits; i++) {
         struct tc_exit *exit = &b->exits[i];
 
-        if (exit->chained && !exit->unlinked) {
+        if (exit->chained) {
             patch_exit(tc, b, i, b->code + exit->stub);
             exit->unlinked = true;
+        }
+    }
+}
+
+/* Takes out the record of the link from exit `exit_index` of `from` to
+ * `to`, if it has one. */
+static void forget_record(struct tcache *tc, const struct tc_block *from, unsigned exit_index,
+                          struct tc_block *to)
+{
+    for (struct tc_link *l = to->incoming; l; l = l->next) {
+        if (l->from == from && l->exit_index == exit_index) {
+            if (l->logged) {
+                unlist_link(tc, l->logged);
+                l->logged = NULL;
+            }
+            return;
         }
     }
 }
@@ -645,6 +843,10 @@ static void drop_block(struct tcache *tc, struct tc_block *b)
     if (*pp)
         *pp = b->hash_next;
     for (struct tc_link *l = b->incoming; l; l = l->next) {
+        if (l->logged) {
+            unlist_link(tc, l->logged);
+            l->logged = NULL;
+        }
         if (l->exit_index == TC_LINK_IC) {
             /* Empty the inline cache: its site goes back to the fill stub. */
             if (l->from->valid && l->from->ic_target == b) {
@@ -662,8 +864,15 @@ static void drop_block(struct tcache *tc, struct tc_block *b)
         l->from->exits[l->exit_index].unlinked = false;
         tc->stats.unchains++;
     }
-    for (unsigned i = 0; i < b->nexits; i++)
+    /* The records of its own links go now: a group holds only links in
+     * place. */
+    for (unsigned i = 0; i < b->nexits; i++) {
+        if (b->exits[i].chained)
+            forget_record(tc, b, i, b->exits[i].chained);
         b->exits[i].chained = NULL;
+    }
+    if (b->ic_target)
+        forget_record(tc, b, TC_LINK_IC, b->ic_target);
     b->ic_target = NULL;
     b->valid = false;
     tc->stats.invalidations++;
@@ -758,6 +967,11 @@ static void remove_incoming(struct tcache *tc, struct tc_block *to, const struct
 /* Takes a logged link off its scope list and page lists and frees it. */
 static void unlist_link(struct tcache *tc, struct logged_link *l)
 {
+    if (l->group) {
+        struct link_group *g = l->group;
+        g->entries[l->group_index] = g->entries[--g->count];
+        g->entries[l->group_index].link->group_index = l->group_index;
+    }
     *l->scope_pprev = l->scope_next;
     if (l->scope_next)
         l->scope_next->scope_pprev = l->scope_pprev;
@@ -780,7 +994,7 @@ static void undo_link(struct tcache *tc, struct logged_link *l)
 
     unlist_link(tc, l);
     if (!from->valid || !to->valid)
-        return; /* dropping either already unlinked it */
+        return; /* not reached: dropping either took the record out */
     if (exit_index == TC_LINK_IC) {
         if (from->ic_target != to)
             return;
@@ -799,12 +1013,43 @@ static void undo_link(struct tcache *tc, struct logged_link *l)
     tc->stats.links_dropped++;
 }
 
-void tcache_drop_links(struct tcache *tc, bool including_global)
+void tcache_drop_links(struct tcache *tc)
 {
+    while (tc->straddle_links)
+        undo_link(tc, tc->straddle_links);
     while (tc->local_links)
         undo_link(tc, tc->local_links);
-    while (including_global && tc->global_links)
+    while (tc->global_links)
         undo_link(tc, tc->global_links);
+}
+
+void tcache_recheck_local_links(struct tcache *tc, tcache_page_check still_maps, void *ctx)
+{
+    while (tc->straddle_links)
+        undo_link(tc, tc->straddle_links);
+    for (unsigned i = 0; i < GROUP_BUCKETS; i++) {
+        for (struct link_group **pp = &tc->groups[i]; *pp;) {
+            struct link_group *g = *pp;
+            if (!g->count) {
+                *pp = g->next;
+                free(g->entries);
+                free(g);
+                continue;
+            }
+            bool maps = still_maps(ctx, g->page, g->frame, g->mode_key);
+            if (maps == g->suspended)
+                group_set_suspended(tc, g, !maps);
+            pp = &g->next;
+        }
+    }
+}
+
+void tcache_relink_into(struct tcache *tc, const struct tc_block *b)
+{
+    struct link_group *g = group_of(tc, b, false);
+
+    if (g && g->suspended)
+        group_set_suspended(tc, g, false);
 }
 
 void tcache_drop_links_to_page(struct tcache *tc, guest_linear_t page)

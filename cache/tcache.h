@@ -19,8 +19,11 @@
  * on the pages of its source block is valid wherever the source runs. Any
  * other link depends on the current mapping of the target's page: it is
  * logged as *global* (the page was mapped global, so it survives CR3 loads,
- * SDM vol. 3, §4.10.2.4) or *local*, and tcache_drop_links() undoes them
- * when the guest flushes its TLB.
+ * SDM vol. 3, §4.10.2.4) or *local*. tcache_drop_links() undoes them when
+ * the guest flushes its whole TLB; on a CR3 load tcache_recheck_local_links()
+ * suspends the local links whose target's page maps another frame now and
+ * restores those whose page maps theirs again, so that processes running
+ * the same code keep their links across context switches.
  *
  * Eviction is flush-all when the arena is full (the policy is a parameter of
  * the monitor's loop, so hit-rate comparisons can swap it).
@@ -43,9 +46,12 @@ struct tc_exit {
 
 #define TC_LINK_IC 0xFF /* exit_index of a link made by an inline cache */
 
+struct logged_link;
+
 struct tc_link {
     struct tc_block *from;
-    unsigned exit_index; /* or TC_LINK_IC */
+    unsigned exit_index;        /* or TC_LINK_IC */
+    struct logged_link *logged; /* its record when it depends on a mapping */
     struct tc_link *next;
 };
 
@@ -76,7 +82,9 @@ struct tcache_stats {
     uint64_t chains, unchains;
     uint64_t ic_fills; /* indirect-branch inline caches filled */
     uint64_t flushes, invalidations;
-    uint64_t links_dropped; /* mapping-dependent links undone by TLB flushes */
+    uint64_t links_dropped;   /* mapping-dependent links undone by TLB flushes */
+    uint64_t links_suspended; /* local links a CR3 load pointed back at their stubs */
+    uint64_t links_restored;  /* suspended links made to jump again, without an exit */
 };
 
 struct tcache;
@@ -147,9 +155,24 @@ struct tc_block *tcache_block_at(struct tcache *tc, const void *p);
  * Returns false when site is neither in a live block. */
 bool tcache_chain_site(struct tcache *tc, const void *site, struct tc_block *to, bool to_global);
 
-/* Undoes the links that depend on the current mappings: the local ones (a
- * CR3 load), or all of them (a global TLB flush). */
-void tcache_drop_links(struct tcache *tc, bool including_global);
+/* Undoes every link that depends on the current mappings (a global TLB
+ * flush). */
+void tcache_drop_links(struct tcache *tc);
+
+/* A CR3 load: checks the local links against the new mappings, once per
+ * group of links into the blocks of one page made from one frame under
+ * one mode. A group whose page no longer maps its frame is *suspended*
+ * (its jumps point back at their stubs, the records stay); a suspended one
+ * whose page maps its frame again is restored. Links into blocks that
+ * straddle two pages are undone. `still_maps` answers for a group: the
+ * linear page number, the frame, the blocks' mode key. */
+typedef bool (*tcache_page_check)(void *ctx, uint32_t page, uint32_t frame, uint32_t mode_key);
+void tcache_recheck_local_links(struct tcache *tc, tcache_page_check still_maps, void *ctx);
+
+/* The monitor is about to enter b, having found b's page mapping b's frame
+ * in the current space: the suspended links into that page, frame and
+ * mode are restored. */
+void tcache_relink_into(struct tcache *tc, const struct tc_block *b);
 
 /* Undoes the mapping-dependent links into blocks on linear page `page`
  * (INVLPG). */

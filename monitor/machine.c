@@ -776,6 +776,8 @@ void machine_collect_stats(const struct machine *m, struct stats_report *r)
     stats_add(r, "cache", "invalidations", tc->invalidations);
     stats_add(r, "cache", "flushes", tc->flushes);
     stats_add(r, "cache", "links_dropped", tc->links_dropped);
+    stats_add(r, "cache", "links_suspended", tc->links_suspended);
+    stats_add(r, "cache", "links_restored", tc->links_restored);
     stats_add(r, "cache", "arena_bytes",
               m->config.tc_bytes ? m->config.tc_bytes : TCACHE_ARENA_BYTES);
     if (!m->config.collect_stats)

@@ -29,6 +29,7 @@
 #define BOUNCE_BYTES      4096
 #define IBL_PAGE_BUCKETS  4096
 #define DECODED_ENTRIES   64
+#define CODE_PAGE_PROBES  256
 #define MODE_KEY_BOUNCE   0x80000000u /* blocks re-executing one access against the buffer */
 #define MODE_KEY_SINGLE   0x40000000u /* one-instruction blocks (the STI/MOV SS shadow) */
 #define MAX_FILL_RETRIES  8           /* host faults in a row at one EIP before emulating */
@@ -81,15 +82,27 @@ struct loop {
     struct kept_decode *kept, *kept_pending;
     guest_linear_t last_emulated_eip, last_emulated_page; /* see adaptive_verdict_at_eip */
     /* Indirect-branch table slots filled for targets on non-global pages:
-     * a CR3 load empties them (the table is a TLB of sorts). */
+     * a CR3 load empties those whose page no longer maps their target's
+     * frame (the table is a TLB of sorts). */
     uint32_t ibl_local_slots[VCPU_IBL_ENTRIES];
-    bool ibl_slot_global[VCPU_IBL_ENTRIES]; /* the entry's target page is global */
+    bool ibl_slot_global[VCPU_IBL_ENTRIES];    /* the entry's target page is global */
+    bool ibl_slot_listed[VCPU_IBL_ENTRIES];    /* the slot is in ibl_local_slots */
+    uint32_t ibl_slot_frame[VCPU_IBL_ENTRIES]; /* the frame of the entry's target block */
     /* Entries per bucket of target pages (IBL_PAGE_BUCKETS): an INVLPG of a
      * page whose bucket is empty has no entry to look for. Never below the
      * true count (entries emptied behind its back leave it higher). */
     uint32_t ibl_page_entries[IBL_PAGE_BUCKETS];
     uint32_t ibl_local_count;
     bool ibl_local_overflow;
+    /* What a CR3 load's recheck of links found per (page, privilege):
+     * entries of the current recheck have the current generation. */
+    struct code_page_probe {
+        uint32_t generation;
+        uint32_t page_user; /* page number << 1 | user */
+        bool maps;
+        uint32_t frame;
+    } probes[CODE_PAGE_PROBES];
+    uint32_t probe_generation;
     uint8_t code[CODE_BUFFER_BYTES];
     uint8_t bounce[BOUNCE_BYTES] __attribute__((aligned(64)));
 };
@@ -314,16 +327,21 @@ static void ibl_clear_all(struct loop *lp)
 {
     memset(lp->env->cpu->ibl, 0, sizeof(lp->env->cpu->ibl));
     memset(lp->ibl_page_entries, 0, sizeof(lp->ibl_page_entries));
+    memset(lp->ibl_slot_listed, 0, sizeof(lp->ibl_slot_listed));
     lp->ibl_local_count = 0;
     lp->ibl_local_overflow = false;
 }
 
 static void ibl_note_local(struct loop *lp, uint32_t slot)
 {
-    if (lp->ibl_local_count < VCPU_IBL_ENTRIES)
+    if (lp->ibl_slot_listed[slot])
+        return;
+    if (lp->ibl_local_count < VCPU_IBL_ENTRIES) {
+        lp->ibl_slot_listed[slot] = true;
         lp->ibl_local_slots[lp->ibl_local_count++] = slot;
-    else
+    } else {
         lp->ibl_local_overflow = true;
+    }
 }
 
 /* Enters `b` as the target for `eip` under mode `key` in way 0 of eip's
@@ -355,6 +373,7 @@ static void ibl_fill(struct loop *lp, guest_linear_t eip, uint32_t key, const st
         *way1 = *way0;
         memset(way0, 0, sizeof(*way0)); /* counted under way 1 now */
         lp->ibl_slot_global[slot + 1] = lp->ibl_slot_global[slot];
+        lp->ibl_slot_frame[slot + 1] = lp->ibl_slot_frame[slot];
         if (!lp->ibl_slot_global[slot + 1])
             ibl_note_local(lp, slot + 1);
     } else if (way1->not_tag == not_tag) {
@@ -365,21 +384,56 @@ static void ibl_fill(struct loop *lp, guest_linear_t eip, uint32_t key, const st
     way0->host_code = code;
     way0->not_tag = not_tag;
     lp->ibl_slot_global[slot] = global;
+    lp->ibl_slot_frame[slot] = (uint32_t)(b->phys >> GUEST_PAGE_SHIFT);
     if (!global)
         ibl_note_local(lp, slot);
 }
 
+/* Whether code translated from `frame` for linear page `page` under mode
+ * `key` still maps there after a CR3 load (tcache_page_check). The
+ * answers for a page are remembered until the next load: a recheck asks
+ * about the same few pages for hundreds of links. */
+static bool code_page_still_maps(void *opaque, uint32_t page, uint32_t frame, uint32_t key)
+{
+    struct loop *lp = opaque;
+    bool user = (key & 3) == 3;
+    uint32_t page_user = page << 1 | user;
+    struct code_page_probe *p =
+        &lp->probes[(page_user ^ (page_user >> 8)) & (CODE_PAGE_PROBES - 1)];
+
+    if (p->generation != lp->probe_generation || p->page_user != page_user) {
+        p->generation = lp->probe_generation;
+        p->page_user = page_user;
+        p->maps = shadow_probe_fetch(lp->env->mmu, page, user, &p->frame);
+    }
+    return p->maps && p->frame == frame;
+}
+
+/* A TLB flush: entries for targets on pages that are not global go (all
+ * of them with `including_global`), except, on a CR3 load, those whose
+ * page still maps the frame the target was translated from. */
 static void ibl_flush(struct loop *lp, bool including_global)
 {
     if (including_global || lp->ibl_local_overflow) {
         ibl_clear_all(lp);
         return;
     }
+    uint32_t kept = 0;
     for (uint32_t i = 0; i < lp->ibl_local_count; i++) {
-        if (!lp->ibl_slot_global[lp->ibl_local_slots[i]])
-            ibl_clear_slot(lp, lp->ibl_local_slots[i]);
+        uint32_t slot = lp->ibl_local_slots[i];
+        const struct vcpu_ibl_entry *e = &lp->env->cpu->ibl[slot];
+        lp->ibl_slot_listed[slot] = false;
+        if (lp->ibl_slot_global[slot] || !e->not_tag)
+            continue;
+        uint64_t tag = ~e->not_tag;
+        if (code_page_still_maps(lp, (uint32_t)tag >> GUEST_PAGE_SHIFT, lp->ibl_slot_frame[slot],
+                                 (uint32_t)(tag >> 32))) {
+            lp->ibl_slot_listed[slot] = true;
+            lp->ibl_local_slots[kept++] = slot;
+        } else
+            ibl_clear_slot(lp, slot);
     }
-    lp->ibl_local_count = 0;
+    lp->ibl_local_count = kept;
 }
 
 /* INVLPG: the entries whose target lies on the page (their sets are the
@@ -425,11 +479,12 @@ static void control_register_written(void *opaque, unsigned crn, uint32_t old_va
     case SHADOW_FLUSH_NONE:
         break;
     case SHADOW_FLUSH_NON_GLOBAL:
-        tcache_drop_links(env->tc, false);
+        current_loop->probe_generation++;
+        tcache_recheck_local_links(env->tc, code_page_still_maps, current_loop);
         ibl_flush(current_loop, false);
         break;
     case SHADOW_FLUSH_ALL:
-        tcache_drop_links(env->tc, true);
+        tcache_drop_links(env->tc);
         ibl_flush(current_loop, true);
         break;
     }
@@ -1594,6 +1649,7 @@ static int run_loop_body(const struct run_env *env, struct run_stats *stats,
                        cpu->arch.regs[REG_EAX], cpu->arch.regs[REG_ESP], cpu->arch.eflags);
             cpu->ibl_mode_tag = ~0ull;
         } else {
+            tcache_relink_into(env->tc, b);
             if (cpu->exit_link)
                 tcache_chain_site(env->tc, (const void *)cpu->exit_link, b, fetch.global);
             else if (cpu->exit_reason == EXIT_BRANCH)

@@ -1417,6 +1417,18 @@ bool shadow_translate(struct shadow_mmu *mmu, guest_linear_t linear, enum walk_a
     return true;
 }
 
+bool shadow_probe_fetch(struct shadow_mmu *mmu, uint32_t page, bool user, uint32_t *frame)
+{
+    struct walk_result w;
+
+    if (!guest_walk(mmu->ram, &mmu->regs, page << GUEST_PAGE_SHIFT, WALK_FETCH, user, false, &w))
+        return false;
+    if ((mmu->regs.cr0 & CR0_PG) && (!(w.pde & PTE_A) || !(w.pte & PTE_A)))
+        return false;
+    *frame = (uint32_t)(w.phys >> GUEST_PAGE_SHIFT);
+    return true;
+}
+
 void shadow_handle_fault(struct shadow_mmu *mmu, const uint8_t *view_base_addr,
                          const void *host_address, bool write, struct shadow_fault *out)
 {

@@ -114,6 +114,14 @@ uint8_t *shadow_view_base(const struct shadow_mmu *mmu, bool user);
 bool shadow_translate(struct shadow_mmu *mmu, guest_linear_t linear, enum walk_access access,
                       bool user, struct walk_result *out);
 
+/* The frame a fetch from linear page `page` (a page number) at the given
+ * privilege translates to under the current paging registers, when it
+ * does with every Accessed flag on its way already set: a link into code
+ * translated from that frame may then stand across a TLB flush, because
+ * a fetch through the guest's tables would land there and change nothing
+ * (SDM vol. 3, §4.8). Nothing is written. */
+bool shadow_probe_fetch(struct shadow_mmu *mmu, uint32_t page, bool user, uint32_t *frame);
+
 /* What a host fault in a view was. */
 enum shadow_fault_kind {
     SHADOW_FAULT_RETRY,      /* the page is mapped now: run the instruction again */

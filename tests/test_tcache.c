@@ -333,6 +333,21 @@ static void test_lookup_by_physical_address(void **state)
 /* Links that depend on a mapping are undone as a TLB flush would: local
  * ones by a CR3 load, global ones only by a global flush or an INVLPG of
  * their target's page; links within the source's own page stay. */
+/* What the fake address space maps: frame + 1 per page number (0: none). */
+static uint32_t mapped_frame[16];
+
+static bool fake_page_maps(void *ctx, uint32_t page, uint32_t frame, uint32_t mode_key)
+{
+    (void)ctx;
+    (void)mode_key;
+    return page < 16 && mapped_frame[page] == frame + 1;
+}
+
+static bool jumps_to(const struct tc_block *from, const void *target)
+{
+    return rel32_at(from->code + 1) == (int32_t)((const uint8_t *)target - (from->code + 5));
+}
+
 static void test_link_scopes(void **state)
 {
     struct popek_error err;
@@ -351,16 +366,23 @@ static void test_link_scopes(void **state)
     assert_true(tcache_chain_site(tc, b->code + 1, c, false)); /* same page */
     assert_true(tcache_chain_site(tc, c->code + 1, d, true));  /* other page, global */
 
-    tcache_drop_links(tc, false);
-    assert_null(a->exits[0].chained);
-    assert_int_equal(rel32_at(a->code + 1), (int32_t)(a->code + a->exits[0].stub - (a->code + 5)));
-    assert_null(b->incoming); /* the link record went too */
-    assert_ptr_equal(b->exits[0].chained, c);
-    assert_ptr_equal(c->exits[0].chained, d);
-    assert_int_equal(tcache_stats(tc)->links_dropped, 1);
+    /* A CR3 load into a space that maps none of it: the local link is
+     * suspended (its record kept), the others stay. */
+    memset(mapped_frame, 0, sizeof(mapped_frame));
+    tcache_recheck_local_links(tc, fake_page_maps, NULL);
+    assert_ptr_equal(a->exits[0].chained, b);
+    assert_true(jumps_to(a, a->code + a->exits[0].stub));
+    assert_non_null(b->incoming);
+    assert_true(jumps_to(b, c->code));
+    assert_true(jumps_to(c, d->code));
+    assert_int_equal(tcache_stats(tc)->links_suspended, 1);
 
-    /* INVLPG of another page leaves the global link; of d's page, not. */
+    /* INVLPG of b's page undoes the suspended link; the global one stays
+     * until INVLPG of d's page. */
     tcache_drop_links_to_page(tc, 0x5000);
+    assert_null(a->exits[0].chained);
+    assert_null(b->incoming); /* the link record went too */
+    assert_int_equal(tcache_stats(tc)->links_dropped, 1);
     assert_ptr_equal(c->exits[0].chained, d);
     tcache_drop_links_to_page(tc, 0x9000);
     assert_null(c->exits[0].chained);
@@ -368,7 +390,7 @@ static void test_link_scopes(void **state)
 
     /* Relinked, a global flush takes it again; the same-page link stays. */
     assert_true(tcache_chain_site(tc, c->code + 1, d, true));
-    tcache_drop_links(tc, true);
+    tcache_drop_links(tc);
     assert_null(c->exits[0].chained);
     assert_ptr_equal(b->exits[0].chained, c);
     tcache_destroy(tc);
@@ -404,8 +426,10 @@ static void test_link_index(void **state)
     tcache_drop_links_to_page(tc, far);
     assert_null(s2->exits[0].chained);
     assert_ptr_equal(s1->exits[0].chained, near_target);
-    tcache_drop_links(tc, false); /* the local link is already gone */
+    memset(mapped_frame, 0, sizeof(mapped_frame));
+    tcache_recheck_local_links(tc, fake_page_maps, NULL); /* the local link is already gone */
     assert_int_equal(tcache_stats(tc)->links_dropped, 1);
+    assert_int_equal(tcache_stats(tc)->links_suspended, 0);
     assert_ptr_equal(s1->exits[0].chained, near_target);
 
     tcache_drop_links_to_page(tc, 0x8000); /* the straddler's second page */
@@ -421,7 +445,10 @@ static void test_link_index(void **state)
         assert_true(tcache_chain_site(tc, s3->code + 1, straddler, false));
         if (i % 3 == 0)
             tcache_drop_links_to_page(tc, 0x7000);
-        tcache_drop_links(tc, i % 2 == 0);
+        if (i % 2 == 0)
+            tcache_drop_links(tc);
+        else
+            tcache_recheck_local_links(tc, fake_page_maps, NULL);
         tcache_drop_links_to_page(tc, 0x5000);
         assert_null(s1->exits[0].chained);
         assert_null(s3->exits[0].chained);
@@ -461,17 +488,141 @@ static void test_inline_cache(void **state)
     assert_memory_equal(a->code + 8, nop5, 5);
     assert_int_equal(tcache_stats(tc)->ic_fills, 1);
 
-    /* A CR3 load empties a local cache... */
-    tcache_drop_links(tc, false);
-    assert_null(a->ic_target);
+    /* A CR3 load into a space where b's page maps nothing suspends a
+     * local cache (the site jumps to the fill stub, the target is kept);
+     * a fill in that space replaces it... */
+    memset(mapped_frame, 0, sizeof(mapped_frame));
+    tcache_recheck_local_links(tc, fake_page_maps, NULL);
+    assert_ptr_equal(a->ic_target, b);
     assert_int_equal(a->code[8], 0xE9);
     assert_true(tcache_chain_site(tc, a->code + 8, b, true));
     assert_ptr_equal(a->ic_target, b);
+    assert_memory_equal(a->code + 8, nop5, 5);
+    assert_int_equal(tcache_stats(tc)->ic_fills, 2);
 
     /* ...and dropping the target empties it too. */
     tcache_invalidate_frame(tc, 0x7);
     assert_null(a->ic_target);
     assert_int_equal(a->code[8], 0xE9);
+    tcache_destroy(tc);
+}
+
+/* A CR3 load's recheck: local links whose target page maps another frame
+ * (or none) are suspended and come back when it maps theirs again, at a
+ * later recheck or when the monitor enters a block of the page; a link
+ * into a block straddling two pages is undone; a suspended link gives way
+ * to a link into the block the page maps now; records of dropped blocks
+ * go with them. */
+static void test_links_suspended_and_restored(void **state)
+{
+    struct popek_error err;
+    struct tcache *tc = tcache_create(1 << 20, &err);
+    uint8_t code[256];
+    static const uint8_t nop5[5] = {0x0F, 0x1F, 0x44, 0x00, 0x00};
+    struct translated_block ta = make_block(0x1000, 2, 0x5000, code);
+    struct tc_block *a = tcache_insert(tc, &ta, code, 0);
+    struct translated_block ti = make_block(0x2000, 4, 0, code);
+    ti.has_ic = true;
+    ti.ic = (struct translated_ic){.site = 8, .disp = 16, .hit_rel32 = 24, .fill_stub = 32};
+    code[8] = 0xE9;
+    struct tc_block *ic = tcache_insert(tc, &ti, code, 0);
+    struct translated_block tb = make_block(0x5000, 2, 0, code);
+    struct tc_block *b = tcache_insert(tc, &tb, code, 0);
+    struct translated_block tb2 = make_block(0x5000, 2, 0, code);
+    tb2.phys = 0x9000; /* the same page in another space */
+    tb2.phys_last_frame = 9;
+    struct tc_block *b2 = tcache_insert(tc, &tb2, code, 0);
+    struct translated_block tc3 = make_block(0x3000, 2, 0x7FFE, code);
+    struct tc_block *c = tcache_insert(tc, &tc3, code, 0);
+    struct translated_block ts = make_block(0x7FFE, 4, 0, code);
+    struct tc_block *straddler = tcache_insert(tc, &ts, code, 0);
+
+    memset(mapped_frame, 0, sizeof(mapped_frame));
+    mapped_frame[5] = 5 + 1;
+    mapped_frame[7] = 7 + 1;
+    mapped_frame[8] = 8 + 1;
+    assert_true(tcache_chain_site(tc, a->code + 1, b, false));
+    assert_true(tcache_chain_site(tc, ic->code + 8, b, false));
+    assert_true(tcache_chain_site(tc, c->code + 1, straddler, false));
+
+    /* Everything still maps: only the straddler's link goes. */
+    tcache_recheck_local_links(tc, fake_page_maps, NULL);
+    assert_true(jumps_to(a, b->code));
+    assert_memory_equal(ic->code + 8, nop5, 5);
+    assert_null(c->exits[0].chained);
+    assert_int_equal(tcache_stats(tc)->links_dropped, 1);
+    assert_int_equal(tcache_stats(tc)->links_suspended, 0);
+
+    /* b's page unmapped: both links point at their stubs, records kept. */
+    mapped_frame[5] = 0;
+    tcache_recheck_local_links(tc, fake_page_maps, NULL);
+    assert_true(jumps_to(a, a->code + a->exits[0].stub));
+    assert_ptr_equal(a->exits[0].chained, b);
+    assert_int_equal(ic->code[8], 0xE9);
+    assert_int_equal(rel32_at(ic->code + 9), 32 - 13);
+    assert_ptr_equal(ic->ic_target, b);
+    assert_int_equal(tcache_stats(tc)->links_suspended, 2);
+
+    /* Mapped again: restored by the next recheck... */
+    mapped_frame[5] = 5 + 1;
+    tcache_recheck_local_links(tc, fake_page_maps, NULL);
+    assert_true(jumps_to(a, b->code));
+    assert_memory_equal(ic->code + 8, nop5, 5);
+    assert_int_equal(tcache_stats(tc)->links_restored, 2);
+    /* ...or by entering a block of the page. */
+    mapped_frame[5] = 0;
+    tcache_recheck_local_links(tc, fake_page_maps, NULL);
+    tcache_relink_into(tc, b2); /* another frame: nothing */
+    assert_true(jumps_to(a, a->code + a->exits[0].stub));
+    tcache_relink_into(tc, b);
+    assert_true(jumps_to(a, b->code));
+    assert_int_equal(tcache_stats(tc)->links_restored, 4);
+
+    /* An event unlinks a restored link although its flag may say so. */
+    tcache_unlink_block_async(tc, a);
+    assert_true(jumps_to(a, a->code + a->exits[0].stub));
+    assert_true(tcache_chain_site(tc, a->code + 1, b, false));
+    assert_true(jumps_to(a, b->code));
+
+    /* The page maps frame 9 in the next space: the suspended links give
+     * way to links into b2. */
+    mapped_frame[5] = 9 + 1;
+    tcache_recheck_local_links(tc, fake_page_maps, NULL);
+    uint64_t dropped = tcache_stats(tc)->links_dropped;
+    assert_true(tcache_chain_site(tc, a->code + 1, b2, false));
+    assert_ptr_equal(a->exits[0].chained, b2);
+    assert_true(jumps_to(a, b2->code));
+    assert_true(tcache_chain_site(tc, ic->code + 8, b2, false));
+    assert_ptr_equal(ic->ic_target, b2);
+    assert_int_equal(rel32_at(ic->code + 24), (int32_t)(b2->code - (ic->code + 28)));
+    assert_int_equal(tcache_stats(tc)->links_dropped, dropped + 2);
+    assert_null(b->incoming);
+
+    /* b2 dropped while its links are suspended: their records go, and no
+     * later recheck writes into a or ic for them. */
+    mapped_frame[5] = 0;
+    tcache_recheck_local_links(tc, fake_page_maps, NULL);
+    tcache_invalidate_frame(tc, 9);
+    assert_null(a->exits[0].chained);
+    assert_null(ic->ic_target);
+    uint64_t restored = tcache_stats(tc)->links_restored;
+    mapped_frame[5] = 9 + 1;
+    tcache_recheck_local_links(tc, fake_page_maps, NULL);
+    assert_int_equal(tcache_stats(tc)->links_restored, restored);
+    assert_true(jumps_to(a, a->code + a->exits[0].stub));
+    assert_int_equal(ic->code[8], 0xE9);
+
+    /* The source dropped while suspended: the same. */
+    mapped_frame[5] = 5 + 1;
+    assert_true(tcache_chain_site(tc, a->code + 1, b, false));
+    mapped_frame[5] = 0;
+    tcache_recheck_local_links(tc, fake_page_maps, NULL);
+    tcache_invalidate_frame(tc, 1);
+    restored = tcache_stats(tc)->links_restored;
+    mapped_frame[5] = 5 + 1;
+    tcache_recheck_local_links(tc, fake_page_maps, NULL);
+    tcache_relink_into(tc, b);
+    assert_int_equal(tcache_stats(tc)->links_restored, restored);
     tcache_destroy(tc);
 }
 
@@ -553,6 +704,7 @@ int main(void)
         cmocka_unit_test(test_invalidate_containing),
         cmocka_unit_test(test_invalidate_phys_range),
         cmocka_unit_test(test_inline_cache),
+        cmocka_unit_test(test_links_suspended_and_restored),
         cmocka_unit_test(test_flush_and_drop_hook),
         cmocka_unit_test(test_arena_full),
         cmocka_unit_test(test_arena_is_w_xor_x),
