@@ -14,8 +14,9 @@
  * CALLEE, directory A maps frame FA and B maps frame FB; directory C maps
  * nothing there until its #PF handler does. SHARED holds a direct call, a
  * direct jump and an indirect jump (through a pointer in SHARED) into
- * CALLEE's page; FA and FB hold the same functions returning different
- * values. The test switches between the spaces hundreds of times and
+ * CALLEE's page, and one more indirect jump whose target alternates
+ * between two functions there; FA and FB hold the same functions
+ * returning different values. The test switches between the spaces hundreds of times and
  * checks every value returned, the #PF of each first call in C, and that a
  * call in A after its CALLEE PTE lost its Accessed flag sets it again.
  */
@@ -28,6 +29,7 @@
 #define VIA_CALL     0x00
 #define VIA_JMP      0x10
 #define VIA_INDIRECT 0x20
+#define VIA_VARYING  0x30 /* jmp [varying_target]: CALLEE+0x20 or +0x30 in turn */
 #define POINTER_OFF  0x40
 
 #define ROUNDS 300
@@ -36,6 +38,10 @@ typedef uint32_t (*fn0)(void);
 
 static uint32_t *pd_a, *pd_b, *pd_c, *shared, *frame_a, *frame_b;
 static unsigned c_faults;
+/* The target of SHARED's second indirect jump, in kernel memory (mapped in
+ * every space): alternating between two entries of CALLEE, it misses the
+ * jump's inline cache and goes through the monitor's table of targets. */
+static volatile uint32_t varying_target;
 static uint32_t c_fault_cr2;
 
 static void put8(uint8_t *p, unsigned *n, uint8_t v)
@@ -65,15 +71,19 @@ static void write_shared(void)
     put8(p, &n, 0xFF); /* jmp [CALLER+POINTER_OFF] */
     put8(p, &n, 0x25);
     put32_at(p, &n, CALLER + POINTER_OFF);
+    n = VIA_VARYING;
+    put8(p, &n, 0xFF); /* jmp [varying_target] */
+    put8(p, &n, 0x25);
+    put32_at(p, &n, (uint32_t)&varying_target);
     n = POINTER_OFF;
     put32_at(p, &n, CALLEE + 0x20);
 }
 
-/* mov eax, imm32; ret at each of CALLEE's three entries. */
+/* mov eax, imm32; ret at each of CALLEE's four entries. */
 static void write_callee(uint32_t *frame, uint32_t tag)
 {
     uint8_t *p = (uint8_t *)frame;
-    for (unsigned entry = 0; entry < 3; entry++) {
+    for (unsigned entry = 0; entry < 4; entry++) {
         unsigned n = entry * 0x10;
         put8(p, &n, 0xB8);
         put32_at(p, &n, tag + entry);
@@ -147,6 +157,21 @@ static void test_alternate(void)
     CHECK_EQ(wrong, 0, "%u rounds of call, jmp and jmp [mem] in A then B: wrong results", ROUNDS);
     CHECK(last_a == 0xA002 && last_b == 0xB002, "last indirect jump: A 0x%x, B 0x%x", last_a,
           last_b);
+
+    /* In each space the jump goes to +0x20 (what its inline cache holds)
+     * and then to +0x30 (looked up in the table of targets). */
+    wrong = 0;
+    for (unsigned round = 0; round < ROUNDS; round++) {
+        for (unsigned space = 0; space < 2; space++) {
+            write_cr3((uint32_t)(space ? pd_b : pd_a));
+            for (unsigned entry = 2; entry < 4; entry++) {
+                varying_target = CALLEE + entry * 0x10;
+                wrong += call_shared(VIA_VARYING) != (space ? 0xB000 : 0xA000) + entry;
+            }
+        }
+    }
+    CHECK_EQ(wrong, 0, "%u rounds of a jump to a varying target in A then B: wrong results",
+             ROUNDS);
 }
 
 /* C maps no CALLEE: its first call faults, its handler maps FB; A runs
