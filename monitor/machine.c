@@ -784,7 +784,6 @@ void machine_collect_stats(const struct machine *m, struct stats_report *r)
         ibl_lookups = 0; /* only counted when asked for */
     stats_add(r, "indirect_branches", "lookups", ibl_lookups);
     stats_add(r, "indirect_branches", "misses", rs->ibl_misses);
-    stats_add(r, "indirect_branches", "unparked", rs->ibl_unparked);
     stats_add(r, "indirect_branches", "inline_caches_filled", tc->ic_fills);
     stats_add_ratio(r, "indirect_branches", "hit_rate",
                     ibl_lookups > rs->ibl_misses ? ibl_lookups - rs->ibl_misses : 0, ibl_lookups);

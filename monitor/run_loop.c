@@ -30,7 +30,6 @@
 #define IBL_PAGE_BUCKETS  4096
 #define DECODED_ENTRIES   64
 #define CODE_PAGE_PROBES  256
-#define IBL_PARKED_MAX    8192
 #define MODE_KEY_BOUNCE   0x80000000u /* blocks re-executing one access against the buffer */
 #define MODE_KEY_SINGLE   0x40000000u /* one-instruction blocks (the STI/MOV SS shadow) */
 #define MAX_FILL_RETRIES  8           /* host faults in a row at one EIP before emulating */
@@ -89,16 +88,6 @@ struct loop {
     bool ibl_slot_global[VCPU_IBL_ENTRIES];    /* the entry's target page is global */
     bool ibl_slot_listed[VCPU_IBL_ENTRIES];    /* the slot is in ibl_local_slots */
     uint32_t ibl_slot_frame[VCPU_IBL_ENTRIES]; /* the frame of the entry's target block */
-    const struct tc_block *ibl_slot_block[VCPU_IBL_ENTRIES]; /* the entry's target block */
-    /* Entries a CR3 load took out because their target's page maps
-     * another frame (or none) in the new space: a later CR3 load that finds
-     * it mapping theirs again puts them back, if their slot is free. */
-    struct ibl_parked {
-        const struct tc_block *block; /* allocated until the cache flushes */
-        uint64_t not_tag;
-        uint32_t slot, frame;
-    } ibl_parked[IBL_PARKED_MAX];
-    uint32_t ibl_parked_count;
     /* Entries per bucket of target pages (IBL_PAGE_BUCKETS): an INVLPG of a
      * page whose bucket is empty has no entry to look for. Never below the
      * true count (entries emptied behind its back leave it higher). */
@@ -340,7 +329,6 @@ static void ibl_clear_all(struct loop *lp)
     memset(lp->ibl_page_entries, 0, sizeof(lp->ibl_page_entries));
     memset(lp->ibl_slot_listed, 0, sizeof(lp->ibl_slot_listed));
     lp->ibl_local_count = 0;
-    lp->ibl_parked_count = 0;
     lp->ibl_local_overflow = false;
 }
 
@@ -386,7 +374,6 @@ static void ibl_fill(struct loop *lp, guest_linear_t eip, uint32_t key, const st
         memset(way0, 0, sizeof(*way0)); /* counted under way 1 now */
         lp->ibl_slot_global[slot + 1] = lp->ibl_slot_global[slot];
         lp->ibl_slot_frame[slot + 1] = lp->ibl_slot_frame[slot];
-        lp->ibl_slot_block[slot + 1] = lp->ibl_slot_block[slot];
         if (!lp->ibl_slot_global[slot + 1])
             ibl_note_local(lp, slot + 1);
     } else if (way1->not_tag == not_tag) {
@@ -398,7 +385,6 @@ static void ibl_fill(struct loop *lp, guest_linear_t eip, uint32_t key, const st
     way0->not_tag = not_tag;
     lp->ibl_slot_global[slot] = global;
     lp->ibl_slot_frame[slot] = (uint32_t)(b->phys >> GUEST_PAGE_SHIFT);
-    lp->ibl_slot_block[slot] = b;
     if (!global)
         ibl_note_local(lp, slot);
 }
@@ -423,57 +409,9 @@ static bool code_page_still_maps(void *opaque, uint32_t page, uint32_t frame, ui
     return p->maps && p->frame == frame;
 }
 
-/* Takes a local entry out on a CR3 load, keeping it aside (when there is
- * room) for a later load to put back. */
-static void ibl_park(struct loop *lp, uint32_t slot)
-{
-    const struct vcpu_ibl_entry *e = &lp->env->cpu->ibl[slot];
-
-    if (lp->ibl_parked_count < IBL_PARKED_MAX)
-        lp->ibl_parked[lp->ibl_parked_count++] = (struct ibl_parked){
-            .block = lp->ibl_slot_block[slot],
-            .not_tag = e->not_tag,
-            .slot = slot,
-            .frame = lp->ibl_slot_frame[slot],
-        };
-    ibl_clear_slot(lp, slot);
-}
-
-/* After a CR3 load: the parked entries whose page maps their frame again
- * go back into their slots if those are free (and the block is still in
- * the cache); those whose slot was taken meanwhile are forgotten. */
-static void ibl_unpark(struct loop *lp)
-{
-    struct vcpu *cpu = lp->env->cpu;
-    uint32_t kept = 0;
-
-    for (uint32_t i = 0; i < lp->ibl_parked_count; i++) {
-        const struct ibl_parked *p = &lp->ibl_parked[i];
-        uint64_t tag = ~p->not_tag;
-        if (!code_page_still_maps(lp, (uint32_t)tag >> GUEST_PAGE_SHIFT, p->frame,
-                                  (uint32_t)(tag >> 32))) {
-            lp->ibl_parked[kept++] = *p;
-            continue;
-        }
-        struct vcpu_ibl_entry *e = &cpu->ibl[p->slot];
-        if (e->not_tag || !p->block->valid)
-            continue;
-        e->host_code = (uint64_t)(uintptr_t)p->block->code;
-        e->not_tag = p->not_tag;
-        (*ibl_page_count(lp, (uint32_t)tag))++;
-        lp->ibl_slot_global[p->slot] = false;
-        lp->ibl_slot_frame[p->slot] = p->frame;
-        lp->ibl_slot_block[p->slot] = p->block;
-        ibl_note_local(lp, p->slot);
-        lp->stats->ibl_unparked++;
-    }
-    lp->ibl_parked_count = kept;
-}
-
 /* A TLB flush: entries for targets on pages that are not global go (all
  * of them with `including_global`), except, on a CR3 load, those whose
- * page still maps the frame the target was translated from; the others
- * are parked, and parked ones whose page maps their frame again return. */
+ * page still maps the frame the target was translated from. */
 static void ibl_flush(struct loop *lp, bool including_global)
 {
     if (including_global || lp->ibl_local_overflow) {
@@ -493,10 +431,9 @@ static void ibl_flush(struct loop *lp, bool including_global)
             lp->ibl_slot_listed[slot] = true;
             lp->ibl_local_slots[kept++] = slot;
         } else
-            ibl_park(lp, slot);
+            ibl_clear_slot(lp, slot);
     }
     lp->ibl_local_count = kept;
-    ibl_unpark(lp);
 }
 
 /* INVLPG: the entries whose target lies on the page (their sets are the

@@ -43,7 +43,6 @@ struct run_stats {
     uint64_t events;           /* event nudges the monitor took (deadlines, input) */
     uint64_t exceptions_delivered, interrupts_delivered;
     uint64_t ibl_misses;
-    uint64_t ibl_unparked;   /* entries a CR3 load put back (see ibl_flush) */
     uint64_t stale_callouts; /* callout blocks whose bytes had changed under them */
     uint64_t signals_segv, signals_fpe, signals_other;
     uint64_t smc_write_faults;        /* stores that hit a write-protected code page */
