@@ -850,6 +850,40 @@ static void resync_space_directory(struct shadow_mmu *mmu, struct space *sp, con
         region_drop_flush(mmu, sp, vi, &drop[vi]);
 }
 
+/* Page tables no mapping uses any more (at most UNREFERENCED_MAX per
+ * resync): those no cached space's directory names stop being tracked as
+ * tables (the guest freed them and may use them as data). One pass over
+ * each directory for all of them. */
+#define UNREFERENCED_MAX 64
+static void untrack_tables_no_directory_names(struct shadow_mmu *mmu, struct tracked **tables,
+                                              unsigned n)
+{
+    bool named[UNREFERENCED_MAX] = {false};
+    unsigned left = n;
+
+    for (unsigned si = 1; si <= mmu->nspaces && left; si++) {
+        const struct space *sp = &mmu->spaces[si];
+        if (!sp->in_use)
+            continue;
+        const uint32_t *pd =
+            guest_ram_host_ptr(mmu->ram, sp->pd_frame << GUEST_PAGE_SHIFT, GUEST_PAGE_SIZE);
+        for (uint32_t d = 0; d < ENTRIES && left; d++) {
+            if (!pde_maps_table(mmu, pd[d]))
+                continue;
+            for (unsigned i = 0; i < n; i++) {
+                if (!named[i] && (pd[d] >> GUEST_PAGE_SHIFT) == tables[i]->frame) {
+                    named[i] = true;
+                    left--;
+                }
+            }
+        }
+    }
+    for (unsigned i = 0; i < n; i++) {
+        if (!named[i])
+            tables[i]->roles &= (uint8_t)~ROLE_PT;
+    }
+}
+
 /* Brings every unsynced table back in sync: each mapping it feeds, in every
  * cached space, that no longer follows from its entry is dropped (SDM vol.
  * 3, §4.10.4: after a CR3 load no stale translation may be used), and the
@@ -857,6 +891,9 @@ static void resync_space_directory(struct shadow_mmu *mmu, struct space *sp, con
  * are matched against current directory entries. */
 static void resync_all(struct shadow_mmu *mmu)
 {
+    struct tracked *unreferenced[UNREFERENCED_MAX];
+    unsigned nunreferenced = 0;
+
     if (!mmu->nunsynced)
         return;
     for (uint32_t u = 0; u < mmu->nunsynced; u++) {
@@ -897,22 +934,16 @@ static void resync_all(struct shadow_mmu *mmu)
                 }
             }
         }
-        /* No mapping uses it now; a directory naming it keeps it tracked
-         * (its regions may be filled through it again). */
-        for (unsigned si = 1; si <= mmu->nspaces && !referenced; si++) {
-            const struct space *sp = &mmu->spaces[si];
-            const uint32_t *pd =
-                sp->in_use ? guest_ram_host_ptr(mmu->ram, sp->pd_frame << GUEST_PAGE_SHIFT,
-                                                GUEST_PAGE_SIZE)
-                           : NULL;
-            for (uint32_t d = 0; pd && d < ENTRIES && !referenced; d++)
-                referenced = pde_maps_table(mmu, pd[d]) && (pd[d] >> GUEST_PAGE_SHIFT) == t->frame;
-        }
-        /* No cached space uses it as a table any more (the guest freed it
-         * and may use it as data): stop tracking it. */
-        if (!referenced)
-            t->roles &= (uint8_t)~ROLE_PT;
+        /* No mapping uses it now: whether a directory names it (its regions
+         * may be filled through it again) is asked below, for all such
+         * tables in one pass over the directories. */
+        if (!referenced && nunreferenced < UNREFERENCED_MAX)
+            unreferenced[nunreferenced++] = t;
+        else if (!referenced)
+            t->roles &= (uint8_t)~ROLE_PT; /* more than that: tracked again when used */
     }
+    if (nunreferenced)
+        untrack_tables_no_directory_names(mmu, unreferenced, nunreferenced);
     uint32_t n = mmu->nunsynced;
     mmu->nunsynced = 0;
     for (uint32_t u = 0; u < n; u++) {
