@@ -74,6 +74,7 @@ struct link_group {
     struct group_entry *entries;
     uint32_t count, capacity;
     struct link_group *next; /* in its hash bucket */
+    uint32_t index;          /* in tcache.all_groups */
 };
 
 /* The blocks translated from one physical frame. */
@@ -118,6 +119,11 @@ struct tcache {
     struct logged_link *page_links[PAGE_BUCKETS];
     struct frame_blocks *frames[FRAME_BUCKETS];
     struct link_group *groups[GROUP_BUCKETS];
+    /* Every group, for a CR3 load to go through without visiting empty
+     * buckets (a guest switching between two spaces does that 100,000s of
+     * times a second). */
+    struct link_group **all_groups;
+    uint32_t ngroups, groups_capacity;
 };
 
 static bool flush_all_make_room(struct tcache *tc, size_t bytes)
@@ -249,14 +255,12 @@ static void free_link_list(struct tcache *tc, struct logged_link *l)
 
 static void free_groups(struct tcache *tc)
 {
-    for (unsigned i = 0; i < GROUP_BUCKETS; i++) {
-        while (tc->groups[i]) {
-            struct link_group *next = tc->groups[i]->next;
-            free(tc->groups[i]->entries);
-            free(tc->groups[i]);
-            tc->groups[i] = next;
-        }
+    for (uint32_t i = 0; i < tc->ngroups; i++) {
+        free(tc->all_groups[i]->entries);
+        free(tc->all_groups[i]);
     }
+    tc->ngroups = 0;
+    memset(tc->groups, 0, sizeof(tc->groups));
 }
 
 static void free_frame_index(struct tcache *tc)
@@ -307,6 +311,7 @@ void tcache_destroy(struct tcache *tc)
         free(tc->spare_logged);
         tc->spare_logged = next;
     }
+    free(tc->all_groups);
     free(tc->by_address);
     free(tc->code_starts);
     free(tc->page_first);
@@ -542,11 +547,24 @@ static struct link_group *group_of(struct tcache *tc, const struct tc_block *to,
     }
     if (!create)
         return NULL;
+    if (tc->ngroups == tc->groups_capacity) {
+        uint32_t capacity = tc->groups_capacity ? 2 * tc->groups_capacity : 64;
+        struct link_group **grown = realloc(tc->all_groups, capacity * sizeof(*grown));
+        if (!grown)
+            return NULL;
+        tc->all_groups = grown;
+        tc->groups_capacity = capacity;
+    }
     struct link_group *g = calloc(1, sizeof(*g));
     if (!g)
         return NULL;
-    *g = (struct link_group){.page = page, .frame = frame, .mode_key = to->mode_key, .next = *head};
+    *g = (struct link_group){.page = page,
+                             .frame = frame,
+                             .mode_key = to->mode_key,
+                             .next = *head,
+                             .index = tc->ngroups};
     *head = g;
+    tc->all_groups[tc->ngroups++] = g;
     return g;
 }
 
@@ -1023,24 +1041,34 @@ void tcache_drop_links(struct tcache *tc)
         undo_link(tc, tc->global_links);
 }
 
+/* Takes an empty group out of its bucket and the array, and frees it. */
+static void group_free(struct tcache *tc, struct link_group *g)
+{
+    struct link_group **pp = group_slot(tc, g->page, g->frame);
+
+    while (*pp != g)
+        pp = &(*pp)->next;
+    *pp = g->next;
+    tc->all_groups[g->index] = tc->all_groups[--tc->ngroups];
+    tc->all_groups[g->index]->index = g->index;
+    free(g->entries);
+    free(g);
+}
+
 void tcache_recheck_local_links(struct tcache *tc, tcache_page_check still_maps, void *ctx)
 {
     while (tc->straddle_links)
         undo_link(tc, tc->straddle_links);
-    for (unsigned i = 0; i < GROUP_BUCKETS; i++) {
-        for (struct link_group **pp = &tc->groups[i]; *pp;) {
-            struct link_group *g = *pp;
-            if (!g->count) {
-                *pp = g->next;
-                free(g->entries);
-                free(g);
-                continue;
-            }
-            bool maps = still_maps(ctx, g->page, g->frame, g->mode_key);
-            if (maps == g->suspended)
-                group_set_suspended(tc, g, !maps);
-            pp = &g->next;
+    for (uint32_t i = 0; i < tc->ngroups;) {
+        struct link_group *g = tc->all_groups[i];
+        if (!g->count) {
+            group_free(tc, g); /* the last group takes index i */
+            continue;
         }
+        bool maps = still_maps(ctx, g->page, g->frame, g->mode_key);
+        if (maps == g->suspended)
+            group_set_suspended(tc, g, !maps);
+        i++;
     }
 }
 
