@@ -124,6 +124,7 @@ struct tcache {
      * times a second). */
     struct link_group **all_groups;
     uint32_t ngroups, groups_capacity;
+    uint32_t nsuspended; /* groups suspended: the monitor's entries ask only then */
 };
 
 static bool flush_all_make_room(struct tcache *tc, size_t bytes)
@@ -259,7 +260,7 @@ static void free_groups(struct tcache *tc)
         free(tc->all_groups[i]->entries);
         free(tc->all_groups[i]);
     }
-    tc->ngroups = 0;
+    tc->ngroups = tc->nsuspended = 0;
     memset(tc->groups, 0, sizeof(tc->groups));
 }
 
@@ -576,6 +577,8 @@ static void undo_link(struct tcache *tc, struct logged_link *l);
  * link takes its record out. */
 static void group_set_suspended(struct tcache *tc, struct link_group *g, bool suspended)
 {
+    if (g->suspended != suspended)
+        tc->nsuspended += suspended ? 1u : (uint32_t)-1;
     g->suspended = suspended;
     for (uint32_t i = 0; i < g->count; i++) {
         const struct group_entry *e = &g->entries[i];
@@ -1046,6 +1049,8 @@ static void group_free(struct tcache *tc, struct link_group *g)
 {
     struct link_group **pp = group_slot(tc, g->page, g->frame);
 
+    if (g->suspended)
+        tc->nsuspended--;
     while (*pp != g)
         pp = &(*pp)->next;
     *pp = g->next;
@@ -1074,6 +1079,8 @@ void tcache_recheck_local_links(struct tcache *tc, tcache_page_check still_maps,
 
 void tcache_relink_into(struct tcache *tc, const struct tc_block *b)
 {
+    if (!tc->nsuspended)
+        return;
     struct link_group *g = group_of(tc, b, false);
 
     if (g && g->suspended)
