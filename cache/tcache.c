@@ -53,21 +53,21 @@ struct logged_link {
     struct logged_link *page_next[2], **page_pprev[2];
 };
 
-/* The local links into the blocks of one linear page that were
- * translated from one frame under one mode: a CR3 load asks once per group
- * whether the page still maps that frame, and suspends (points back at
- * their stubs) or restores all of the group's links together. Targets that
- * straddle two pages are in no group: a CR3 load undoes their links. */
+/* A link of a group: the bytes that make it jump (open) or go to its stub
+ * (closed), and where they go — suspending and restoring a group reads
+ * only its array of entries. */
 struct group_entry {
-    /* The bytes that make the link jump (open) or go to its stub
-     * (closed), and where they go: suspending and restoring a group reads
-     * only its array of entries. */
     uint8_t *patch; /* writable address */
     struct logged_link *link;
     uint8_t patch_len;
     uint8_t open_bytes[5], closed_bytes[5];
 };
 
+/* The local links into the blocks of one linear page that were
+ * translated from one frame under one mode: a CR3 load asks once per group
+ * whether the page still maps that frame, and suspends (points back at
+ * their stubs) or restores all of the group's links together. Targets that
+ * straddle two pages are in no group: a CR3 load undoes their links. */
 struct link_group {
     uint32_t page, frame, mode_key;
     bool suspended;
@@ -817,8 +817,9 @@ bool tcache_chain_site(struct tcache *tc, const void *site, struct tc_block *to,
 
 void tcache_unlink_block_async(struct tcache *tc, struct tc_block *b)
 {
-    /* Whatever the flags say: a suspended link (tcache_recheck_local_links)
-     * that was restored leaves them set. */
+    /* Whatever the flags say: suspending and restoring a group patches the
+     * jumps only, so a link restored after an earlier unlink here still
+     * has its flag set. */
     if (b->ic_target) {
         ic_set_site(tc, b, false);
         b->ic_unlinked = true;

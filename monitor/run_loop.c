@@ -93,7 +93,6 @@ struct loop {
      * true count (entries emptied behind its back leave it higher). */
     uint32_t ibl_page_entries[IBL_PAGE_BUCKETS];
     uint32_t ibl_local_count;
-    bool ibl_local_overflow;
     /* What a CR3 load's recheck of links found per (page, privilege):
      * entries of the current recheck have the current generation. */
     struct code_page_probe {
@@ -329,19 +328,16 @@ static void ibl_clear_all(struct loop *lp)
     memset(lp->ibl_page_entries, 0, sizeof(lp->ibl_page_entries));
     memset(lp->ibl_slot_listed, 0, sizeof(lp->ibl_slot_listed));
     lp->ibl_local_count = 0;
-    lp->ibl_local_overflow = false;
 }
 
+/* Lists a slot holding a local entry, once: the list never holds more
+ * than every slot. */
 static void ibl_note_local(struct loop *lp, uint32_t slot)
 {
     if (lp->ibl_slot_listed[slot])
         return;
-    if (lp->ibl_local_count < VCPU_IBL_ENTRIES) {
-        lp->ibl_slot_listed[slot] = true;
-        lp->ibl_local_slots[lp->ibl_local_count++] = slot;
-    } else {
-        lp->ibl_local_overflow = true;
-    }
+    lp->ibl_slot_listed[slot] = true;
+    lp->ibl_local_slots[lp->ibl_local_count++] = slot;
 }
 
 /* Enters `b` as the target for `eip` under mode `key` in way 0 of eip's
@@ -414,7 +410,7 @@ static bool code_page_still_maps(void *opaque, uint32_t page, uint32_t frame, ui
  * page still maps the frame the target was translated from. */
 static void ibl_flush(struct loop *lp, bool including_global)
 {
-    if (including_global || lp->ibl_local_overflow) {
+    if (including_global) {
         ibl_clear_all(lp);
         return;
     }
