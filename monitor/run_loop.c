@@ -1011,12 +1011,17 @@ static bool run_callouts(struct loop *lp, const struct emul_decoded_insn *handed
         if (handed)
             memo_set(lp, handed);
         uint64_t epoch = lp->code_epoch;
+        uint64_t flushes = tcache_stats(lp->env->tc)->flushes;
         if (!handle_callout(lp, err, halted))
             return false;
         if (emul_is_port_io((ZydisMnemonic)cpu->callout_mnemonic)) {
             lp->devices_due = true; /* it may have reprogrammed a device's deadline */
             return true;            /* ...or asked for a reset or power-off */
         }
+        /* A flush inside it (a bounce block that did not fit in the full
+         * cache) freed the chained decodes with the blocks. */
+        if (tcache_stats(lp->env->tc)->flushes != flushes)
+            return true;
         const struct emul_decoded_insn *next = handed ? handed->next : NULL;
         if (!next || *halted || lp->reset_requested || lp->code_epoch != epoch ||
             cpu->arch.seg[SEG_CS].selector != cs || (cpu->arch.eflags & EFLAGS_TF) ||
