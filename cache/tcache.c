@@ -718,6 +718,27 @@ static bool log_link(struct tcache *tc, struct tc_block *from, unsigned exit_ind
     return true;
 }
 
+/* Records a new link from exit `exit_index` of `from` (or its inline
+ * cache) at its target, and logs it when it depends on a mapping. False
+ * when out of memory (the caller does not make the link then). */
+static bool record_link(struct tcache *tc, struct tc_block *from, unsigned exit_index,
+                        struct tc_block *to, bool to_global)
+{
+    struct tc_link *link = link_alloc(tc);
+
+    if (!link)
+        return false;
+    if (!log_link(tc, from, exit_index, to, to_global, &link->logged)) {
+        link_release(tc, link);
+        return false;
+    }
+    link->from = from;
+    link->exit_index = exit_index;
+    link->next = to->incoming;
+    to->incoming = link;
+    return true;
+}
+
 static bool ic_fill(struct tcache *tc, struct tc_block *from, struct tc_block *to, bool to_global)
 {
     if (from->ic_target) {
@@ -734,19 +755,8 @@ static bool ic_fill(struct tcache *tc, struct tc_block *from, struct tc_block *t
         /* Suspended: its target's page maps another frame in this space. */
         undo_link(tc, old);
     }
-    if (from->mode_key != to->mode_key)
+    if (from->mode_key != to->mode_key || !record_link(tc, from, TC_LINK_IC, to, to_global))
         return false;
-    struct tc_link *link = link_alloc(tc);
-    if (!link)
-        return false;
-    if (!log_link(tc, from, TC_LINK_IC, to, to_global, &link->logged)) {
-        link_release(tc, link);
-        return false;
-    }
-    link->from = from;
-    link->exit_index = TC_LINK_IC;
-    link->next = to->incoming;
-    to->incoming = link;
     uint32_t minus_target = (uint32_t)(-(int64_t)to->eip);
     write_code(tc, from->code + from->ic.disp, &minus_target, 4);
     uint8_t *hit = from->code + from->ic.hit_rel32;
@@ -780,17 +790,8 @@ static bool chain_exit(struct tcache *tc, struct tc_block *from, unsigned i, str
             return false;
         undo_link(tc, old);
     }
-    struct tc_link *link = link_alloc(tc);
-    if (!link)
+    if (!record_link(tc, from, i, to, to_global))
         return false;
-    if (!log_link(tc, from, i, to, to_global, &link->logged)) {
-        link_release(tc, link);
-        return false;
-    }
-    link->from = from;
-    link->exit_index = i;
-    link->next = to->incoming;
-    to->incoming = link;
     exit->chained = to;
     patch_exit(tc, from, i, to->code);
     tc->stats.chains++;

@@ -456,18 +456,25 @@ static void test_link_index(void **state)
     tcache_destroy(tc);
 }
 
+/* A block at `eip` with an indirect exit at offset 8: site (5 bytes), lea
+ * disp at 16, hit jump rel32 at 24, fill stub at 32. */
+static struct tc_block *insert_ic_block(struct tcache *tc, guest_linear_t eip)
+{
+    uint8_t code[256];
+    struct translated_block t = make_block(eip, 4, 0, code);
+
+    t.has_ic = true;
+    t.ic = (struct translated_ic){.site = 8, .disp = 16, .hit_rel32 = 24, .fill_stub = 32};
+    code[8] = 0xE9;
+    return tcache_insert(tc, &t, code, 0);
+}
+
 static void test_inline_cache(void **state)
 {
     struct popek_error err;
     struct tcache *tc = tcache_create(1 << 20, &err);
     uint8_t code[256];
-    struct translated_block ta = make_block(0x1000, 4, 0, code);
-    /* An indirect exit at offset 8: site (5 bytes), lea disp at 16, hit
-     * jump rel32 at 24, fill stub at 32. */
-    ta.has_ic = true;
-    ta.ic = (struct translated_ic){.site = 8, .disp = 16, .hit_rel32 = 24, .fill_stub = 32};
-    code[8] = 0xE9;
-    struct tc_block *a = tcache_insert(tc, &ta, code, 0);
+    struct tc_block *a = insert_ic_block(tc, 0x1000);
     struct translated_block tb = make_block(0x7000, 1, 0, code);
     struct tc_block *b = tcache_insert(tc, &tb, code, 0);
     static const uint8_t nop5[5] = {0x0F, 0x1F, 0x44, 0x00, 0x00};
@@ -521,11 +528,7 @@ static void test_links_suspended_and_restored(void **state)
     static const uint8_t nop5[5] = {0x0F, 0x1F, 0x44, 0x00, 0x00};
     struct translated_block ta = make_block(0x1000, 2, 0x5000, code);
     struct tc_block *a = tcache_insert(tc, &ta, code, 0);
-    struct translated_block ti = make_block(0x2000, 4, 0, code);
-    ti.has_ic = true;
-    ti.ic = (struct translated_ic){.site = 8, .disp = 16, .hit_rel32 = 24, .fill_stub = 32};
-    code[8] = 0xE9;
-    struct tc_block *ic = tcache_insert(tc, &ti, code, 0);
+    struct tc_block *ic = insert_ic_block(tc, 0x2000);
     struct translated_block tb = make_block(0x5000, 2, 0, code);
     struct tc_block *b = tcache_insert(tc, &tb, code, 0);
     struct translated_block tb2 = make_block(0x5000, 2, 0, code);
