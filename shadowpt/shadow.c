@@ -855,8 +855,7 @@ static void resync_space_directory(struct shadow_mmu *mmu, struct space *sp, con
  * tables (the guest freed them and may use them as data). One pass over
  * each directory for all of them. */
 #define UNREFERENCED_MAX 64
-static void untrack_tables_no_directory_names(struct shadow_mmu *mmu, struct tracked **tables,
-                                              unsigned n)
+static void untrack_unnamed_tables(struct shadow_mmu *mmu, struct tracked **tables, unsigned n)
 {
     bool named[UNREFERENCED_MAX] = {false};
     unsigned left = n;
@@ -943,7 +942,7 @@ static void resync_all(struct shadow_mmu *mmu)
             t->roles &= (uint8_t)~ROLE_PT; /* more than that: tracked again when used */
     }
     if (nunreferenced)
-        untrack_tables_no_directory_names(mmu, unreferenced, nunreferenced);
+        untrack_unnamed_tables(mmu, unreferenced, nunreferenced);
     uint32_t n = mmu->nunsynced;
     mmu->nunsynced = 0;
     for (uint32_t u = 0; u < n; u++) {
