@@ -691,10 +691,11 @@ static bool log_link(struct tcache *tc, struct tc_block *from, unsigned exit_ind
     l->pages[0] = to->eip >> 12;
     l->pages[1] = (to->eip + (to->guest_size ? to->guest_size - 1 : 0)) >> 12;
 
-    struct logged_link **scope = global                   ? &tc->global_links
-                                 : tc_block_straddles(to) ? &tc->straddle_links
-                                                          : &tc->local_links;
-    if (!global && !tc_block_straddles(to) && !group_add(tc, l)) {
+    bool straddles = tc_block_straddles(to);
+    struct logged_link **scope = global      ? &tc->global_links
+                                 : straddles ? &tc->straddle_links
+                                             : &tc->local_links;
+    if (!global && !straddles && !group_add(tc, l)) {
         logged_release(tc, l);
         return false;
     }
@@ -1016,8 +1017,8 @@ static void undo_link(struct tcache *tc, struct logged_link *l)
     uint8_t exit_index = l->exit_index;
 
     unlist_link(tc, l);
-    if (!from->valid || !to->valid)
-        return; /* not reached: dropping either took the record out */
+    /* A dropped block's links were undone with it (drop_block clears the
+     * exits and the inline cache), so the checks below find nothing. */
     if (exit_index == TC_LINK_IC) {
         if (from->ic_target != to)
             return;
