@@ -721,6 +721,19 @@ static const char *machine_reset_check(void *ctx)
     return m->reset_by;
 }
 
+/* Before popek writes to stderr: the guest's console lines come first. */
+static void machine_flush_output(void *ctx)
+{
+    const struct machine *m = ctx;
+
+    for (unsigned i = 0; i < MACHINE_SERIAL_PORTS; i++) {
+        if (m->config.serial[i])
+            chardev_flush(m->config.serial[i]);
+    }
+    if (m->config.debugcon)
+        chardev_flush(m->config.debugcon);
+}
+
 int machine_run(struct machine *m, struct popek_error *err)
 {
     /* The time limit counts from the first run, across resets. */
@@ -740,6 +753,7 @@ int machine_run(struct machine *m, struct popek_error *err)
         .mmu = m->mmu,
         .exit_requested = machine_exit_check,
         .reset_requested = machine_reset_check,
+        .flush_output = machine_flush_output,
         .ctx = m,
         .no_reboot = m->config.no_reboot,
         .collect_stats = m->config.collect_stats,
@@ -754,6 +768,7 @@ int machine_run(struct machine *m, struct popek_error *err)
     if (!machine_start_console(m, err))
         return 1;
     int status = run_loop(&env, &m->run_stats, err);
+    machine_flush_output(m); /* the caller may print err next */
     if (m->stop_reason[0])
         popek_fail(err, "%s", m->stop_reason);
     return status;

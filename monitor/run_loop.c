@@ -687,9 +687,11 @@ static void cache_drop_hook(void *ctx, const struct tc_block *b)
 
 /* ---- events and faults --------------------------------------------------- */
 
-static void dump_state(const struct vcpu *cpu)
+static void dump_state(const struct run_env *env)
 {
-    vcpu_state_dump(&cpu->arch, stderr);
+    if (env->flush_output)
+        env->flush_output(env->ctx);
+    vcpu_state_dump(&env->cpu->arch, stderr);
 }
 
 /* Exceptions that push an error code (SDM vol. 3, §6.13, table 6-1). */
@@ -711,7 +713,7 @@ static bool triple_fault(struct loop *lp, struct popek_error *err, const char *w
             log_printf("int: triple fault (%s) at eip=%08x: resetting\n", what, cpu->arch.eip);
         return false;
     }
-    dump_state(cpu);
+    dump_state(lp->env);
     return popek_fail(err, "guest triple fault (%s) at eip 0x%08x", what, cpu->arch.eip);
 }
 
@@ -750,7 +752,7 @@ static bool deliver_event(struct loop *lp, enum emul_event_kind kind, uint8_t ve
                             kind == EMUL_EVENT_EXTERNAL ? "delivering an interrupt"
                                                         : "delivering an exception");
     default:
-        dump_state(cpu);
+        dump_state(lp->env);
         return popek_fail(err, "%s", why[0] ? why : "cannot deliver a guest event");
     }
 }
@@ -926,7 +928,7 @@ static bool handle_callout(struct loop *lp, struct popek_error *err, bool *halte
     case EMUL_OK:
         lp->last_stale_callout = 0xFFFFFFFFu;
         if (lp->unsupported_mode) {
-            dump_state(cpu);
+            dump_state(lp->env);
             return popek_fail(err, "at eip 0x%08x: %s", cpu->arch.eip, lp->unsupported_mode);
         }
         return true;
@@ -968,7 +970,7 @@ static bool handle_callout(struct loop *lp, struct popek_error *err, bool *halte
         }
         break;
     }
-    dump_state(cpu);
+    dump_state(lp->env);
     if (!code_in_ram(lp))
         return popek_fail(err, "guest execution reached memory that is not RAM at 0x%08x",
                           cpu->arch.seg[SEG_CS].base + cpu->arch.eip);
@@ -1056,7 +1058,7 @@ static bool emulate_implicit_access(struct loop *lp, struct popek_error *err)
     case EMUL_FAULT:
         return deliver_emul_fault(lp, &fault, err);
     default:
-        dump_state(cpu);
+        dump_state(lp->env);
         return popek_fail(err, "%s", why[0] ? why : "cannot emulate a faulting guest access");
     }
 }
@@ -1246,7 +1248,7 @@ static bool emulate_access_of(struct loop *lp, const struct faulting_insn *fi,
     case INSN_XLAT:
         return emulate_implicit_access(lp, err);
     default:
-        dump_state(lp->env->cpu);
+        dump_state(lp->env);
         return popek_fail(err, "cannot emulate the faulting access of the instruction at 0x%08x",
                           lp->env->cpu->arch.eip);
     }
@@ -1259,7 +1261,7 @@ static bool emulate_faulting_access(struct loop *lp, struct popek_error *err)
     struct faulting_insn fi;
 
     if (!describe_faulting_insn(lp, &fi)) {
-        dump_state(lp->env->cpu);
+        dump_state(lp->env);
         return popek_fail(err, "cannot emulate the faulting access of the instruction at 0x%08x",
                           lp->env->cpu->arch.eip);
     }
@@ -1277,7 +1279,7 @@ static bool bounce_execute(struct loop *lp, struct popek_error *err)
 
     const struct emul_decoded_insn *at = decode_at_eip(lp);
     if (!access_of(lp, at, &access) || access.size > BOUNCE_BYTES) {
-        dump_state(cpu);
+        dump_state(lp->env);
         return popek_fail(err,
                           "cannot emulate the faulting access of the instruction at 0x%08x "
                           "(only single-operand ident instructions are re-executed)",
@@ -1298,7 +1300,7 @@ static bool bounce_execute(struct loop *lp, struct popek_error *err)
             ? NULL
             : find_or_translate(lp, eip, frame << GUEST_PAGE_SHIFT | (eip & 0xFFFu), key);
     if (!b || b->ninsns != 1 || b->insns[0].cls != INSN_IDENT) {
-        dump_state(cpu);
+        dump_state(lp->env);
         return popek_fail(err, "cannot re-execute the instruction at 0x%08x", eip);
     }
     lp->stats->bounce_executions++;
@@ -1328,7 +1330,7 @@ static bool bounce_execute(struct loop *lp, struct popek_error *err)
     default:
         break;
     }
-    dump_state(cpu);
+    dump_state(lp->env);
     return popek_fail(err,
                       "re-executing the instruction at 0x%08x failed (exit %u, host signal %d "
                       "code %d at %#lx)",
@@ -1366,7 +1368,7 @@ static bool handle_host_fault(struct loop *lp, struct popek_error *err)
          * bits in ldmxcsr/fxrstor, a misaligned movaps...): the guest's too. */
         return deliver_exception(lp, VEC_GP, true, 0, err);
     if (f->signo != SIGSEGV && f->signo != SIGBUS) {
-        dump_state(cpu);
+        dump_state(lp->env);
         return popek_fail(err, "guest instruction at eip 0x%08x raised host signal %d",
                           cpu->arch.eip, f->signo);
     }
@@ -1374,7 +1376,7 @@ static bool handle_host_fault(struct loop *lp, struct popek_error *err)
     if (linear < -(int64_t)VIEW_GUARD_BELOW ||
         linear >= (int64_t)(VIEW_WINDOW_SIZE + VIEW_GUARD_ABOVE)) {
         /* Translated code never forms such an address: a popek bug. */
-        dump_state(cpu);
+        dump_state(lp->env);
         return popek_fail(err,
                           "guest access at eip 0x%08x faulted outside the guest's view (host "
                           "address %#lx)",
@@ -1516,7 +1518,7 @@ static bool wait_for_interrupt(struct loop *lp, struct popek_error *err)
         return true;
     }
     if (!(cpu->arch.eflags & EFLAGS_IF) || (deadline == HOST_TIMER_NEVER && !has_input)) {
-        dump_state(cpu);
+        dump_state(lp->env);
         popek_fail(err, "guest halted at eip 0x%08x with %s", cpu->arch.eip,
                    (cpu->arch.eflags & EFLAGS_IF) ? "no interrupt source armed"
                                                   : "interrupts disabled");
@@ -1594,7 +1596,7 @@ static int run_loop_body(const struct run_env *env, struct run_stats *stats,
             service_devices(env);
             lp->devices_due = false;
             if (host_monotonic_ns() >= env->stop_at_ns) {
-                dump_state(cpu);
+                dump_state(lp->env);
                 popek_fail(err, "time limit reached (--time-limit) at eip 0x%08x", cpu->arch.eip);
                 return 1;
             }

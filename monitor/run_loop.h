@@ -28,6 +28,10 @@ struct run_env {
     bool (*exit_requested)(void *ctx, int *status);
     /* Non-NULL once a device pulled the reset line: what it did. */
     const char *(*reset_requested)(void *ctx);
+    /* Writes out the console output the devices still buffer, so that a
+     * message popek prints on stderr comes after the guest's lines before
+     * it when both go to one file (optional). */
+    void (*flush_output)(void *ctx);
     void *ctx;
     bool no_reboot;
     bool collect_stats;  /* also count what costs time to count (indirect-branch probes) */
