@@ -10,6 +10,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -169,6 +170,51 @@ static void test_view_map_alias_and_protection(void **state)
     guest_ram_destroy(ram);
 }
 
+/* The host mappings (lines of /proc/self/maps) that overlap [from, to). */
+static unsigned host_mappings_within(const uint8_t *from, const uint8_t *to)
+{
+    FILE *maps = fopen("/proc/self/maps", "r");
+    unsigned long lo, hi;
+    unsigned n = 0;
+    char line[512];
+
+    assert_non_null(maps);
+    while (fgets(line, sizeof(line), maps)) {
+        if (sscanf(line, "%lx-%lx", &lo, &hi) == 2 && lo < (uintptr_t)to && hi > (uintptr_t)from)
+            n++;
+    }
+    fclose(maps);
+    return n;
+}
+
+/* Unmapping gives the range back to the reservation: after runs are mapped
+ * here and there and dropped again, in pieces and as one span, the window is
+ * one host mapping, as it was at first. (A view that kept each dropped run
+ * as a mapping of its own gathered thousands under a Linux guest, and every
+ * host call on the view walked them.) */
+static void test_view_unmap_leaves_no_host_mappings(void **state)
+{
+    struct popek_error e;
+    struct guest_ram *ram = guest_ram_create(MIB(8), &e);
+    struct view *view = view_create(ram, &e);
+    uint8_t *base = view_base(view);
+    uint8_t *end = base + 0x100000000ull;
+
+    assert_int_equal(host_mappings_within(base, end), 1);
+    for (uint32_t i = 0; i < 64; i++) /* frames out of order: no two runs merge */
+        assert_true(view_map_frames(view, 0x08000000u + i * 0x3000u, 200 - 3 * i, 2,
+                                    i & 1 ? VIEW_PROT_READ : VIEW_PROT_READ_WRITE, &e));
+    assert_true(host_mappings_within(base, end) >= 64);
+    assert_true(view_unmap(view, 0x08000000u, 1, &e)); /* half of the first run */
+    assert_false(host_readable(base + 0x08000000u));
+    assert_true(host_readable(base + 0x08001000u));
+    assert_true(view_unmap(view, 0x08000000u, 64 * 3, &e)); /* the rest, as one span */
+    assert_false(host_readable(base + 0x08001000u));
+    assert_int_equal(host_mappings_within(base, end), 1);
+    view_destroy(view);
+    guest_ram_destroy(ram);
+}
+
 /* Save → fresh RAM of the same size → load: every byte; only the pages
  * that are not zero are in the section (runs of them), and RAM of another
  * size or a run outside RAM is refused. */
@@ -226,6 +272,7 @@ int main(void)
         cmocka_unit_test(test_monitor_access_enters_its_chunk),
         cmocka_unit_test(test_view_reservation),
         cmocka_unit_test(test_view_map_alias_and_protection),
+        cmocka_unit_test(test_view_unmap_leaves_no_host_mappings),
         cmocka_unit_test(test_ram_save_restore),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
