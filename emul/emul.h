@@ -101,6 +101,11 @@ struct emul_env {
      * it says yes (emul/implicit_mem.c). */
     bool (*ram_address)(void *opaque, guest_linear_t addr, enum emul_access access, unsigned cpl,
                         uint64_t *phys);
+    /* Optional: called at every VERW. Guest kernels execute it to have the
+     * CPU overwrite its internal buffers before returning to a less trusted
+     * context (Linux's MDS mitigation, Intel's MD_CLEAR); checking the
+     * selector here touches no buffer, so the host does it for real. */
+    void (*clear_cpu_buffers)(void *opaque);
     /* Optional: the instruction at CS:EIP as already fetched and decoded
      * (its bytes cannot have changed since: the caller answers for that).
      * emul_execute then does not fetch it again. */

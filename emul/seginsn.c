@@ -174,6 +174,8 @@ enum emul_status emul_verr_verw(struct emul_ctx *ctx)
 
     if (!emul_operand_read(ctx, &ctx->ops[0], &sel))
         return EMUL_FAULT;
+    if (write && ctx->env->clear_cpu_buffers)
+        ctx->env->clear_cpu_buffers(ctx->env->opaque);
     if (!emul_desc_probe(ctx, (uint16_t)sel, &d, &in_table))
         return EMUL_FAULT;
     ok = in_table && desc_s(&d) && selector_visible(cpu, (uint16_t)sel, &d);

@@ -638,13 +638,38 @@ static struct tc_block *find_or_translate(struct loop *lp, guest_linear_t eip, g
     return b;
 }
 
+/* VERW with a memory operand naming a writable data segment (the host's
+ * SS) is the form that overwrites the CPU's internal buffers on processors
+ * with Intel's MD_CLEAR microcode (SDM vol. 2, VERW; Intel's "Microarchitectural
+ * Data Sampling" guidance); elsewhere it is a selector check of a few
+ * cycles. */
+static void clear_host_cpu_buffers(void)
+{
+    uint16_t selector;
+
+    __asm__ volatile("mov %%ss, %0\n\tverw %0" : "=m"(selector) : : "cc");
+}
+
+/* emul_env.clear_cpu_buffers: due before the next CPL-3 entry. */
+static void clear_cpu_buffers(void *opaque)
+{
+    const struct run_env *env = opaque;
+
+    env->cpu->clear_buffers_due = 1;
+}
+
 /* Sets the view translated code sees (r13/r12) for the current CPL and
  * address space, then runs `code`. */
 static void enter_translated(const struct run_env *env, const void *code)
 {
     struct vcpu *cpu = env->cpu;
+    bool user = current_cpl(cpu) == 3;
 
-    cpu->view_base = (uint64_t)(uintptr_t)shadow_view_base(env->mmu, current_cpl(cpu) == 3);
+    if (user && cpu->clear_buffers_due) {
+        clear_host_cpu_buffers();
+        cpu->clear_buffers_due = 0;
+    }
+    cpu->view_base = (uint64_t)(uintptr_t)shadow_view_base(env->mmu, user);
     cpu->view_base_high = cpu->view_base + 0x80000000ull;
     for (int i = SEG_FS; i <= SEG_GS; i++) {
         const struct segment_cache *seg = &cpu->arch.seg[i];
@@ -1567,6 +1592,7 @@ static int run_loop_body(const struct run_env *env, struct run_stats *stats,
         .control_register_written = control_register_written,
         .invlpg = invlpg,
         .ram_address = ram_address,
+        .clear_cpu_buffers = clear_cpu_buffers,
     };
     lp->adaptive.disabled = env->no_adaptive;
     current_loop = lp;

@@ -79,6 +79,12 @@ struct vcpu {
     /* The instruction after the last inline sti: an exit there keeps the
      * interrupt shadow (SDM vol. 2, STI). */
     uint32_t sti_shadow_eip;
+    /* The guest executed VERW to have the CPU's buffers overwritten (an
+     * MDS mitigation) since guest code last ran at CPL 3: the monitor does
+     * it for real just before it next enters CPL-3 code, when nothing of its
+     * own (an IRET's emulation reading the guest kernel's stack) runs
+     * between the clearing and the less trusted code. */
+    uint8_t clear_buffers_due;
     /* A two-slot stack inline pushf borrows to read RFLAGS (pushfq) without
      * touching the guest's stack (RSP is the guest's ESP). */
     uint64_t flags_scratch[2] __attribute__((aligned(16)));

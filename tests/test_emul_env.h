@@ -89,6 +89,7 @@ struct fake_machine {
     unsigned invlpgs;
     guest_linear_t last_invlpg;
     unsigned ram_address_calls;
+    unsigned buffer_clears;
 };
 
 static inline bool fake_faults(struct fake_machine *m, guest_linear_t addr, unsigned len,
@@ -202,6 +203,11 @@ static inline bool fake_ram_address(void *opaque, guest_linear_t addr, enum emul
         return false;
     *phys = addr;
     return true;
+}
+
+static inline void fake_clear_cpu_buffers(void *opaque)
+{
+    ((struct fake_machine *)opaque)->buffer_clears++;
 }
 
 /* ---- descriptors ---- */
@@ -339,6 +345,7 @@ static inline void fixture_init(struct fixture *f)
                                fake_cr_written,
                                fake_invlpg,
                                fake_ram_address,
+                               fake_clear_cpu_buffers,
                                NULL};
     build_gdt(m);
     /* TSS: ESP0/SS0, ESP1/SS1 (SDM vol. 3, figure 7-2); I/O map base past the limit. */

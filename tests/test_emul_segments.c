@@ -293,18 +293,24 @@ static void test_lsl(void **state)
     assert_int_equal(f->cpu.regs[REG_EAX], 0xABCDFFFF);
 }
 
-/* VERR and VERW on `sel`, each starting from the opposite ZF. */
+/* VERR and VERW on `sel`, each starting from the opposite ZF. Every VERW,
+ * whatever its selector, and no VERR, asks the host to clear the CPU's
+ * buffers (the guest's MDS mitigation). */
 static void check_verify(struct fixture *f, uint16_t sel, bool readable, bool writable)
 {
+    unsigned clears = f->m.buffer_clears;
+
     f->cpu.regs[REG_EBX] = sel;
     set_zf(f, !readable);
     CODE(f, 0x0F, 0x00, 0xE3); /* verr bx */
     expect_ok(f, 3);
     assert_int_equal(zf(f), readable);
+    assert_int_equal(f->m.buffer_clears, clears);
     set_zf(f, !writable);
     CODE(f, 0x0F, 0x00, 0xEB); /* verw bx */
     expect_ok(f, 3);
     assert_int_equal(zf(f), writable);
+    assert_int_equal(f->m.buffer_clears, clears + 1);
 }
 
 static void test_verr_verw(void **state)
