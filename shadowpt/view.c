@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
 
 struct view {
     struct guest_ram *ram;
@@ -171,6 +173,98 @@ void view_populate(struct view *view, guest_linear_t linear, uint32_t npages, bo
                 write ? MADV_POPULATE_WRITE : MADV_POPULATE_READ) != 0 &&
         errno == EINVAL)
         unsupported = true;
+}
+
+/* ---- what a fault costs this host ------------------------------------------ */
+
+#define CALIBRATION_PAGES 24 /* half populated, half faulted, alternating */
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int compare_ns(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+    return (x > y) - (x < y);
+}
+
+static double median_ns(uint64_t *v, unsigned n)
+{
+    qsort(v, n, sizeof(*v), compare_ns);
+    return n % 2 ? (double)v[n / 2] : ((double)v[n / 2 - 1] + (double)v[n / 2]) / 2;
+}
+
+/* Each page is mapped on its own, as a fill maps one, with a gap after it
+ * (so no two merge), then either populated and read or read straight away;
+ * only what follows the mmap is timed. The pages alternate, so a host
+ * hiccup lands on both sides alike, and the medians ignore it. */
+static void measure_host_costs(struct view_host_costs *c)
+{
+    const size_t page = GUEST_PAGE_SIZE, span = 2 * CALIBRATION_PAGES * page;
+    uint64_t populated[CALIBRATION_PAGES / 2], faulted[CALIBRATION_PAGES / 2];
+    unsigned np = 0, nf = 0;
+    int fd = memfd_create("popek-calibration", MFD_CLOEXEC);
+    uint8_t *area = MAP_FAILED;
+
+    c->populate_works = false;
+    if (fd < 0 || ftruncate(fd, CALIBRATION_PAGES * page) != 0)
+        goto out;
+    for (unsigned i = 0; i < CALIBRATION_PAGES; i++) {
+        uint8_t byte = (uint8_t)i; /* the pages exist: a fault maps, not allocates */
+        if (pwrite(fd, &byte, 1, (off_t)(i * page)) != 1)
+            goto out;
+    }
+    area = mmap(NULL, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (area == MAP_FAILED)
+        goto out;
+    c->populate_works = true;
+    for (unsigned i = 0; i < CALIBRATION_PAGES; i++) {
+        volatile uint8_t *p = mmap(area + 2 * i * page, page, PROT_READ, MAP_SHARED | MAP_FIXED, fd,
+                                   (off_t)(i * page));
+        if (p == MAP_FAILED)
+            goto out;
+        uint64_t t0 = now_ns();
+        if (i % 2 == 0 && madvise((void *)p, page, MADV_POPULATE_READ) != 0)
+            c->populate_works = false;
+        (void)p[0];
+        uint64_t t = now_ns() - t0;
+        if (i % 2 == 0)
+            populated[np++] = t;
+        else
+            faulted[nf++] = t;
+    }
+    c->populate_ns = median_ns(populated, np);
+    c->fault_ns = median_ns(faulted, nf);
+out:
+    if (area != MAP_FAILED)
+        munmap(area, span);
+    if (fd >= 0)
+        close(fd);
+}
+
+const struct view_host_costs *view_host_costs(void)
+{
+    static struct view_host_costs costs;
+    static bool measured;
+
+    if (!measured) {
+        measure_host_costs(&costs);
+        measured = true;
+    }
+    return &costs;
+}
+
+bool view_populate_pays(void)
+{
+    const struct view_host_costs *c = view_host_costs();
+
+    return c->populate_works && c->populate_ns < c->fault_ns;
 }
 
 bool view_protect(struct view *view, guest_linear_t linear, uint32_t npages, enum view_prot prot)

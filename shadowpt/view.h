@@ -61,6 +61,22 @@ bool view_map_frames(struct view *view, guest_linear_t linear, uint32_t frame, u
  * host lacks them): accesses about to be made then cost no host page fault. */
 void view_populate(struct view *view, guest_linear_t linear, uint32_t npages, bool write);
 
+/* What entering one page ahead costs this host against the page fault it
+ * saves, measured once on first use on a scratch memfd of its own (24
+ * pages, well under a millisecond) — the hosts popek runs on differ by ten
+ * times here (DESIGN.md §1; docs/architecture.md, "Why it looks like
+ * this"). Medians of the pages measured each way, in nanoseconds. */
+struct view_host_costs {
+    double populate_ns;  /* MADV_POPULATE_READ of a freshly mapped page, then a read */
+    double fault_ns;     /* a read of a freshly mapped page: a host minor fault */
+    bool populate_works; /* false where the host lacks MADV_POPULATE_* */
+};
+const struct view_host_costs *view_host_costs(void);
+
+/* Whether populating one page for the access about to be made costs less
+ * than the host fault that access would otherwise take, here. */
+bool view_populate_pays(void);
+
 /* Returns the window range to PROT_NONE (still reserved). */
 bool view_unmap(struct view *view, guest_linear_t linear, uint32_t npages, struct popek_error *err);
 

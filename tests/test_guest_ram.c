@@ -215,6 +215,21 @@ static void test_view_unmap_leaves_no_host_mappings(void **state)
     guest_ram_destroy(ram);
 }
 
+/* The host's costs are measured once, are real times, and decide whether
+ * a page is populated ahead of its access. */
+static void test_view_host_costs(void **state)
+{
+    const struct view_host_costs *c = view_host_costs();
+
+    print_message("populate %.0f ns, fault %.0f ns, populate %s\n", c->populate_ns, c->fault_ns,
+                  c->populate_works ? "works" : "unsupported");
+    assert_true(c->fault_ns > 0);
+    if (c->populate_works)
+        assert_true(c->populate_ns > 0);
+    assert_ptr_equal(view_host_costs(), c);
+    assert_int_equal(view_populate_pays(), c->populate_works && c->populate_ns < c->fault_ns);
+}
+
 /* Save → fresh RAM of the same size → load: every byte; only the pages
  * that are not zero are in the section (runs of them), and RAM of another
  * size or a run outside RAM is refused. */
@@ -273,6 +288,7 @@ int main(void)
         cmocka_unit_test(test_view_reservation),
         cmocka_unit_test(test_view_map_alias_and_protection),
         cmocka_unit_test(test_view_unmap_leaves_no_host_mappings),
+        cmocka_unit_test(test_view_host_costs),
         cmocka_unit_test(test_ram_save_restore),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
