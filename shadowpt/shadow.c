@@ -741,15 +741,27 @@ static void check_region_against_table(struct shadow_mmu *mmu, struct space *sp,
     struct shadow_view *sv = &sp->v[vi];
     uint32_t first = d * REGION_PAGES;
     uint8_t action[ENTRIES];
+    bool changed = false;
 
+    /* Most entries of a region map nothing in this view (a process touches
+     * few pages of its 4 MiB regions): those are passed over without a
+     * judgement, and a region where every mapping still follows from its
+     * entry — a write-hot table rechecked at every CR3 load — costs no
+     * second pass. */
     for (uint32_t i = 0; i < ENTRIES; i++) {
+        if (!(sv->spte[first + i] & SPTE_MAPPED)) {
+            action[i] = RESYNC_UNMAPPED;
+            continue;
+        }
         action[i] = (uint8_t)resync_judge(mmu, vi, sv->pde_src[d], &sv->spte[first + i],
                                           &sv->src[first + i], pt[i], false, NULL);
-        if (action[i] == RESYNC_REFRESH || action[i] == RESYNC_DROP)
+        if (action[i] == RESYNC_REFRESH || action[i] == RESYNC_DROP) {
             mmu->stats.resync_entry_changes++;
+            changed = true;
+        }
         mmu->stats.resync_refreshes += action[i] == RESYNC_REFRESH;
     }
-    for (uint32_t i = 0; i < ENTRIES;) {
+    for (uint32_t i = 0; changed && i < ENTRIES;) {
         uint32_t end = i + 1;
         if (action[i] == RESYNC_DROP) {
             /* A run of drops may span unmapped pages (unmapping them is
