@@ -287,7 +287,7 @@ static bool map_run(struct shadow_mmu *mmu, struct space *s, unsigned vi, uint32
  * page now, in the call, rather than in a page fault of its own on the
  * retry — where that is cheaper, which depends on the host
  * (view_populate_pays). On the PVM hosts the call cost 3.1 µs and a host
- * page fault 9-12 µs; on a KVM host the call 2.5 µs and the fault 1.4 µs,
+ * page fault 9-12 µs; on a KVM host the call 1.9-2.5 µs and the fault 1.4 µs,
  * and populating made a Linux fork+exec 6-7% slower there. */
 static void populate_page(struct shadow_view *sv, uint32_t page, bool write)
 {
