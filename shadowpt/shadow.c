@@ -110,7 +110,7 @@ struct tracked {
  * D) flags, flushed when the guest's TLB would be (CR3 load, INVLPG, a
  * paging-mode change). Like the hardware's, it may keep a translation the
  * guest changed without invalidating it (SDM vol. 3, §4.10.4.3). */
-#define MONITOR_TLB_ENTRIES 64
+#define MONITOR_TLB_ENTRIES 64 /* at most 64: tlb_large_slots has a bit for each */
 
 struct monitor_tlb_entry {
     uint32_t page; /* linear page + 1; 0: empty */
@@ -120,6 +120,7 @@ struct monitor_tlb_entry {
 
 struct shadow_mmu {
     struct monitor_tlb_entry tlb[MONITOR_TLB_ENTRIES];
+    uint64_t tlb_large_slots; /* entries holding 4 KiB pieces of 4 MiB pages */
     struct guest_ram *ram;
     uint32_t nframes;
     struct paging_regs regs;
@@ -663,6 +664,29 @@ static bool walk(struct shadow_mmu *mmu, guest_linear_t linear, enum walk_access
 static void monitor_tlb_flush(struct shadow_mmu *mmu)
 {
     memset(mmu->tlb, 0, sizeof(mmu->tlb));
+    mmu->tlb_large_slots = 0;
+}
+
+/* INVLPG invalidates the translation of its page — the whole 4 MiB page
+ * when it lies in one, whose 4 KiB pieces are entries of their own here —
+ * and may keep those of other pages (SDM vol. 3, §4.10.4.1): the monitor's
+ * fetches of the code around it then still hit. A guest that rewrites a
+ * PTE and INVLPGs it once per access (a page-table-heavy kernel loop) used
+ * to empty this TLB every time. */
+static void monitor_tlb_invalidate_page(struct shadow_mmu *mmu, guest_linear_t linear)
+{
+    uint32_t page = linear >> GUEST_PAGE_SHIFT;
+    struct monitor_tlb_entry *own = &mmu->tlb[page & (MONITOR_TLB_ENTRIES - 1)];
+
+    if (own->page == page + 1)
+        own->page = 0;
+    for (uint64_t slots = mmu->tlb_large_slots; slots; slots &= slots - 1) {
+        unsigned i = (unsigned)__builtin_ctzll(slots);
+        if (mmu->tlb[i].page && ((mmu->tlb[i].page - 1) >> 10) == page >> 10) {
+            mmu->tlb[i].page = 0;
+            mmu->tlb_large_slots &= ~(1ull << i);
+        }
+    }
 }
 
 /* A CR3 load keeps global translations (SDM vol. 3, §4.10.4.1). */
@@ -1371,7 +1395,7 @@ void shadow_invlpg(struct shadow_mmu *mmu, guest_linear_t linear)
     uint32_t pdi = linear >> 22, page = linear >> GUEST_PAGE_SHIFT;
 
     mmu->stats.invlpgs++;
-    monitor_tlb_flush(mmu);
+    monitor_tlb_invalidate_page(mmu, linear);
     if (s == &mmu->spaces[IDENTITY_SPACE])
         return;
     uint32_t pde = guest_walk_read_entry(mmu->ram, (mmu->regs.cr3 & PTE_FRAME_MASK) + (pdi << 2));
@@ -1456,6 +1480,8 @@ bool shadow_translate(struct shadow_mmu *mmu, guest_linear_t linear, enum walk_a
                                     .super_write_ok = out->super_write_ok,
                                     .dirty = write || (out->pte & PTE_D),
                                     .global = out->global};
+    uint64_t slot = 1ull << (page & (MONITOR_TLB_ENTRIES - 1));
+    mmu->tlb_large_slots = out->large ? mmu->tlb_large_slots | slot : mmu->tlb_large_slots & ~slot;
     return true;
 }
 

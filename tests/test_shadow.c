@@ -922,10 +922,11 @@ static void test_monitor_tlb(void **state)
     struct walk_result w;
     struct paging_regs pge = paging_on;
 
-    pge.cr4 = CR4_PGE;
+    pge.cr4 = CR4_PGE | CR4_PSE;
     set_pde(PD1, 0x40000000, PT_A | PTE_P | PTE_RW | PTE_US);
     set_pte(PT_A, 0x40000000, 0x00500000 | PTE_P | PTE_RW | PTE_US);
     set_pte(PT_A, 0x40001000, 0x00501000 | PTE_P | PTE_RW | PTE_G);
+    set_pde(PD1, 0xC0000000, 0x00400000 | PTE_P | PTE_RW | PTE_PS);
     shadow_set_paging(mmu, &pge, true);
     assert_true(shadow_translate(mmu, 0x40000010, WALK_READ, true, &w));
     assert_int_equal(w.phys, 0x00500010);
@@ -951,6 +952,21 @@ static void test_monitor_tlb(void **state)
     shadow_invlpg(mmu, 0x40001000);
     assert_true(shadow_translate(mmu, 0x40001000, WALK_READ, false, &w));
     assert_int_equal(w.phys, 0x00601000);
+    /* INVLPG drops the translation of its own page only: another page's
+     * changed entry may still be served from the cache. */
+    set_pte(PT_A, 0x40000000, 0x00700000 | PTE_P | PTE_RW | PTE_US);
+    shadow_invlpg(mmu, 0x40001000);
+    assert_true(shadow_translate(mmu, 0x40000000, WALK_READ, true, &w));
+    assert_int_equal(w.phys, 0x00600000);
+    /* Of a 4 MiB page it drops every 4 KiB piece: the page's one TLB entry
+     * goes, whichever address in it is named. */
+    assert_true(shadow_translate(mmu, 0xC0001000, WALK_READ, false, &w));
+    assert_true(shadow_translate(mmu, 0xC0002000, WALK_READ, false, &w));
+    assert_int_equal(w.phys, 0x00402000);
+    set_pde(PD1, 0xC0000000, 0x00800000 | PTE_P | PTE_RW | PTE_PS);
+    shadow_invlpg(mmu, 0xC0001000);
+    assert_true(shadow_translate(mmu, 0xC0002000, WALK_READ, false, &w));
+    assert_int_equal(w.phys, 0x00802000);
     shadow_destroy(mmu);
 }
 
