@@ -14,9 +14,9 @@
 #include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <termios.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "devices/escape_keys.h"
 
 /* After Ctrl-A x the monitor normally stops the guest within microseconds;
@@ -132,14 +132,6 @@ static bool terminal_make_raw(int fd)
 
 /* ---- output -------------------------------------------------------------- */
 
-static uint64_t monotonic_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static void write_all(struct chardev *cd, const uint8_t *bytes, size_t n)
 {
     while (n > 0 && !cd->output_closed) {
@@ -173,7 +165,7 @@ void chardev_write(struct chardev *cd, const void *bytes, size_t n)
         return;
     pthread_mutex_lock(&cd->out_lock);
     if (cd->out_len == 0 && n > 0)
-        cd->out_since = monotonic_ns();
+        cd->out_since = host_monotonic_ns();
     while (n > 0) {
         size_t part = CHARDEV_OUT_BYTES - cd->out_len;
         if (part > n)
@@ -208,7 +200,7 @@ uint64_t chardev_flush_deadline(struct chardev *cd)
 
 void chardev_update(struct chardev *cd)
 {
-    if (monotonic_ns() >= chardev_flush_deadline(cd))
+    if (host_monotonic_ns() >= chardev_flush_deadline(cd))
         chardev_flush(cd);
 }
 

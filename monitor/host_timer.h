@@ -19,14 +19,12 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "common/clock.h" /* host_monotonic_ns: the clock the timer counts on */
 #include "common/error.h"
 
 #define HOST_TIMER_NEVER UINT64_MAX
 
 struct host_timer;
-
-/* The monotonic clock in nanoseconds (the guest's devices run on it). */
-uint64_t host_monotonic_ns(void);
 
 /* A timer that nudges the calling thread with `nudge_signal`, whose handler
  * sets *flag; host_timer_wake sets *flag itself. */

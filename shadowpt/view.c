@@ -7,8 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "common/clock.h"
 
 struct view {
     struct guest_ram *ram;
@@ -179,14 +180,6 @@ void view_populate(struct view *view, guest_linear_t linear, uint32_t npages, bo
 
 #define CALIBRATION_PAGES 24 /* half populated, half faulted, alternating */
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static int compare_ns(const void *a, const void *b)
 {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -229,11 +222,11 @@ static void measure_host_costs(struct view_host_costs *c)
                                    (off_t)(i * page));
         if (p == MAP_FAILED)
             goto out;
-        uint64_t t0 = now_ns();
+        uint64_t t0 = host_monotonic_ns();
         if (i % 2 == 0 && madvise((void *)p, page, MADV_POPULATE_READ) != 0)
             c->populate_works = false;
         (void)p[0];
-        uint64_t t = now_ns() - t0;
+        uint64_t t = host_monotonic_ns() - t0;
         if (i % 2 == 0)
             populated[np++] = t;
         else

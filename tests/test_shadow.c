@@ -916,6 +916,15 @@ static void test_prefill_after_guest_fault(void **state)
 /* The monitor's software walks keep a TLB of their own: flushed as the
  * guest's would be (INVLPG, CR3 load except global pages), and a write
  * through a read-only cached translation walks again to set D. */
+/* The physical address a read of `linear` translates to (it must). */
+static guest_phys_t translated_read(struct shadow_mmu *mmu, guest_linear_t linear, bool user)
+{
+    struct walk_result w;
+
+    assert_true(shadow_translate(mmu, linear, WALK_READ, user, &w));
+    return w.phys;
+}
+
 static void test_monitor_tlb(void **state)
 {
     struct shadow_mmu *mmu = mmu_create();
@@ -928,45 +937,37 @@ static void test_monitor_tlb(void **state)
     set_pte(PT_A, 0x40001000, 0x00501000 | PTE_P | PTE_RW | PTE_G);
     set_pde(PD1, 0xC0000000, 0x00400000 | PTE_P | PTE_RW | PTE_PS);
     shadow_set_paging(mmu, &pge, true);
-    assert_true(shadow_translate(mmu, 0x40000010, WALK_READ, true, &w));
-    assert_int_equal(w.phys, 0x00500010);
+    assert_int_equal(translated_read(mmu, 0x40000010, true), 0x00500010);
     assert_int_equal(*entry(PT_A, 0) & (PTE_A | PTE_D), PTE_A);
     assert_true(shadow_translate(mmu, 0x40000010, WALK_WRITE, true, &w));
     assert_int_equal(*entry(PT_A, 0) & PTE_D, PTE_D);
-    assert_true(shadow_translate(mmu, 0x40001000, WALK_READ, false, &w));
+    translated_read(mmu, 0x40001000, false);
     assert_false(shadow_translate(mmu, 0x40001000, WALK_READ, true, &w)); /* supervisor page */
     assert_int_equal(w.error_code, PF_ERR_P | PF_ERR_U);
 
     /* Changed without INVLPG: the cached translation may still be used. */
     set_pte(PT_A, 0x40000000, 0x00600000 | PTE_P | PTE_RW | PTE_US);
     set_pte(PT_A, 0x40001000, 0x00601000 | PTE_P | PTE_RW | PTE_G);
-    assert_true(shadow_translate(mmu, 0x40000000, WALK_READ, true, &w));
-    assert_int_equal(w.phys, 0x00500000);
+    assert_int_equal(translated_read(mmu, 0x40000000, true), 0x00500000);
     /* A CR3 load drops it, but not the global one... */
     shadow_set_paging(mmu, &pge, true);
-    assert_true(shadow_translate(mmu, 0x40000000, WALK_READ, true, &w));
-    assert_int_equal(w.phys, 0x00600000);
-    assert_true(shadow_translate(mmu, 0x40001000, WALK_READ, false, &w));
-    assert_int_equal(w.phys, 0x00501000);
+    assert_int_equal(translated_read(mmu, 0x40000000, true), 0x00600000);
+    assert_int_equal(translated_read(mmu, 0x40001000, false), 0x00501000);
     /* ...which INVLPG does. */
     shadow_invlpg(mmu, 0x40001000);
-    assert_true(shadow_translate(mmu, 0x40001000, WALK_READ, false, &w));
-    assert_int_equal(w.phys, 0x00601000);
+    assert_int_equal(translated_read(mmu, 0x40001000, false), 0x00601000);
     /* INVLPG drops the translation of its own page only: another page's
      * changed entry may still be served from the cache. */
     set_pte(PT_A, 0x40000000, 0x00700000 | PTE_P | PTE_RW | PTE_US);
     shadow_invlpg(mmu, 0x40001000);
-    assert_true(shadow_translate(mmu, 0x40000000, WALK_READ, true, &w));
-    assert_int_equal(w.phys, 0x00600000);
+    assert_int_equal(translated_read(mmu, 0x40000000, true), 0x00600000);
     /* Of a 4 MiB page it drops every 4 KiB piece: the page's one TLB entry
      * goes, whichever address in it is named. */
-    assert_true(shadow_translate(mmu, 0xC0001000, WALK_READ, false, &w));
-    assert_true(shadow_translate(mmu, 0xC0002000, WALK_READ, false, &w));
-    assert_int_equal(w.phys, 0x00402000);
+    translated_read(mmu, 0xC0001000, false);
+    assert_int_equal(translated_read(mmu, 0xC0002000, false), 0x00402000);
     set_pde(PD1, 0xC0000000, 0x00800000 | PTE_P | PTE_RW | PTE_PS);
     shadow_invlpg(mmu, 0xC0001000);
-    assert_true(shadow_translate(mmu, 0xC0002000, WALK_READ, false, &w));
-    assert_int_equal(w.phys, 0x00802000);
+    assert_int_equal(translated_read(mmu, 0xC0002000, false), 0x00802000);
     shadow_destroy(mmu);
 }
 

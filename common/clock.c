@@ -1,0 +1,14 @@
+/*
+ * common/clock.c — the host's monotonic clock (clock.h).
+ */
+#include "common/clock.h"
+
+#include <time.h>
+
+uint64_t host_monotonic_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
